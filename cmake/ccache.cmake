@@ -1,0 +1,4 @@
+find_program(ONEMAP_CCACHE ccache)
+if(ONEMAP_CCACHE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${ONEMAP_CCACHE})
+endif()

@@ -1,0 +1,27 @@
+# Every dependency is a Debian 12 package; scripts/install-deps.sh installs them.
+find_package(GDAL 3.6 CONFIG REQUIRED)
+find_package(PROJ CONFIG REQUIRED)
+find_package(GEOS 3.11 CONFIG REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+
+# Debian builds cpp-httplib as a shared library (with OpenSSL, zlib and brotli); pkg-config has it.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+add_library(onemap_httplib INTERFACE)
+target_link_libraries(onemap_httplib INTERFACE PkgConfig::HTTPLIB Threads::Threads)
+
+if(ONEMAP_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(ONEMAP_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

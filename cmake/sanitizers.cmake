@@ -1,0 +1,5 @@
+if(ONEMAP_SANITIZE)
+  message(STATUS "onemap: sanitizers ${ONEMAP_SANITIZE}")
+  add_compile_options(-fsanitize=${ONEMAP_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${ONEMAP_SANITIZE})
+endif()

@@ -1,0 +1,74 @@
+#pragma once
+// PostgreSQL access helpers shared by the importer, the server and the tests.
+#include <pqxx/pqxx>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+#include <string>
+#include <string_view>
+
+extern "C" {
+struct pg_conn;
+}
+
+namespace onemap::core {
+
+/// Opens a connection; conninfo "" means libpq's defaults (PGHOST, PGDATABASE, …).
+/// \throws db_error naming the target and a hint when the server cannot be reached.
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo);
+
+/// `"name"` with embedded quotes doubled. Identifiers come from the catalog, never a request.
+std::string quote_ident(std::string_view name);
+
+/// `schema.table`, both parts quoted.
+std::string qualified(std::string_view schema, std::string_view table);
+
+/// The libpq handle under a pqxx transaction. pqxx 6.4 offers only tuple-by-tuple text
+/// streaming (stream_to); the importer writes whole COPY buffers through libpq directly.
+pg_conn* raw_handle(const pqxx::dbtransaction& txn);
+
+} // namespace onemap::core
+
+
+namespace onemap::core {
+
+/// A fixed-size pool of connections for request threads (pqxx connections are not
+/// thread-safe). Broken connections are replaced on their next lease.
+class connection_pool {
+public:
+    connection_pool(std::string conninfo, std::size_t size);
+
+    class lease {
+    public:
+        lease(connection_pool& pool, std::unique_ptr<pqxx::connection> conn)
+            : m_pool(&pool), m_conn(std::move(conn)) {}
+        lease(lease&&) noexcept = default;
+        lease& operator=(lease&&) noexcept = default;
+        lease(const lease&) = delete;
+        lease& operator=(const lease&) = delete;
+        ~lease();
+        pqxx::connection& operator*() const noexcept { return *m_conn; }
+        pqxx::connection* operator->() const noexcept { return m_conn.get(); }
+
+    private:
+        connection_pool* m_pool;
+        std::unique_ptr<pqxx::connection> m_conn;
+    };
+
+    /// Waits for a free connection. \throws db_error when a new one cannot be opened.
+    lease acquire();
+    const std::string& conninfo() const noexcept { return m_conninfo; }
+
+private:
+    void give_back(std::unique_ptr<pqxx::connection> conn);
+
+    std::string m_conninfo;
+    std::mutex m_mutex;
+    std::condition_variable m_available;
+    std::vector<std::unique_ptr<pqxx::connection>> m_idle;
+    std::size_t m_free_slots;
+};
+
+} // namespace onemap::core

@@ -1,0 +1,93 @@
+#pragma once
+// Mapbox Vector Tile 2.1 encoding. Geometry arrives as WKB in longitude/latitude (EPSG:4490);
+// it is projected into the tile, clipped to the tile plus a buffer, quantized to the extent,
+// cleaned of degenerate parts and written as MVT commands with the spec's winding order.
+#include "onemap/core/tile_matrix_set.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace vector_tile {
+class Tile;
+class Tile_Layer;
+} // namespace vector_tile
+
+namespace onemap::core::mvt {
+
+enum class geom_type : std::uint8_t { unknown = 0, point = 1, linestring = 2, polygon = 3 };
+
+/// Maps longitude/latitude into the integer coordinate space of one tile.
+class tile_projection {
+public:
+    /// \pre tms.contains(level, col, row)
+    tile_projection(const tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
+                    std::uint32_t extent = 4096, std::uint32_t buffer = 64);
+
+    std::uint32_t extent() const noexcept { return m_extent; }
+    std::uint32_t buffer() const noexcept { return m_buffer; }
+    /// Tile bounds plus the buffer, in lon/lat: what to ask the database for.
+    const box& query_bounds_lonlat() const noexcept { return m_query_lonlat; }
+
+    double to_tile_x(double lon) const noexcept;
+    double to_tile_y(double lat) const noexcept;
+
+private:
+    box m_bounds; // in the matrix set's CRS
+    box m_query_lonlat;
+    bool m_mercator;
+    std::uint32_t m_extent;
+    std::uint32_t m_buffer;
+};
+
+struct encoded_geometry {
+    geom_type type = geom_type::unknown;
+    std::vector<std::uint32_t> commands;
+};
+
+/// Encodes one WKB geometry (2D, lon/lat) for the tile; nothing when no part survives
+/// clipping and quantization. \throws input_error on malformed WKB.
+std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_projection& proj);
+
+using value = std::variant<std::string, double, std::int64_t, bool>;
+
+/// Builds one layer of a tile; keys and values are deduplicated.
+class layer_builder {
+public:
+    layer_builder(vector_tile::Tile& tile, const std::string& name, std::uint32_t extent);
+
+    void add_feature(std::uint64_t id, encoded_geometry&& geometry,
+                     const std::vector<std::pair<std::string, value>>& properties);
+    std::size_t feature_count() const noexcept;
+
+private:
+    std::uint32_t key_index(const std::string& key);
+    std::uint32_t value_index(const value& v);
+
+    vector_tile::Tile_Layer* m_layer;
+    std::unordered_map<std::string, std::uint32_t> m_keys;
+    std::unordered_map<std::string, std::uint32_t> m_values; // keyed by type tag + bytes
+};
+
+/// A tile under construction; serialize() gives the protobuf bytes.
+class tile_builder {
+public:
+    tile_builder();
+    ~tile_builder();
+    tile_builder(const tile_builder&) = delete;
+    tile_builder& operator=(const tile_builder&) = delete;
+
+    layer_builder add_layer(const std::string& name, std::uint32_t extent);
+    /// Drops layers that received no feature (the spec forbids nothing, clients prefer it).
+    std::string serialize();
+
+private:
+    std::unique_ptr<vector_tile::Tile> m_tile;
+};
+
+} // namespace onemap::core::mvt

@@ -1,0 +1,103 @@
+#include "onemap/core/db.hpp"
+
+#include "onemap/core/error.hpp"
+
+
+namespace onemap::core {
+
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo)
+{
+    try {
+        return std::make_unique<pqxx::connection>(conninfo);
+    } catch (const pqxx::broken_connection& e) {
+        throw db_error("cannot connect to PostgreSQL (" +
+                       (conninfo.empty() ? std::string("libpq defaults: PGHOST/PGPORT/PGDATABASE")
+                                         : "'" + conninfo + "'") +
+                       "): " + e.what());
+    }
+}
+
+std::string quote_ident(std::string_view name)
+{
+    std::string out;
+    out.reserve(name.size() + 2);
+    out.push_back('"');
+    for (char c : name) {
+        if (c == '"') {
+            out.push_back('"');
+        }
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string qualified(std::string_view schema, std::string_view table)
+{
+    return quote_ident(schema) + "." + quote_ident(table);
+}
+
+namespace {
+// pqxx::largeobject exposes the libpq handle to its subclasses; that is the supported door.
+struct raw_connection_access : pqxx::largeobject {
+    using pqxx::largeobject::raw_connection;
+};
+} // namespace
+
+pg_conn* raw_handle(const pqxx::dbtransaction& txn)
+{
+    return raw_connection_access::raw_connection(txn);
+}
+
+} // namespace onemap::core
+
+namespace onemap::core {
+
+connection_pool::connection_pool(std::string conninfo, std::size_t size)
+    : m_conninfo(std::move(conninfo)), m_free_slots(size)
+{
+}
+
+connection_pool::lease::~lease()
+{
+    if (m_conn) {
+        m_pool->give_back(std::move(m_conn));
+    }
+}
+
+connection_pool::lease connection_pool::acquire()
+{
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_available.wait(lock, [this] { return !m_idle.empty() || m_free_slots > 0; });
+    if (!m_idle.empty()) {
+        auto conn = std::move(m_idle.back());
+        m_idle.pop_back();
+        if (conn->is_open()) {
+            return lease(*this, std::move(conn));
+        }
+        ++m_free_slots; // a broken connection frees its slot
+    }
+    --m_free_slots;
+    lock.unlock();
+    try {
+        return lease(*this, connect(m_conninfo));
+    } catch (...) {
+        std::lock_guard<std::mutex> relock(m_mutex);
+        ++m_free_slots;
+        m_available.notify_one();
+        throw;
+    }
+}
+
+void connection_pool::give_back(std::unique_ptr<pqxx::connection> conn)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (conn->is_open()) {
+        m_idle.push_back(std::move(conn));
+    } else {
+        ++m_free_slots;
+    }
+    m_available.notify_one();
+}
+
+} // namespace onemap::core

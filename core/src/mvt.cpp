@@ -1,0 +1,514 @@
+#include "onemap/core/mvt.hpp"
+
+#include "onemap/core/error.hpp"
+#include "vector_tile.pb.h"
+
+#include <boost/geometry.hpp>
+
+#include <cmath>
+#include <cstring>
+
+namespace bg = boost::geometry;
+
+namespace onemap::core::mvt {
+
+namespace {
+
+// Tile space is y-down. A counter-clockwise boost polygon has positive area by the plain
+// surveyor's formula, which is exactly the MVT 2.1 definition of an exterior ring.
+using point = bg::model::d2::point_xy<double>;
+using ring = bg::model::ring<point, false, true>;
+using polygon = bg::model::polygon<point, false, true>;
+using multi_polygon = bg::model::multi_polygon<polygon>;
+using linestring = bg::model::linestring<point>;
+using multi_linestring = bg::model::multi_linestring<linestring>;
+using tile_box = bg::model::box<point>;
+
+struct ipoint {
+    std::int32_t x;
+    std::int32_t y;
+    bool operator==(const ipoint& o) const noexcept { return x == o.x && y == o.y; }
+    bool operator!=(const ipoint& o) const noexcept { return !(*this == o); }
+};
+
+// ---- WKB ------------------------------------------------------------------------------
+
+class wkb_reader {
+public:
+    wkb_reader(std::string_view data, const tile_projection& proj) : m_data(data), m_proj(proj) {}
+
+    std::uint32_t read_header(bool& little)
+    {
+        const auto order = read_byte();
+        if (order > 1) {
+            throw input_error("malformed WKB: bad byte order");
+        }
+        little = order == 1;
+        std::uint32_t type = read_u32(little);
+        // EWKB flags (Z, M, SRID) and ISO dimension offsets both reduce to the 2D type.
+        if ((type & 0x20000000U) != 0) {
+            read_u32(little);
+        }
+        m_dims = 2;
+        if ((type & 0x80000000U) != 0) {
+            ++m_dims;
+        }
+        if ((type & 0x40000000U) != 0) {
+            ++m_dims;
+        }
+        type &= 0x0FFFFFFFU;
+        if (type >= 3000) {
+            m_dims = 4;
+        } else if (type >= 1000) {
+            m_dims = 3;
+        }
+        return type % 1000;
+    }
+
+    point read_point(bool little)
+    {
+        const double lon = read_double(little);
+        const double lat = read_double(little);
+        for (int i = 2; i < m_dims; ++i) {
+            read_double(little);
+        }
+        return point(m_proj.to_tile_x(lon), m_proj.to_tile_y(lat));
+    }
+
+    template <typename Range>
+    void read_points(bool little, Range& out)
+    {
+        const std::uint32_t n = read_count(little, 16);
+        out.reserve(n);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            out.push_back(read_point(little));
+        }
+    }
+
+    void read_polygon_body(bool little, polygon& poly)
+    {
+        const std::uint32_t rings = read_count(little, 4);
+        for (std::uint32_t i = 0; i < rings; ++i) {
+            if (i == 0) {
+                read_points(little, poly.outer());
+            } else {
+                poly.inners().emplace_back();
+                read_points(little, poly.inners().back());
+            }
+        }
+    }
+
+    std::uint32_t read_count(bool little, std::size_t min_bytes_each)
+    {
+        const std::uint32_t n = read_u32(little);
+        if (static_cast<std::size_t>(n) * min_bytes_each > m_data.size() - m_pos) {
+            throw input_error("malformed WKB: count exceeds data");
+        }
+        return n;
+    }
+
+private:
+    std::uint8_t read_byte()
+    {
+        need(1);
+        return static_cast<std::uint8_t>(m_data[m_pos++]);
+    }
+    std::uint32_t read_u32(bool little)
+    {
+        need(4);
+        std::uint32_t v;
+        std::memcpy(&v, m_data.data() + m_pos, 4);
+        m_pos += 4;
+        return little ? v : __builtin_bswap32(v);
+    }
+    double read_double(bool little)
+    {
+        need(8);
+        std::uint64_t bits;
+        std::memcpy(&bits, m_data.data() + m_pos, 8);
+        m_pos += 8;
+        if (!little) {
+            bits = __builtin_bswap64(bits);
+        }
+        double d;
+        std::memcpy(&d, &bits, 8);
+        return d;
+    }
+    void need(std::size_t n) const
+    {
+        if (m_pos + n > m_data.size()) {
+            throw input_error("malformed WKB: truncated");
+        }
+    }
+
+    std::string_view m_data;
+    std::size_t m_pos = 0;
+    int m_dims = 2;
+    const tile_projection& m_proj;
+};
+
+// ---- MVT command encoding ---------------------------------------------------------------
+
+constexpr std::uint32_t command(std::uint32_t id, std::uint32_t count) noexcept
+{
+    return (id & 0x7U) | (count << 3U);
+}
+constexpr std::uint32_t zigzag(std::int32_t v) noexcept
+{
+    return (static_cast<std::uint32_t>(v) << 1U) ^ static_cast<std::uint32_t>(v >> 31);
+}
+constexpr std::uint32_t MOVE_TO = 1;
+constexpr std::uint32_t LINE_TO = 2;
+constexpr std::uint32_t CLOSE_PATH = 7;
+
+class command_writer {
+public:
+    explicit command_writer(std::vector<std::uint32_t>& out) : m_out(out) {}
+
+    void move_to(ipoint p)
+    {
+        m_out.push_back(command(MOVE_TO, 1));
+        delta(p);
+    }
+    void line_to(const std::vector<ipoint>& pts, std::size_t first, std::size_t last)
+    {
+        m_out.push_back(command(LINE_TO, static_cast<std::uint32_t>(last - first)));
+        for (std::size_t i = first; i < last; ++i) {
+            delta(pts[i]);
+        }
+    }
+    void close_path() { m_out.push_back(command(CLOSE_PATH, 1)); }
+
+private:
+    void delta(ipoint p)
+    {
+        m_out.push_back(zigzag(p.x - m_cursor.x));
+        m_out.push_back(zigzag(p.y - m_cursor.y));
+        m_cursor = p;
+    }
+
+    std::vector<std::uint32_t>& m_out;
+    ipoint m_cursor{0, 0};
+};
+
+template <typename Range>
+std::vector<ipoint> quantize(const Range& pts)
+{
+    std::vector<ipoint> out;
+    out.reserve(pts.size());
+    for (const auto& p : pts) {
+        const ipoint q{static_cast<std::int32_t>(std::lround(bg::get<0>(p))),
+                       static_cast<std::int32_t>(std::lround(bg::get<1>(p)))};
+        if (out.empty() || out.back() != q) {
+            out.push_back(q);
+        }
+    }
+    return out;
+}
+
+// Twice the signed area by the surveyor's formula (positive = MVT exterior).
+long long doubled_area(const std::vector<ipoint>& r)
+{
+    long long sum = 0;
+    for (std::size_t i = 0, n = r.size(); i < n; ++i) {
+        const ipoint& a = r[i];
+        const ipoint& b = r[(i + 1) % n];
+        sum += static_cast<long long>(a.x) * b.y - static_cast<long long>(b.x) * a.y;
+    }
+    return sum;
+}
+
+// Quantizes a closed ring; false when it collapses or its orientation flipped.
+bool write_ring(const ring& r, bool exterior, command_writer& w)
+{
+    std::vector<ipoint> pts = quantize(r);
+    if (pts.size() > 1 && pts.front() == pts.back()) {
+        pts.pop_back(); // ClosePath closes; the closing point is implicit
+    }
+    if (pts.size() < 3) {
+        return false;
+    }
+    const long long area = doubled_area(pts);
+    if (area == 0 || (area > 0) != exterior) {
+        return false;
+    }
+    w.move_to(pts[0]);
+    w.line_to(pts, 1, pts.size());
+    w.close_path();
+    return true;
+}
+
+void write_polygons(const multi_polygon& mp, encoded_geometry& out)
+{
+    command_writer w(out.commands);
+    for (const auto& poly : mp) {
+        if (!write_ring(poly.outer(), true, w)) {
+            continue; // the holes of a dropped exterior go with it
+        }
+        for (const auto& hole : poly.inners()) {
+            write_ring(hole, false, w);
+        }
+    }
+}
+
+void write_lines(const multi_linestring& ml, encoded_geometry& out)
+{
+    command_writer w(out.commands);
+    for (const auto& line : ml) {
+        const std::vector<ipoint> pts = quantize(line);
+        if (pts.size() < 2) {
+            continue;
+        }
+        w.move_to(pts[0]);
+        w.line_to(pts, 1, pts.size());
+    }
+}
+
+tile_box clip_box(const tile_projection& proj)
+{
+    const double lo = -static_cast<double>(proj.buffer());
+    const double hi = static_cast<double>(proj.extent() + proj.buffer());
+    return tile_box(point(lo, lo), point(hi, hi));
+}
+
+void add_clipped_polygon(polygon& poly, const tile_box& clip, multi_polygon& out)
+{
+    bg::correct(poly);
+    tile_box env;
+    bg::envelope(poly, env);
+    if (bg::covered_by(env, clip)) {
+        out.push_back(std::move(poly));
+        return;
+    }
+    if (!bg::intersects(env, clip)) {
+        return;
+    }
+    multi_polygon clipped;
+    bg::intersection(poly, clip, clipped);
+    for (auto& p : clipped) {
+        out.push_back(std::move(p));
+    }
+}
+
+void add_clipped_line(const linestring& line, const tile_box& clip, multi_linestring& out)
+{
+    multi_linestring clipped;
+    bg::intersection(line, clip, clipped);
+    for (auto& l : clipped) {
+        out.push_back(std::move(l));
+    }
+}
+
+} // namespace
+
+tile_projection::tile_projection(const tile_matrix_set& tms, int level, std::uint64_t col,
+                                 std::uint64_t row, std::uint32_t extent, std::uint32_t buffer)
+    : m_bounds(tms.tile_bounds(level, col, row)), m_mercator(!tms.geographic()), m_extent(extent),
+      m_buffer(buffer)
+{
+    const double fx = m_bounds.width() * buffer / extent;
+    const double fy = m_bounds.height() * buffer / extent;
+    const box grown{m_bounds.min_x - fx, m_bounds.min_y - fy, m_bounds.max_x + fx,
+                    m_bounds.max_y + fy};
+    if (m_mercator) {
+        m_query_lonlat = box{mercator_x_to_lon(grown.min_x), mercator_y_to_lat(grown.min_y),
+                             mercator_x_to_lon(grown.max_x), mercator_y_to_lat(grown.max_y)};
+    } else {
+        m_query_lonlat = grown;
+    }
+}
+
+double tile_projection::to_tile_x(double lon) const noexcept
+{
+    const double x = m_mercator ? lon_to_mercator_x(lon) : lon;
+    return (x - m_bounds.min_x) / m_bounds.width() * m_extent;
+}
+
+double tile_projection::to_tile_y(double lat) const noexcept
+{
+    const double y = m_mercator ? lat_to_mercator_y(lat) : lat;
+    return (m_bounds.max_y - y) / m_bounds.height() * m_extent;
+}
+
+std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_projection& proj)
+{
+    wkb_reader reader(wkb, proj);
+    bool little = true;
+    const std::uint32_t type = reader.read_header(little);
+    const tile_box clip = clip_box(proj);
+    encoded_geometry out;
+
+    switch (type) {
+    case 1: // Point
+    case 4: { // MultiPoint
+        std::vector<point> pts;
+        if (type == 1) {
+            pts.push_back(reader.read_point(little));
+        } else {
+            const std::uint32_t n = reader.read_count(little, 21);
+            for (std::uint32_t i = 0; i < n; ++i) {
+                bool l = true;
+                reader.read_header(l);
+                pts.push_back(reader.read_point(l));
+            }
+        }
+        std::vector<ipoint> kept;
+        for (const auto& p : pts) {
+            if (bg::covered_by(p, clip)) {
+                kept.push_back(quantize(std::vector<point>{p}).front());
+            }
+        }
+        if (kept.empty()) {
+            return std::nullopt;
+        }
+        out.type = geom_type::point;
+        out.commands.push_back(command(MOVE_TO, static_cast<std::uint32_t>(kept.size())));
+        ipoint cursor{0, 0};
+        for (const auto& p : kept) {
+            out.commands.push_back(zigzag(p.x - cursor.x));
+            out.commands.push_back(zigzag(p.y - cursor.y));
+            cursor = p;
+        }
+        return out;
+    }
+    case 2:   // LineString
+    case 5: { // MultiLineString
+        multi_linestring lines;
+        const std::uint32_t parts = type == 2 ? 1 : reader.read_count(little, 9);
+        for (std::uint32_t i = 0; i < parts; ++i) {
+            bool l = little;
+            if (type == 5) {
+                reader.read_header(l);
+            }
+            linestring line;
+            reader.read_points(l, line);
+            add_clipped_line(line, clip, lines);
+        }
+        out.type = geom_type::linestring;
+        write_lines(lines, out);
+        break;
+    }
+    case 3:   // Polygon
+    case 6: { // MultiPolygon
+        multi_polygon polys;
+        const std::uint32_t parts = type == 3 ? 1 : reader.read_count(little, 9);
+        for (std::uint32_t i = 0; i < parts; ++i) {
+            bool l = little;
+            if (type == 6) {
+                reader.read_header(l);
+            }
+            polygon poly;
+            reader.read_polygon_body(l, poly);
+            add_clipped_polygon(poly, clip, polys);
+        }
+        out.type = geom_type::polygon;
+        write_polygons(polys, out);
+        break;
+    }
+    default:
+        throw input_error("unsupported WKB geometry type " + std::to_string(type));
+    }
+    if (out.commands.empty()) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+// ---- layers and tiles ------------------------------------------------------------------
+
+layer_builder::layer_builder(vector_tile::Tile& tile, const std::string& name, std::uint32_t extent)
+    : m_layer(tile.add_layers())
+{
+    m_layer->set_version(2);
+    m_layer->set_name(name);
+    m_layer->set_extent(extent);
+}
+
+std::size_t layer_builder::feature_count() const noexcept
+{
+    return static_cast<std::size_t>(m_layer->features_size());
+}
+
+std::uint32_t layer_builder::key_index(const std::string& key)
+{
+    auto [it, inserted] = m_keys.try_emplace(key, static_cast<std::uint32_t>(m_keys.size()));
+    if (inserted) {
+        m_layer->add_keys(key);
+    }
+    return it->second;
+}
+
+std::uint32_t layer_builder::value_index(const value& v)
+{
+    std::string tag(1, static_cast<char>('0' + v.index()));
+    std::visit(
+        [&tag](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                tag += x;
+            } else {
+                tag.append(reinterpret_cast<const char*>(&x), sizeof x);
+            }
+        },
+        v);
+    auto [it, inserted] = m_values.try_emplace(std::move(tag), static_cast<std::uint32_t>(m_values.size()));
+    if (inserted) {
+        auto* pv = m_layer->add_values();
+        std::visit(
+            [pv](const auto& x) {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, std::string>) {
+                    pv->set_string_value(x);
+                } else if constexpr (std::is_same_v<T, double>) {
+                    pv->set_double_value(x);
+                } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                    if (x < 0) {
+                        pv->set_sint_value(x);
+                    } else {
+                        pv->set_uint_value(static_cast<std::uint64_t>(x));
+                    }
+                } else {
+                    pv->set_bool_value(x);
+                }
+            },
+            v);
+    }
+    return it->second;
+}
+
+void layer_builder::add_feature(std::uint64_t id, encoded_geometry&& geometry,
+                                const std::vector<std::pair<std::string, value>>& properties)
+{
+    auto* f = m_layer->add_features();
+    f->set_id(id);
+    f->set_type(static_cast<vector_tile::Tile_GeomType>(geometry.type));
+    for (const auto& [k, v] : properties) {
+        f->add_tags(key_index(k));
+        f->add_tags(value_index(v));
+    }
+    f->mutable_geometry()->Reserve(static_cast<int>(geometry.commands.size()));
+    for (std::uint32_t c : geometry.commands) {
+        f->add_geometry(c);
+    }
+}
+
+tile_builder::tile_builder() : m_tile(std::make_unique<vector_tile::Tile>()) {}
+tile_builder::~tile_builder() = default;
+
+layer_builder tile_builder::add_layer(const std::string& name, std::uint32_t extent)
+{
+    return layer_builder(*m_tile, name, extent);
+}
+
+std::string tile_builder::serialize()
+{
+    auto* layers = m_tile->mutable_layers();
+    for (int i = layers->size() - 1; i >= 0; --i) {
+        if (layers->Get(i).features_size() == 0) {
+            layers->DeleteSubrange(i, 1);
+        }
+    }
+    return m_tile->SerializeAsString();
+}
+
+} // namespace onemap::core::mvt

@@ -1,0 +1,55 @@
+#pragma once
+// Per-feature geometry work of the importer: type check, Z/M dropped, duplicate points and
+// ring order repaired, reprojected to EPSG:4490, validated and made valid (keeping the
+// polygonal part), promoted to a multi-type, written as hex EWKB for COPY.
+#include <ogr_geometry.h>
+#include <ogr_spatialref.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onemap::importers {
+
+enum class geometry_family { polygon, line, point };
+
+/// The family of an OGR type (curves count as their linear form); nothing for collections,
+/// TINs, wkbNone and the like.
+std::optional<geometry_family> family_of(OGRwkbGeometryType type) noexcept;
+const char* family_name(geometry_family f) noexcept; ///< MULTIPOLYGON, MULTILINESTRING, MULTIPOINT
+
+struct prepared_geometry {
+    std::optional<std::string> ewkb_hex; ///< none = rejected
+    OGREnvelope envelope;                ///< in EPSG:4490
+    std::vector<std::pair<std::string, std::string>> repairs; ///< kind, detail
+    std::string reject_kind;
+    std::string reject_detail;
+    bool dimensions_dropped = false;
+};
+
+class geometry_preparer {
+public:
+    /// \throws input_error when no transformation from `source_epsg` to EPSG:4490 exists.
+    geometry_preparer(geometry_family family, int source_epsg, bool shapefile_rings);
+    ~geometry_preparer();
+    geometry_preparer(const geometry_preparer&) = delete;
+    geometry_preparer& operator=(const geometry_preparer&) = delete;
+
+    prepared_geometry prepare(const OGRGeometry* source);
+
+private:
+    struct ct_deleter {
+        void operator()(OGRCoordinateTransformation* ct) const noexcept
+        {
+            OGRCoordinateTransformation::DestroyCT(ct);
+        }
+    };
+
+    geometry_family m_family;
+    bool m_shapefile_rings;
+    std::unique_ptr<OGRCoordinateTransformation, ct_deleter> m_transform;
+    void* m_geos; // GEOSContextHandle_t, kept out of this header
+};
+
+} // namespace onemap::importers

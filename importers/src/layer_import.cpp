@@ -1,0 +1,699 @@
+#include "onemap/importers/layer_import.hpp"
+
+#include "onemap/core/calendar.hpp"
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
+#include "onemap/core/error.hpp"
+#include "onemap/core/log.hpp"
+#include "onemap/importers/crs_resolution.hpp"
+#include "onemap/importers/geometry_preparation.hpp"
+#include "onemap/importers/text_decoder.hpp"
+
+#include <cpl_error.h>
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+namespace onemap::importers {
+
+namespace {
+
+using core::attribute;
+using core::attribute_type;
+
+const std::set<std::string> THEMES{"grid", "natural-resource", "water", "planning", "other"};
+
+struct field_plan {
+    int index;            // OGR field index
+    attribute attr;
+    OGRFieldType ogr_type;
+};
+
+attribute_type column_type(const OGRFieldDefn& f)
+{
+    switch (f.GetType()) {
+    case OFTInteger:
+        return f.GetSubType() == OFSTBoolean ? attribute_type::boolean : attribute_type::integer;
+    case OFTInteger64:
+        return attribute_type::bigint;
+    case OFTReal:
+        return attribute_type::real;
+    case OFTDate:
+        return attribute_type::date;
+    case OFTDateTime:
+        return attribute_type::timestamp;
+    default:
+        return attribute_type::text;
+    }
+}
+
+// COPY text format: backslash, tab, newline and carriage return are escaped.
+void append_copy_text(std::string& buf, std::string_view s)
+{
+    for (char c : s) {
+        switch (c) {
+        case '\\':
+            buf += "\\\\";
+            break;
+        case '\t':
+            buf += "\\t";
+            break;
+        case '\n':
+            buf += "\\n";
+            break;
+        case '\r':
+            buf += "\\r";
+            break;
+        default:
+            buf.push_back(c);
+        }
+    }
+}
+
+std::optional<long long> parse_id(const char* text)
+{
+    std::string s(text);
+    s.erase(0, s.find_first_not_of(" \t"));
+    s.erase(s.find_last_not_of(" \t") + 1);
+    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        return std::nullopt;
+    }
+    return std::stoll(s);
+}
+
+// Streams COPY data through libpq on the transaction's connection. The destructor aborts an
+// unfinished COPY so the transaction can roll back cleanly.
+class copy_stream {
+public:
+    copy_stream(pqxx::dbtransaction& txn, const std::string& statement)
+        : m_pg(core::raw_handle(txn))
+    {
+        PGresult* res = PQexec(m_pg, statement.c_str());
+        const bool ok = PQresultStatus(res) == PGRES_COPY_IN;
+        std::string why = ok ? "" : PQresultErrorMessage(res);
+        PQclear(res);
+        if (!ok) {
+            throw db_error("COPY failed to start: " + why);
+        }
+        m_open = true;
+    }
+    ~copy_stream()
+    {
+        if (m_open) {
+            PQputCopyEnd(m_pg, "import aborted");
+            drain();
+        }
+    }
+    copy_stream(const copy_stream&) = delete;
+    copy_stream& operator=(const copy_stream&) = delete;
+
+    void send(std::string& buf)
+    {
+        if (buf.empty()) {
+            return;
+        }
+        if (PQputCopyData(m_pg, buf.data(), static_cast<int>(buf.size())) != 1) {
+            throw db_error(std::string("COPY data rejected: ") + PQerrorMessage(m_pg));
+        }
+        buf.clear();
+    }
+    void finish()
+    {
+        m_open = false;
+        if (PQputCopyEnd(m_pg, nullptr) != 1) {
+            throw db_error(std::string("COPY end failed: ") + PQerrorMessage(m_pg));
+        }
+        const std::string why = drain();
+        if (!why.empty()) {
+            throw db_error("COPY failed: " + why);
+        }
+    }
+
+private:
+    std::string drain()
+    {
+        std::string why;
+        while (PGresult* res = PQgetResult(m_pg)) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                why += PQresultErrorMessage(res);
+            }
+            PQclear(res);
+        }
+        return why;
+    }
+
+    pg_conn* m_pg;
+    bool m_open = false;
+};
+
+void add_note(std::vector<feature_note>& notes, long long fid, std::string kind, std::string detail)
+{
+    if (notes.size() < MAX_NOTES) {
+        notes.push_back(feature_note{fid, std::move(kind), std::move(detail)});
+    }
+}
+
+std::string dataset_label(const source_layer& src)
+{
+    std::string label = src.files.empty() ? src.dataset : src.files.front();
+    if (!src.shapefile) {
+        label += " (layer " + src.layer + ")";
+    }
+    return label;
+}
+
+geometry_family layer_family(OGRLayer& layer, const std::string& label)
+{
+    const auto declared = layer.GetGeomType();
+    if (declared == wkbNone) {
+        throw input_error("source", label + ": the layer has no geometry column");
+    }
+    if (auto f = family_of(declared)) {
+        return *f;
+    }
+    // Mixed or undeclared (GeoJSON): the family most features have.
+    std::size_t counts[3] = {0, 0, 0};
+    layer.ResetReading();
+    while (std::unique_ptr<OGRFeature> feat{layer.GetNextFeature()}) {
+        if (const auto* g = feat->GetGeometryRef()) {
+            if (auto f = family_of(g->getGeometryType())) {
+                ++counts[static_cast<int>(*f)];
+            }
+        }
+    }
+    layer.ResetReading();
+    const auto best = std::max_element(std::begin(counts), std::end(counts));
+    if (*best == 0) {
+        throw input_error("source", label + ": unsupported geometry type " +
+                                        std::string(OGRGeometryTypeToName(declared)) +
+                                        " (points, lines or polygons are supported)");
+    }
+    return static_cast<geometry_family>(best - std::begin(counts));
+}
+
+std::string json_bbox(const std::optional<core::box>& b)
+{
+    if (!b) {
+        return "null";
+    }
+    return nlohmann::json::array({b->min_x, b->min_y, b->max_x, b->max_y}).dump();
+}
+
+} // namespace
+
+std::string launder_name(const std::string& name, std::size_t position)
+{
+    std::string out;
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) != 0 && u < 0x80) {
+            out.push_back(static_cast<char>(std::tolower(u)));
+        } else if (!out.empty() && out.back() != '_') {
+            out.push_back('_');
+        }
+    }
+    while (!out.empty() && out.back() == '_') {
+        out.pop_back();
+    }
+    if (out.empty()) {
+        out = "f_" + std::to_string(position);
+    }
+    if (std::isdigit(static_cast<unsigned char>(out[0])) != 0) {
+        out = "f_" + out;
+    }
+    if (out == "fid" || out == "geom") {
+        out += "_src";
+    }
+    return out.substr(0, 48);
+}
+
+import_result import_layer(pqxx::connection& conn, const source_layer& src,
+                           const import_request& req, progress& bar)
+{
+    const auto started = std::chrono::steady_clock::now();
+    const std::string label = dataset_label(src);
+    import_result result;
+    result.source = label;
+
+    // ---- validate the request -----------------------------------------------------------
+    result.layer = req.layer.empty() ? launder_name(src.layer, 0) : req.layer;
+    if (result.layer.empty() || result.layer.size() > 48 ||
+        result.layer.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos ||
+        std::isalpha(static_cast<unsigned char>(result.layer[0])) == 0) {
+        throw input_error("layer", "layer name '" + result.layer +
+                                       "' must be lower-case ASCII letters, digits and _ (max 48)");
+    }
+    if (THEMES.count(req.theme) == 0) {
+        throw input_error("theme", "theme '" + req.theme +
+                                       "' is not one of grid, natural-resource, water, planning, other");
+    }
+    result.valid_from = req.valid_from.empty() ? core::today() : req.valid_from;
+    if (!core::parse_iso_date(result.valid_from)) {
+        throw input_error("valid_from", "valid_from '" + result.valid_from + "' is not a date YYYY-MM-DD");
+    }
+
+    // ---- open, encoding, CRS ------------------------------------------------------------
+    std::vector<std::string> open_options;
+    if (src.shapefile) {
+        open_options.emplace_back("ENCODING="); // raw bytes: we decode strictly ourselves
+    }
+    dataset_ptr ds = open_vector(src.dataset, open_options);
+    OGRLayer* layer = ds->GetLayerByName(src.layer.c_str());
+    if (layer == nullptr) {
+        throw input_error("source", label + ": layer '" + src.layer + "' not found");
+    }
+
+    std::optional<text_decoder> decoder;
+    if (src.shapefile) {
+        auto meta = [layer](const char* key) {
+            const char* v = layer->GetMetadataItem(key, "SHAPEFILE");
+            return std::string(v != nullptr ? v : "");
+        };
+        const std::string detected =
+            !meta("ENCODING_FROM_CPG").empty() ? meta("ENCODING_FROM_CPG") : meta("ENCODING_FROM_LDID");
+        result.notes.push_back("GDAL saw CPG_VALUE='" + meta("CPG_VALUE") + "' LDID_VALUE='" +
+                               meta("LDID_VALUE") + "' detected encoding '" + detected + "'");
+        log().info("{}: CPG_VALUE='{}' LDID_VALUE='{}' SOURCE_ENCODING(detected)='{}'{}", label,
+                   meta("CPG_VALUE"), meta("LDID_VALUE"), detected,
+                   req.encoding ? " overridden by --encoding " + *req.encoding : "");
+        if (req.encoding) {
+            decoder.emplace(*req.encoding);
+        } else if (!detected.empty()) {
+            decoder.emplace(detected);
+        }
+    } else {
+        // GDAL hands GeoPackage, GeoJSON and FileGDB text over as UTF-8; check it is.
+        decoder.emplace("UTF-8");
+        if (req.encoding && normalise_encoding(*req.encoding) != "UTF-8") {
+            result.notes.push_back("--encoding ignored: " + label + " stores UTF-8 text");
+        }
+    }
+    result.source_encoding = decoder ? decoder->encoding() : "";
+
+    const resolved_crs crs = resolve_crs(layer->GetSpatialRef(), req.srs, label);
+    result.source_srid = crs.epsg;
+    result.notes.push_back("CRS EPSG:" + std::to_string(crs.epsg) + " (" + crs.name + ", " + crs.how + ")");
+    OGREnvelope extent;
+    if (layer->GetExtent(&extent, TRUE) == OGRERR_NONE) {
+        check_gauss_kruger_zone(crs.epsg, extent, label);
+    }
+
+    const geometry_family family = layer_family(*layer, label);
+    const long long total = layer->GetFeatureCount(TRUE);
+    if (total == 0) {
+        throw input_error("source", label + ": no features (empty file)");
+    }
+
+    // ---- attribute plan ----------------------------------------------------------------
+    OGRFeatureDefn* defn = layer->GetLayerDefn();
+    std::vector<field_plan> fields;
+    std::set<std::string> used{"fid", "geom"};
+    int id_index = -1;
+    for (int i = 0; i < defn->GetFieldCount(); ++i) {
+        const OGRFieldDefn* f = defn->GetFieldDefn(i);
+        std::string name = launder_name(f->GetNameRef(), static_cast<std::size_t>(i));
+        for (int k = 2; used.count(name) != 0; ++k) {
+            name = launder_name(f->GetNameRef(), static_cast<std::size_t>(i)) + "_" + std::to_string(k);
+        }
+        used.insert(name);
+        fields.push_back(field_plan{i, attribute{name, f->GetNameRef(), column_type(*f)}, f->GetType()});
+        if (req.id_field && EQUAL(f->GetNameRef(), req.id_field->c_str())) {
+            id_index = i;
+        }
+    }
+    if (req.id_field && id_index < 0) {
+        std::string names;
+        for (const auto& f : fields) {
+            names += (names.empty() ? "" : ", ") + f.attr.source_name;
+        }
+        throw input_error("id_field", label + ": id field '" + *req.id_field +
+                                          "' is not in the file (fields: " + names + ")");
+    }
+
+    const std::string options_key = src.layer + "|" + result.source_encoding + "|" +
+                                    std::to_string(crs.epsg) + "|" + req.id_field.value_or("") +
+                                    "|" + result.valid_from;
+    const std::string hash = hash_files(src.files, options_key);
+
+    // ---- one transaction: lock, version, table, COPY, index, catalog, NOTIFY ----------------
+    core::ensure_catalog(conn);
+    pqxx::work txn(conn);
+    txn.exec_params("SELECT pg_advisory_xact_lock(hashtext('onemap.layer:' || $1))", result.layer);
+    const auto existing = core::load_layer(txn, result.layer);
+    if (existing && existing->geometry_type != family_name(family)) {
+        throw input_error("source", label + ": holds " + family_name(family) + " but layer '" +
+                                        result.layer + "' is " + existing->geometry_type);
+    }
+    if (existing && !req.force) {
+        for (const auto& v : existing->versions) {
+            if (v.valid_from == result.valid_from && v.source_hash == hash) {
+                result.status = "unchanged";
+                result.version = v.version;
+                result.features = v.feature_count;
+                result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                bar.finish(0, "unchanged (version " + std::to_string(v.version) + ")");
+                return result;
+            }
+        }
+    }
+    const int version = txn.exec_params("SELECT coalesce(max(version), 0) + 1 FROM onemap.layer_version WHERE layer = $1",
+                                        result.layer)[0][0]
+                            .as<int>();
+    const std::string table = result.layer + "__v" + std::to_string(version);
+    const std::string qtable = core::qualified(core::DATA_SCHEMA, table);
+
+    std::string columns = "fid";
+    std::string ddl = "CREATE TABLE " + qtable + " (fid bigint NOT NULL";
+    for (const auto& f : fields) {
+        ddl += ", " + core::quote_ident(f.attr.name) + " " + core::sql_type(f.attr.type);
+        columns += ", " + core::quote_ident(f.attr.name);
+    }
+    ddl += std::string(", geom geometry(") + family_name(family) + ", 4490) NOT NULL)";
+    columns += ", geom";
+    txn.exec(ddl);
+
+    geometry_preparer preparer(family, crs.epsg, src.shapefile);
+    std::unordered_set<long long> ids;
+    ids.reserve(static_cast<std::size_t>(std::max(total, 0LL)));
+    OGREnvelope bbox;
+    bool any_geometry = false;
+    long long read = 0;
+    long long dims_dropped = 0;
+    long long non_ascii = 0;
+    bool all_non_ascii_is_utf8 = true;
+    long long fid_offset = 0;
+
+    // Fault injection for the interrupted-import test: stall mid-COPY so a test can kill us.
+    const char* stall_env = std::getenv("ONEMAP_TEST_STALL_AFTER_FEATURES");
+    const long long stall_after = stall_env != nullptr ? std::atoll(stall_env) : -1;
+
+    bar.start(result.layer, total);
+    {
+        copy_stream copy(txn, "COPY " + qtable + " (" + columns + ") FROM STDIN");
+        std::string buf;
+        buf.reserve(1 << 21);
+        layer->ResetReading();
+        for (;;) {
+            CPLErrorReset();
+            std::unique_ptr<OGRFeature> feat{layer->GetNextFeature()};
+            if (CPLGetLastErrorType() == CE_Failure) {
+                throw input_error("source", label + ": feature " + std::to_string(read) +
+                                                " cannot be read: " + CPLGetLastErrorMsg());
+            }
+            if (!feat) {
+                break;
+            }
+            if (read == 0 && feat->GetFID() == 0) {
+                fid_offset = 1; // 0-based FIDs (shapefile, GeoJSON): ids start at 1
+            }
+            ++read;
+            const long long source_fid = feat->GetFID();
+
+            long long id = source_fid + fid_offset;
+            if (id_index >= 0) {
+                const auto parsed = feat->IsFieldSetAndNotNull(id_index)
+                                        ? parse_id(feat->GetFieldAsString(id_index))
+                                        : std::nullopt;
+                if (!parsed) {
+                    add_note(result.rejections, source_fid, "bad_id",
+                             "field " + *req.id_field + " = '" + feat->GetFieldAsString(id_index) +
+                                 "' is not a non-negative integer id");
+                    ++result.rejected;
+                    continue;
+                }
+                id = *parsed;
+            }
+            if (!ids.insert(id).second) {
+                add_note(result.rejections, source_fid, "duplicate_id",
+                         "feature id " + std::to_string(id) + " already used by an earlier feature");
+                ++result.rejected;
+                continue;
+            }
+
+            prepared_geometry geom = preparer.prepare(feat->GetGeometryRef());
+            if (!geom.ewkb_hex) {
+                add_note(result.rejections, source_fid, geom.reject_kind, geom.reject_detail);
+                ++result.rejected;
+                ids.erase(id);
+                continue;
+            }
+            dims_dropped += geom.dimensions_dropped ? 1 : 0;
+            if (!geom.repairs.empty()) {
+                ++result.repaired;
+                for (auto& [kind, detail] : geom.repairs) {
+                    add_note(result.repairs, source_fid, kind, detail);
+                }
+            }
+
+            buf += std::to_string(id);
+            for (const auto& f : fields) {
+                buf.push_back('\t');
+                if (!feat->IsFieldSetAndNotNull(f.index)) {
+                    buf += "\\N";
+                    continue;
+                }
+                switch (f.attr.type) {
+                case attribute_type::integer:
+                    buf += std::to_string(feat->GetFieldAsInteger(f.index));
+                    break;
+                case attribute_type::bigint:
+                    buf += std::to_string(feat->GetFieldAsInteger64(f.index));
+                    break;
+                case attribute_type::boolean:
+                    buf += feat->GetFieldAsInteger(f.index) != 0 ? "t" : "f";
+                    break;
+                case attribute_type::real: {
+                    const double d = feat->GetFieldAsDouble(f.index);
+                    if (!std::isfinite(d)) {
+                        buf += "\\N";
+                    } else {
+                        char num[32];
+                        std::snprintf(num, sizeof num, "%.17g", d);
+                        buf += num;
+                    }
+                    break;
+                }
+                case attribute_type::date:
+                case attribute_type::timestamp: {
+                    int y, mo, d, h, mi, tz;
+                    float s;
+                    feat->GetFieldAsDateTime(f.index, &y, &mo, &d, &h, &mi, &s, &tz);
+                    char when[64];
+                    if (f.attr.type == attribute_type::date) {
+                        std::snprintf(when, sizeof when, "%04d-%02d-%02d", y, mo, d);
+                    } else if (tz >= 100) {
+                        const int offset = (tz - 100) * 15;
+                        std::snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%06.3f%+03d:%02d", y, mo, d, h,
+                                      mi, static_cast<double>(s), offset / 60, std::abs(offset % 60));
+                    } else {
+                        std::snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%06.3f", y, mo, d, h, mi,
+                                      static_cast<double>(s));
+                    }
+                    buf += when;
+                    break;
+                }
+                case attribute_type::text: {
+                    const char* raw = feat->GetFieldAsString(f.index);
+                    const std::string_view bytes(raw);
+                    if (is_ascii(bytes)) {
+                        append_copy_text(buf, bytes);
+                        break;
+                    }
+                    if (!decoder) {
+                        throw input_error("encoding", label + ": feature " + std::to_string(source_fid) +
+                                                          ", field " + f.attr.source_name +
+                                                          ": non-ASCII text but the file declares no encoding "
+                                                          "(no .cpg, DBF LDID 0); pass --encoding (e.g. GBK)");
+                    }
+                    auto text = decoder->decode(bytes);
+                    if (!text) {
+                        throw input_error("encoding", label + ": feature " + std::to_string(source_fid) +
+                                                          ", field " + f.attr.source_name + ": bytes are not valid " +
+                                                          decoder->encoding() + " text; pass the right --encoding");
+                    }
+                    ++non_ascii;
+                    all_non_ascii_is_utf8 = all_non_ascii_is_utf8 && is_valid_utf8(bytes);
+                    append_copy_text(buf, *text);
+                    break;
+                }
+                }
+            }
+            buf.push_back('\t');
+            buf += *geom.ewkb_hex;
+            buf.push_back('\n');
+            if (any_geometry) {
+                bbox.Merge(geom.envelope);
+            } else {
+                bbox = geom.envelope;
+                any_geometry = true;
+            }
+            ++result.features;
+            if (buf.size() > (1 << 20)) {
+                copy.send(buf);
+            }
+            if (result.features == stall_after) {
+                copy.send(buf);
+                log().warn("ONEMAP_TEST_STALL_AFTER_FEATURES: stalling mid-COPY");
+                std::this_thread::sleep_for(std::chrono::seconds(5));
+            }
+            bar.update(read);
+        }
+        if (decoder && decoder->encoding() != "UTF-8" && non_ascii > 0 && all_non_ascii_is_utf8) {
+            throw input_error("encoding", label + ": declared " + decoder->encoding() +
+                                              " but all its non-ASCII text is valid UTF-8; the file is "
+                                              "probably UTF-8 (pass --encoding UTF-8)");
+        }
+        copy.send(buf);
+        copy.finish();
+    }
+    if (result.features == 0) {
+        throw input_error("source", label + ": none of its " + std::to_string(read) +
+                                        " features could be imported (all rejected)");
+    }
+    if (dims_dropped > 0) {
+        result.notes.push_back("Z/M dropped from " + std::to_string(dims_dropped) + " features");
+    }
+
+    txn.exec("ALTER TABLE " + qtable + " ADD PRIMARY KEY (fid)");
+    txn.exec("CREATE INDEX ON " + qtable + " USING gist (geom)");
+    txn.exec("ANALYZE " + qtable);
+
+    nlohmann::json attrs = nlohmann::json::array();
+    for (const auto& f : fields) {
+        attrs.push_back({{"name", f.attr.name}, {"source", f.attr.source_name}, {"type", core::sql_type(f.attr.type)}});
+    }
+    nlohmann::json report = {{"notes", result.notes}};
+    auto notes_json = [](const std::vector<feature_note>& notes) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& n : notes) {
+            a.push_back({{"feature", n.feature}, {"kind", n.kind}, {"detail", n.detail}});
+        }
+        return a;
+    };
+    report["repairs"] = notes_json(result.repairs);
+    report["rejections"] = notes_json(result.rejections);
+
+    txn.exec_params(R"SQL(
+INSERT INTO onemap.layer (name, title, department, theme, geometry_type, source_srid, is_public)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (name) DO UPDATE SET title = EXCLUDED.title, department = EXCLUDED.department,
+    theme = EXCLUDED.theme, source_srid = EXCLUDED.source_srid, is_public = EXCLUDED.is_public,
+    updated_at = now())SQL",
+                    result.layer, req.title.empty() ? result.layer : req.title, req.department, req.theme,
+                    family_name(family), crs.epsg, req.is_public);
+
+    // The version this one replaces on its start date (for the changed-area computation).
+    const auto previous = txn.exec_params(
+        "SELECT table_name, attributes::text FROM onemap.version_as_of($1, $2::date)", result.layer,
+        result.valid_from);
+    txn.exec_params("UPDATE onemap.layer_version SET superseded_by = $3 WHERE layer = $1 AND valid_from = $2::date "
+                    "AND superseded_by IS NULL",
+                    result.layer, result.valid_from, version);
+    std::vector<std::string> files = src.files;
+    txn.exec_params(R"SQL(
+INSERT INTO onemap.layer_version (layer, version, table_name, valid_from, feature_count, bbox, attributes,
+    source_files, source_hash, source_srid, source_encoding, repaired, rejected, report)
+VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::jsonb,
+    string_to_array($11, E'\x1f'), $12, $13, $14, $15, $16, $17::jsonb))SQL",
+                    result.layer, version, table, result.valid_from, result.features, bbox.MinX, bbox.MinY,
+                    bbox.MaxX, bbox.MaxY, attrs.dump(), [&files] {
+                        std::string s;
+                        for (const auto& f : files) {
+                            s += (s.empty() ? "" : "\x1f") + f;
+                        }
+                        return s;
+                    }(),
+                    hash, crs.epsg, result.source_encoding, result.repaired, result.rejected, report.dump());
+    txn.exec_params(R"SQL(
+UPDATE onemap.layer_version v SET valid_to = n.next_from
+  FROM (SELECT version, lead(valid_from) OVER (ORDER BY valid_from) AS next_from
+          FROM onemap.layer_version WHERE layer = $1 AND superseded_by IS NULL) n
+ WHERE v.layer = $1 AND v.version = n.version AND v.valid_to IS DISTINCT FROM n.next_from)SQL",
+                    result.layer);
+
+    // Changed area: features that differ from the version this one replaces on its start
+    // date; everything when there was none or the attribute schema changed.
+    std::optional<core::box> changed = core::box{bbox.MinX, bbox.MinY, bbox.MaxX, bbox.MaxY};
+    if (!previous.empty()) {
+        const std::string old_table = core::qualified(core::DATA_SCHEMA, previous[0][0].as<std::string>());
+        const bool same_schema = nlohmann::json::parse(previous[0][1].as<std::string>()) == attrs;
+        const std::string extent_of =
+            same_schema ? "SELECT g FROM " + qtable + " n FULL JOIN " + old_table +
+                              " o USING (fid), LATERAL (VALUES (n.geom), (o.geom)) v(g) "
+                              "WHERE ROW(n.*) IS DISTINCT FROM ROW(o.*)"
+                        : "SELECT geom FROM " + qtable + " UNION ALL SELECT geom FROM " + old_table;
+        const auto r = txn.exec("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g) AS e "
+                                "FROM (" + extent_of + ") d(g)) x");
+        if (r[0][0].is_null()) {
+            changed.reset();
+        } else {
+            changed = core::box{r[0][0].as<double>(), r[0][1].as<double>(), r[0][2].as<double>(), r[0][3].as<double>()};
+        }
+    }
+    const nlohmann::json payload = {{"layer", result.layer},
+                                    {"version", version},
+                                    {"valid_from", result.valid_from},
+                                    {"bbox", nlohmann::json::parse(json_bbox(changed))}};
+    txn.exec_params("SELECT pg_notify($1, $2)", core::PUBLISH_CHANNEL, payload.dump());
+    txn.commit();
+
+    result.status = "published";
+    result.version = version;
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    bar.finish(read, "published version " + std::to_string(version) + ": " + std::to_string(result.features) +
+                         " features, " + std::to_string(result.repaired) + " repaired, " +
+                         std::to_string(result.rejected) + " rejected");
+    return result;
+}
+
+std::vector<import_result> import_source(pqxx::connection& conn, const import_request& request, progress& bar)
+{
+    std::vector<import_result> results;
+    std::vector<source_layer> layers;
+    try {
+        layers = discover_layers(request.source);
+        if (request.source_layer) {
+            layers.erase(std::remove_if(layers.begin(), layers.end(),
+                                        [&](const source_layer& l) { return l.layer != *request.source_layer; }),
+                         layers.end());
+            if (layers.empty()) {
+                throw input_error("source_layer", request.source + ": has no layer '" + *request.source_layer + "'");
+            }
+        }
+        if (layers.size() > 1 && !request.layer.empty()) {
+            throw input_error("layer", request.source + ": holds " + std::to_string(layers.size()) +
+                                           " layers; name one with source_layer or drop the layer name");
+        }
+    } catch (const input_error& e) {
+        import_result r;
+        r.source = request.source;
+        r.layer = request.layer;
+        r.error = e.what();
+        results.push_back(std::move(r));
+        return results;
+    }
+    for (const auto& l : layers) {
+        try {
+            results.push_back(import_layer(conn, l, request, bar));
+        } catch (const std::exception& e) {
+            import_result r;
+            r.source = dataset_label(l);
+            r.layer = request.layer.empty() ? launder_name(l.layer, 0) : request.layer;
+            r.error = e.what();
+            bar.finish(0, std::string("FAILED: ") + e.what());
+            log().error("{}: {}", r.source, r.error);
+            results.push_back(std::move(r));
+        }
+    }
+    return results;
+}
+
+} // namespace onemap::importers

@@ -1,0 +1,126 @@
+#include "onemap/importers/manifest.hpp"
+
+#include "onemap/core/calendar.hpp"
+#include "onemap/core/error.hpp"
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <set>
+
+namespace onemap::importers {
+
+int parse_epsg(const std::string& text)
+{
+    std::string digits = text;
+    if (digits.size() > 5 && (digits.compare(0, 5, "EPSG:") == 0 || digits.compare(0, 5, "epsg:") == 0)) {
+        digits = digits.substr(5);
+    }
+    if (digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+        throw input_error("srs", "srs '" + text + "' is not of the form EPSG:nnnn");
+    }
+    return std::stoi(digits);
+}
+
+std::vector<import_request> read_manifest(const std::string& path)
+{
+    YAML::Node doc;
+    try {
+        doc = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        throw config_error(path + ": " + e.what());
+    }
+    if (!doc["layers"] || !doc["layers"].IsSequence()) {
+        throw config_error(path + ": needs a 'layers:' list");
+    }
+    static const std::set<std::string> KEYS{"file", "source_layer", "layer", "title", "department", "theme",
+                                            "encoding", "srs", "valid_from", "id_field", "public", "force"};
+    const auto base = std::filesystem::path(path).parent_path();
+    std::vector<import_request> out;
+    std::size_t index = 0;
+    for (const auto& entry : doc["layers"]) {
+        ++index;
+        const std::string where = path + ": layers[" + std::to_string(index) + "]";
+        if (!entry.IsMap()) {
+            throw config_error(where + ": must be a mapping");
+        }
+        for (const auto& kv : entry) {
+            if (KEYS.count(kv.first.as<std::string>()) == 0) {
+                throw config_error(where + ": unknown key '" + kv.first.as<std::string>() + "'");
+            }
+        }
+        auto text = [&](const char* key) -> std::optional<std::string> {
+            if (!entry[key]) {
+                return std::nullopt;
+            }
+            try {
+                return entry[key].as<std::string>();
+            } catch (const YAML::Exception&) {
+                throw config_error(where + ": '" + key + "' must be a scalar");
+            }
+        };
+        import_request r;
+        const auto file = text("file");
+        if (!file || file->empty()) {
+            throw config_error(where + ": 'file' is required");
+        }
+        r.source = (base / *file).lexically_normal().string();
+        r.source_layer = text("source_layer");
+        r.layer = text("layer").value_or("");
+        r.title = text("title").value_or("");
+        r.department = text("department").value_or("");
+        r.theme = text("theme").value_or("other");
+        r.encoding = text("encoding");
+        r.id_field = text("id_field");
+        if (const auto srs = text("srs")) {
+            try {
+                r.srs = parse_epsg(*srs);
+            } catch (const input_error& e) {
+                throw config_error(where + ": " + e.what());
+            }
+        }
+        r.valid_from = text("valid_from").value_or("");
+        if (!r.valid_from.empty() && !core::parse_iso_date(r.valid_from)) {
+            throw config_error(where + ": valid_from '" + r.valid_from + "' is not a date YYYY-MM-DD");
+        }
+        r.is_public = text("public").value_or("true") != "false";
+        r.force = text("force").value_or("false") == "true";
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::string summary_json(const std::vector<import_result>& results)
+{
+    nlohmann::json layers = nlohmann::json::array();
+    bool ok = true;
+    for (const auto& r : results) {
+        ok = ok && r.status != "failed";
+        nlohmann::json notes = nlohmann::json::array();
+        auto add = [](nlohmann::json& arr, const std::vector<feature_note>& list) {
+            for (const auto& n : list) {
+                arr.push_back({{"feature", n.feature}, {"kind", n.kind}, {"detail", n.detail}});
+            }
+        };
+        nlohmann::json repairs = nlohmann::json::array();
+        nlohmann::json rejections = nlohmann::json::array();
+        add(repairs, r.repairs);
+        add(rejections, r.rejections);
+        nlohmann::json item = {{"source", r.source},     {"layer", r.layer},
+                               {"status", r.status},     {"version", r.version},
+                               {"valid_from", r.valid_from}, {"features", r.features},
+                               {"repaired", r.repaired}, {"rejected", r.rejected},
+                               {"seconds", r.seconds},   {"source_srid", r.source_srid},
+                               {"source_encoding", r.source_encoding}, {"notes", r.notes},
+                               {"repairs", repairs},     {"rejections", rejections}};
+        if (!r.error.empty()) {
+            item["error"] = r.error;
+        }
+        layers.push_back(std::move(item));
+    }
+    return nlohmann::json({{"ok", ok}, {"layers", layers}}).dump(2);
+}
+
+} // namespace onemap::importers

@@ -1,0 +1,118 @@
+#include "onemap/importers/text_decoder.hpp"
+
+#include "onemap/core/error.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+
+namespace onemap::importers {
+
+bool is_ascii(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0x80U) == 0; });
+}
+
+bool is_valid_utf8(std::string_view s) noexcept
+{
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0U) == 0xC0U) {
+            n = 1;
+            cp = c & 0x1FU;
+        } else if ((c & 0xF0U) == 0xE0U) {
+            n = 2;
+            cp = c & 0x0FU;
+        } else if ((c & 0xF8U) == 0xF0U) {
+            n = 3;
+            cp = c & 0x07U;
+        } else {
+            return false;
+        }
+        if (i + n >= s.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0U) != 0x80U) {
+                return false;
+            }
+            cp = (cp << 6U) | (cc & 0x3FU);
+        }
+        // Overlong forms, surrogates and out-of-range code points are invalid.
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+std::string normalise_encoding(const std::string& name)
+{
+    std::string up;
+    for (char c : name) {
+        if (!std::isspace(static_cast<unsigned char>(c))) {
+            up.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        }
+    }
+    if (up == "UTF8" || up == "UTF-8" || up == "65001") {
+        return "UTF-8";
+    }
+    if (!up.empty() && std::all_of(up.begin(), up.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        return "CP" + up;
+    }
+    if (up == "GB2312" || up == "EUC-CN") {
+        return "GBK"; // GBK is a superset; departments label GBK files GB2312 often
+    }
+    return up;
+}
+
+text_decoder::text_decoder(const std::string& encoding)
+    : m_encoding(normalise_encoding(encoding)), m_utf8(m_encoding == "UTF-8")
+{
+    if (!m_utf8) {
+        m_cd = iconv_open("UTF-8", m_encoding.c_str());
+        if (m_cd == reinterpret_cast<iconv_t>(-1)) {
+            throw input_error("encoding", "unknown text encoding '" + encoding + "'");
+        }
+    }
+}
+
+text_decoder::~text_decoder()
+{
+    if (m_cd != reinterpret_cast<iconv_t>(-1)) {
+        iconv_close(m_cd);
+    }
+}
+
+std::optional<std::string> text_decoder::decode(std::string_view bytes)
+{
+    if (is_ascii(bytes)) {
+        return std::string(bytes);
+    }
+    if (m_utf8) {
+        return is_valid_utf8(bytes) ? std::optional<std::string>(bytes) : std::nullopt;
+    }
+    iconv(m_cd, nullptr, nullptr, nullptr, nullptr);
+    std::string out(bytes.size() * 4 + 4, '\0');
+    char* in_ptr = const_cast<char*>(bytes.data());
+    std::size_t in_left = bytes.size();
+    char* out_ptr = out.data();
+    std::size_t out_left = out.size();
+    if (iconv(m_cd, &in_ptr, &in_left, &out_ptr, &out_left) == static_cast<std::size_t>(-1)) {
+        return std::nullopt; // EILSEQ or EINVAL: not text in this encoding
+    }
+    out.resize(out.size() - out_left);
+    return out;
+}
+
+} // namespace onemap::importers

@@ -1,0 +1,98 @@
+#include "server_process.hpp"
+
+#include "tempdb.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <csignal>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace onemap::test {
+
+int free_port()
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(fd);
+        throw std::runtime_error("cannot bind a loopback port");
+    }
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+server_process::server_process(const std::string& conninfo)
+{
+    m_port = free_port();
+    m_log = "/tmp/onemap-server-test-" + std::to_string(getpid()) + "-" + std::to_string(m_port) + ".log";
+    const std::string port = std::to_string(m_port);
+    m_pid = fork();
+    if (m_pid == 0) {
+        const int fd = ::open(m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(server_exe().c_str(), "onemap-server", "--host", "127.0.0.1", "--port", port.c_str(), "--db",
+              conninfo.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+        int status = 0;
+        if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+            m_pid = -1;
+            break;
+        }
+        httplib::Client c("127.0.0.1", m_port);
+        if (auto res = c.Get("/health"); res && res->status == 200) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::ifstream in(m_log);
+    std::stringstream out;
+    out << in.rdbuf();
+    if (m_pid > 0) {
+        kill(m_pid, SIGKILL);
+        waitpid(m_pid, nullptr, 0);
+    }
+    throw std::runtime_error("onemap-server did not come up on port " + port + ":\n" + out.str());
+}
+
+server_process::~server_process()
+{
+    if (m_pid > 0) {
+        kill(m_pid, SIGTERM);
+        for (int i = 0; i < 100; ++i) {
+            if (waitpid(m_pid, nullptr, WNOHANG) == m_pid) {
+                m_pid = -1;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        if (m_pid > 0) {
+            kill(m_pid, SIGKILL);
+            waitpid(m_pid, nullptr, 0);
+        }
+    }
+    unlink(m_log.c_str());
+}
+
+httplib::Client server_process::client() const
+{
+    httplib::Client c("127.0.0.1", m_port);
+    c.set_read_timeout(30, 0);
+    return c;
+}
+
+} // namespace onemap::test

@@ -1,0 +1,32 @@
+#pragma once
+// Starts the real onemap-server executable on a free loopback port against a database and
+// stops it (SIGTERM, then SIGKILL) when destroyed.
+#include <httplib.h>
+
+#include <string>
+#include <sys/types.h>
+
+namespace onemap::test {
+
+class server_process {
+public:
+    /// \throws std::runtime_error (with the server's output) when it does not come up.
+    explicit server_process(const std::string& conninfo);
+    ~server_process();
+    server_process(const server_process&) = delete;
+    server_process& operator=(const server_process&) = delete;
+
+    int port() const noexcept { return m_port; }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+    httplib::Client client() const;
+
+private:
+    pid_t m_pid = -1;
+    int m_port = 0;
+    std::string m_log;
+};
+
+/// A TCP port on 127.0.0.1 nobody listens on right now.
+int free_port();
+
+} // namespace onemap::test

@@ -1,0 +1,40 @@
+#pragma once
+// A throwaway PostGIS database per test binary, after osm2pgsql's tempdb_t: a uniquely named
+// database with PostGIS, dropped afterwards unless ONEMAP_KEEP_TEST_DB is set. No reachable
+// server is a loud failure with a hint, never a skip.
+#include <pqxx/pqxx>
+
+#include <memory>
+#include <string>
+
+namespace onemap::test {
+
+class tempdb {
+public:
+    tempdb();
+    ~tempdb();
+    tempdb(const tempdb&) = delete;
+    tempdb& operator=(const tempdb&) = delete;
+
+    const std::string& name() const noexcept { return m_name; }
+    /// libpq connection string for the database (PG* environment for host, port, user).
+    std::string conninfo() const { return "dbname=" + m_name; }
+    std::unique_ptr<pqxx::connection> connect() const;
+
+private:
+    std::string m_name;
+};
+
+/// The test binary's database (created by a gtest Environment on first use).
+tempdb& db();
+
+/// Runs a command line, returns its exit status; stdout+stderr go to `output`.
+int run_command(const std::string& command, std::string* output = nullptr);
+
+/// Paths known at configure time.
+std::string source_dir();
+std::string data_samples();
+std::string import_exe();
+std::string server_exe();
+
+} // namespace onemap::test

@@ -1,0 +1,40 @@
+#pragma once
+// The onemap HTTP server: routes, the catalog snapshot and the services behind them.
+// It holds no state but caches and a copy of the catalog, so several can run behind one
+// load balancer on one PostGIS.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace onemap::tileserver {
+
+struct server_config {
+    std::string db;                ///< libpq connection string ("" = PG* environment)
+    std::string host = "127.0.0.1";
+    int port = 8080;               ///< 0 = any free port (see server::bind)
+    std::size_t db_connections = 8;
+    std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
+};
+
+class server {
+public:
+    explicit server(server_config config);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Loads the catalog and binds the socket; returns the bound port.
+    /// \throws db_error, config_error.
+    int bind();
+    /// Serves until stop() is called. \pre bind() succeeded.
+    void run();
+    void stop();
+    /// Re-reads the catalog from PostgreSQL.
+    void reload_catalog();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> m_impl;
+};
+
+} // namespace onemap::tileserver
