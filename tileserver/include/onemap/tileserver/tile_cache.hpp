@@ -1,0 +1,86 @@
+#pragma once
+// In-process tile cache: LRU bounded in bytes, one computation per missing key however many
+// requests wait for it, and invalidation by layer and lon/lat box when the importer publishes.
+#include "onemap/core/tile_matrix_set.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace onemap::tileserver {
+
+struct cached_tile {
+    std::string body;      ///< as produced (MVT bytes, PNG …); empty = no content
+    std::string gzipped;   ///< body gzip-compressed, empty when not worth it
+    std::string etag;      ///< strong validator, quoted
+};
+
+struct tile_cache_stats {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::uint64_t evictions = 0;
+    std::uint64_t invalidated = 0;
+    std::size_t bytes = 0;
+    std::size_t entries = 0;
+};
+
+class tile_cache {
+public:
+    explicit tile_cache(std::size_t max_bytes);
+
+    /// The cached tile for `key`, computing it with `compute` on a miss. Concurrent callers with
+    /// the same key wait for the one computation. `layers` and `bounds` (lon/lat) say what
+    /// invalidates the entry. Exceptions from `compute` reach every waiter; nothing is cached.
+    std::shared_ptr<const cached_tile> get(const std::string& key, const std::vector<std::string>& layers,
+                                           const core::box& bounds,
+                                           const std::function<std::string()>& compute);
+
+    /// Drops the entries built from `layer` whose bounds meet `bounds`; returns how many.
+    std::size_t invalidate(const std::string& layer, const core::box& bounds);
+    /// Drops the entries built from `layer`, wherever they are.
+    std::size_t invalidate(const std::string& layer);
+    void clear();
+
+    tile_cache_stats stats() const;
+    std::size_t max_bytes() const noexcept { return m_max_bytes; }
+
+private:
+    struct entry {
+        std::string key;
+        std::shared_ptr<const cached_tile> tile;
+        std::vector<std::string> layers;
+        core::box bounds;
+        std::size_t bytes = 0;
+    };
+    struct pending {
+        std::mutex mutex;
+        std::condition_variable done;
+        bool finished = false;
+        std::shared_ptr<const cached_tile> tile;
+        std::exception_ptr error;
+    };
+
+    std::size_t invalidate_if(const std::function<bool(const entry&)>& pred);
+    void insert_locked(entry e);
+
+    const std::size_t m_max_bytes;
+    mutable std::mutex m_mutex;
+    std::list<entry> m_lru; // front = most recent
+    std::unordered_map<std::string, std::list<entry>::iterator> m_index;
+    std::unordered_map<std::string, std::shared_ptr<pending>> m_pending;
+    std::uint64_t m_epoch = 0; // bumped by every invalidation
+    std::size_t m_bytes = 0;
+    tile_cache_stats m_stats;
+};
+
+/// gzip of `data` (zlib, default level).
+std::string gzip(const std::string& data);
+
+} // namespace onemap::tileserver

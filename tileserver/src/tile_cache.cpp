@@ -1,0 +1,192 @@
+#include "onemap/tileserver/tile_cache.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+namespace onemap::tileserver {
+
+namespace {
+
+// Per-entry bookkeeping the byte budget counts besides the bodies (key, list node, map slot).
+constexpr std::size_t ENTRY_OVERHEAD = 256;
+
+std::string make_etag(const std::string& body)
+{
+    // FNV-1a 64 over the bytes: a strong validator for identical bodies.
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : body) {
+        h = (h ^ c) * 1099511628211ULL;
+    }
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+} // namespace
+
+std::string gzip(const std::string& data)
+{
+    z_stream zs{};
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return {};
+    }
+    std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END ? out : std::string();
+}
+
+tile_cache::tile_cache(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
+
+std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const std::vector<std::string>& layers,
+                                                   const core::box& bounds,
+                                                   const std::function<std::string()>& compute)
+{
+    std::shared_ptr<pending> wait_for;
+    bool leader = false;
+    std::uint64_t epoch = 0;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (auto it = m_index.find(key); it != m_index.end()) {
+            m_lru.splice(m_lru.begin(), m_lru, it->second);
+            ++m_stats.hits;
+            return it->second->tile;
+        }
+        auto [pit, inserted] = m_pending.try_emplace(key, nullptr);
+        if (inserted) {
+            pit->second = std::make_shared<pending>();
+            leader = true;
+            ++m_stats.misses;
+        } else {
+            ++m_stats.hits; // served by the computation already under way
+        }
+        wait_for = pit->second;
+        epoch = m_epoch;
+    }
+
+    if (!leader) {
+        std::unique_lock<std::mutex> lock(wait_for->mutex);
+        wait_for->done.wait(lock, [&] { return wait_for->finished; });
+        if (wait_for->error) {
+            std::rethrow_exception(wait_for->error);
+        }
+        return wait_for->tile;
+    }
+
+    std::shared_ptr<const cached_tile> tile;
+    std::exception_ptr error;
+    try {
+        auto t = std::make_shared<cached_tile>();
+        t->body = compute();
+        if (t->body.size() > 64) {
+            t->gzipped = gzip(t->body);
+            if (t->gzipped.size() >= t->body.size()) {
+                t->gzipped.clear();
+            }
+        }
+        t->etag = make_etag(t->body);
+        tile = std::move(t);
+    } catch (...) {
+        error = std::current_exception();
+    }
+
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_pending.erase(key);
+        // A tile computed from data an invalidation has since replaced is handed out to its
+        // waiters but not kept.
+        if (tile && epoch == m_epoch) {
+            entry e;
+            e.key = key;
+            e.tile = tile;
+            e.layers = layers;
+            e.bounds = bounds;
+            e.bytes = tile->body.size() + tile->gzipped.size() + key.size() + ENTRY_OVERHEAD;
+            insert_locked(std::move(e));
+        }
+    }
+    {
+        std::lock_guard<std::mutex> lock(wait_for->mutex);
+        wait_for->finished = true;
+        wait_for->tile = tile;
+        wait_for->error = error;
+    }
+    wait_for->done.notify_all();
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return tile;
+}
+
+void tile_cache::insert_locked(entry e)
+{
+    if (e.bytes > m_max_bytes) {
+        return;
+    }
+    m_bytes += e.bytes;
+    m_lru.push_front(std::move(e));
+    m_index[m_lru.front().key] = m_lru.begin();
+    while (m_bytes > m_max_bytes && !m_lru.empty()) {
+        const entry& victim = m_lru.back();
+        m_bytes -= victim.bytes;
+        m_index.erase(victim.key);
+        m_lru.pop_back();
+        ++m_stats.evictions;
+    }
+}
+
+std::size_t tile_cache::invalidate_if(const std::function<bool(const entry&)>& pred)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    ++m_epoch;
+    std::size_t dropped = 0;
+    for (auto it = m_lru.begin(); it != m_lru.end();) {
+        if (pred(*it)) {
+            m_bytes -= it->bytes;
+            m_index.erase(it->key);
+            it = m_lru.erase(it);
+            ++dropped;
+        } else {
+            ++it;
+        }
+    }
+    m_stats.invalidated += dropped;
+    return dropped;
+}
+
+std::size_t tile_cache::invalidate(const std::string& layer, const core::box& bounds)
+{
+    return invalidate_if([&](const entry& e) {
+        return e.bounds.intersects(bounds) && std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end();
+    });
+}
+
+std::size_t tile_cache::invalidate(const std::string& layer)
+{
+    return invalidate_if(
+        [&](const entry& e) { return std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end(); });
+}
+
+void tile_cache::clear()
+{
+    invalidate_if([](const entry&) { return true; });
+}
+
+tile_cache_stats tile_cache::stats() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    tile_cache_stats s = m_stats;
+    s.bytes = m_bytes;
+    s.entries = m_lru.size();
+    return s;
+}
+
+} // namespace onemap::tileserver
