@@ -26,11 +26,14 @@ int main(int argc, char** argv)
     app.add_option("--host", config.host, "address to listen on")->capture_default_str();
     app.add_option("-p,--port", config.port, "port to listen on (0 = any free port)")->capture_default_str();
     app.add_option("--db-connections", config.db_connections, "database connections in the pool")->capture_default_str();
+    std::size_t cache_mb = config.cache_bytes >> 20;
+    app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();
     app.add_option("--public-url", config.public_url, "base URL clients reach this server at");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
     CLI11_PARSE(app, argc, argv);
     try {
         onemap::set_log_level(log_level);
+        config.cache_bytes = cache_mb << 20;
         onemap::tileserver::server server(config);
         const int port = server.bind();
         g_server = &server;

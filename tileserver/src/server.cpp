@@ -6,6 +6,7 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/tileserver/http_errors.hpp"
+#include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 
 #include <httplib.h>
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <charconv>
 #include <mutex>
+#include <thread>
 
 namespace onemap::tileserver {
 
@@ -55,20 +57,6 @@ struct server::impl {
 
     catalog_ptr catalog() const { return std::atomic_load(&snapshot); }
 
-    const core::layer& find_layer(const std::string& name) const
-    {
-        // The snapshot lives as long as the request holds `current`.
-        for (const auto& l : *current_for_request()) {
-            if (l.name == name && l.is_public) {
-                return l;
-            }
-        }
-        throw not_found("no tileset named '" + name + "'");
-    }
-
-    // Each request pins the snapshot it started with.
-    catalog_ptr current_for_request() const { return catalog(); }
-
     void handle_tile(const httplib::Request& req, httplib::Response& res, const std::string& layer_name,
                      const core::tile_matrix_set& tms, const std::string& z, const std::string& x,
                      const std::string& y)
@@ -105,18 +93,147 @@ struct server::impl {
             return;
         }
         tile_request tr{layer, version, &tms, static_cast<int>(level), col, row};
-        std::string bytes = tiles.render(tr);
-        if (bytes.empty()) {
-            res.status = 204;
+        // Time is part of the key: the date asked for (today when none), so a publish that
+        // only affects other dates cannot serve stale tiles, and a new day re-resolves.
+        const std::string key = layer->name + '/' + tms.id() + '/' + z + '/' + x + '/' + y + '@' + date;
+        const auto tile = cache.get(key, {layer->name}, tms.tile_bounds_lonlat(static_cast<int>(level), col, row),
+                                    [&] { return tiles.render(tr); });
+        send_tile(req, res, *tile, "application/vnd.mapbox-vector-tile");
+    }
+
+    std::string base_url(const httplib::Request& req) const
+    {
+        if (!config.public_url.empty()) {
+            return config.public_url;
+        }
+        const std::string host = req.get_header_value("Host");
+        return "http://" + (host.empty() ? config.host + ":" + std::to_string(config.port) : host);
+    }
+
+    // TileJSON 3.0.0 for one layer tileset.
+    nlohmann::json tilejson(const httplib::Request& req, const core::layer& l, const std::string& date) const
+    {
+        const core::layer_version* v = l.as_of(date);
+        nlohmann::json fields = nlohmann::json::object();
+        if (v != nullptr) {
+            for (const auto& a : v->attributes) {
+                switch (a.type) {
+                case core::attribute_type::integer:
+                case core::attribute_type::bigint:
+                case core::attribute_type::real:
+                    fields[a.name] = "Number";
+                    break;
+                case core::attribute_type::boolean:
+                    fields[a.name] = "Boolean";
+                    break;
+                default:
+                    fields[a.name] = "String";
+                }
+            }
+        }
+        const auto& wm = core::web_mercator_quad();
+        std::string url = base_url(req) + "/tiles/" + l.name + "/{z}/{x}/{y}.mvt";
+        if (req.has_param("datetime")) {
+            url += "?datetime=" + date;
+        }
+        nlohmann::json doc = {{"tilejson", "3.0.0"},
+                              {"name", l.name},
+                              {"description", l.title},
+                              {"version", "1.0.0"},
+                              {"scheme", "xyz"},
+                              {"tiles", {url}},
+                              {"minzoom", wm.min_level()},
+                              {"maxzoom", 22},
+                              {"attribution", l.department},
+                              {"vector_layers",
+                               {{{"id", l.name}, {"description", l.title}, {"fields", fields},
+                                 {"minzoom", wm.min_level()}, {"maxzoom", 22}}}}};
+        if (v != nullptr && v->bbox) {
+            const auto& b = *v->bbox;
+            doc["bounds"] = {b.min_x, b.min_y, b.max_x, b.max_y};
+            doc["center"] = {(b.min_x + b.max_x) / 2, (b.min_y + b.max_y) / 2, 10};
+        }
+        return doc;
+    }
+
+    static void send_tile(const httplib::Request& req, httplib::Response& res, const cached_tile& tile,
+                          const char* content_type)
+    {
+        res.set_header("ETag", tile.etag);
+        res.set_header("Vary", "Accept-Encoding");
+        if (req.get_header_value("If-None-Match") == tile.etag) {
+            res.status = 304;
             return;
         }
-        res.set_content(std::move(bytes), "application/vnd.mapbox-vector-tile");
+        if (tile.body.empty()) {
+            res.status = 204; // documented: an empty tile is 204 No Content
+            return;
+        }
+        const bool gzip_ok = req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+        if (gzip_ok && !tile.gzipped.empty()) {
+            res.set_header("Content-Encoding", "gzip");
+            res.set_content(tile.gzipped, content_type);
+        } else {
+            res.set_content(tile.body, content_type);
+        }
+    }
+
+    // LISTEN for the importer's publish notifications; on each, swap in the new catalog and
+    // drop only the cached tiles of that layer inside the changed bbox.
+    void listen_loop(server& owner)
+    {
+        while (!stopping) {
+            try {
+                auto conn = core::connect(config.db);
+                struct receiver : pqxx::notification_receiver {
+                    receiver(pqxx::connection_base& c, impl& i, server& o)
+                        : pqxx::notification_receiver(c, core::PUBLISH_CHANNEL), self(i), owner(o) {}
+                    void operator()(const std::string& payload, int) override { self.on_publish(owner, payload); }
+                    impl& self;
+                    server& owner;
+                } rx(*conn, *this, owner);
+                owner.reload_catalog(); // anything published while we were not listening
+                while (!stopping) {
+                    conn->await_notification(0, 200000);
+                }
+            } catch (const std::exception& e) {
+                log().warn("publish listener: {}; retrying in 2 s", e.what());
+                for (int i = 0; i < 20 && !stopping; ++i) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+            }
+        }
+    }
+
+    void on_publish(server& owner, const std::string& payload)
+    {
+        owner.reload_catalog();
+        try {
+            const auto p = nlohmann::json::parse(payload);
+            const auto layer = p.at("layer").get<std::string>();
+            std::size_t dropped = 0;
+            if (p.contains("bbox") && p["bbox"].is_array() && p["bbox"].size() == 4) {
+                const auto& b = p["bbox"];
+                dropped = cache.invalidate(layer, core::box{b[0].get<double>(), b[1].get<double>(),
+                                                            b[2].get<double>(), b[3].get<double>()});
+            } else if (!p.contains("bbox")) {
+                dropped = cache.invalidate(layer);
+            }
+            log().info("published {} version {}: {} cached tiles dropped", layer, p.value("version", 0), dropped);
+        } catch (const std::exception& e) {
+            log().warn("publish notification '{}' not understood ({}); dropping the whole cache", payload, e.what());
+            cache.clear();
+        }
     }
 
     server_config config;
     core::connection_pool pool;
     tile_service tiles;
+    tile_cache cache{config.cache_bytes};
     catalog_ptr snapshot = std::make_shared<const std::vector<core::layer>>();
+    std::atomic<std::uint64_t> reloads{0};
+    std::atomic<bool> stopping{false};
+    std::thread listener;
     httplib::Server http;
 };
 
@@ -161,6 +278,17 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
         }
         res.set_content(nlohmann::json({{"tilesets", sets}}).dump(), "application/json");
     }));
+    http.Get(R"(/tiles/([^/]+)\.json)", guarded([self](const httplib::Request& req, httplib::Response& res) {
+                 const catalog_ptr pinned = self->catalog();
+                 for (const auto& l : *pinned) {
+                     if (l.name == req.matches[1] && l.is_public) {
+                         res.set_header("Cache-Control", "public, max-age=60");
+                         res.set_content(self->tilejson(req, l, requested_date(req)).dump(), "application/json");
+                         return;
+                     }
+                 }
+                 throw not_found("no tileset named '" + std::string(req.matches[1]) + "'");
+             }));
     http.Get(R"(/tiles/([^/]+)/([^/]+)/([^/]+)/([^/]+)\.mvt)",
              guarded([self](const httplib::Request& req, httplib::Response& res) {
                  self->handle_tile(req, res, req.matches[1], core::web_mercator_quad(), req.matches[2],
@@ -175,6 +303,15 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
                  self->handle_tile(req, res, req.matches[1], *tms, req.matches[3], req.matches[4],
                                    req.matches[5]);
              }));
+    http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
+        const auto c = self->cache.stats();
+        res.set_content(nlohmann::json({{"cache", {{"hits", c.hits}, {"misses", c.misses}, {"evictions", c.evictions},
+                                                   {"invalidated", c.invalidated}, {"bytes", c.bytes},
+                                                   {"entries", c.entries}, {"max_bytes", self->cache.max_bytes()}}},
+                                        {"catalog_reloads", self->reloads.load()}})
+                            .dump(),
+                        "application/json");
+    }));
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (res.body.empty() && res.status == 404) {
             send_problem(res, 404, "Not Found", "no resource at " + req.path);
@@ -182,7 +319,13 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     });
 }
 
-server::~server() = default;
+server::~server()
+{
+    m_impl->stopping = true;
+    if (m_impl->listener.joinable()) {
+        m_impl->listener.join();
+    }
+}
 
 void server::reload_catalog()
 {
@@ -190,6 +333,13 @@ void server::reload_catalog()
     auto layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
     log().info("catalog: {} layers", layers->size());
     std::atomic_store(&m_impl->snapshot, catalog_ptr(std::move(layers)));
+    ++m_impl->reloads;
+}
+
+server_stats server::stats() const
+{
+    const auto c = m_impl->cache.stats();
+    return server_stats{c.hits, c.misses, c.invalidated, c.bytes, m_impl->reloads.load()};
 }
 
 int server::bind()
@@ -202,6 +352,9 @@ int server::bind()
         throw config_error("cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
     }
     cfg.port = port;
+    if (cfg.listen_for_publish && !m_impl->listener.joinable()) {
+        m_impl->listener = std::thread([this] { m_impl->listen_loop(*this); });
+    }
     return port;
 }
 
@@ -212,6 +365,7 @@ void server::run()
 
 void server::stop()
 {
+    m_impl->stopping = true;
     m_impl->http.stop();
 }
 

@@ -14,6 +14,16 @@ struct server_config {
     int port = 8080;               ///< 0 = any free port (see server::bind)
     std::size_t db_connections = 8;
     std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
+    std::size_t cache_bytes = 256u << 20; ///< tile cache budget
+    bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
+};
+
+struct server_stats {
+    std::uint64_t cache_hits = 0;
+    std::uint64_t cache_misses = 0;
+    std::uint64_t cache_invalidated = 0;
+    std::size_t cache_bytes = 0;
+    std::uint64_t catalog_reloads = 0;
 };
 
 class server {
@@ -31,6 +41,7 @@ public:
     void stop();
     /// Re-reads the catalog from PostgreSQL.
     void reload_catalog();
+    server_stats stats() const;
 
 private:
     struct impl;

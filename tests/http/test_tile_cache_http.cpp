@@ -1,0 +1,180 @@
+// The tile cache seen from outside: gzip, ETag/304, TileJSON, and invalidation by the
+// importer's NOTIFY — only tiles over the change are recomputed, the rest stay cached.
+#include "mvt_decode.hpp"
+#include "onemap/core/tile_matrix_set.hpp"
+#include "server_process.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+using namespace onemap;
+
+namespace {
+
+class cache_http : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        import_grid("2023-01-01");
+        s_server = new test::server_process(test::db().conninfo());
+    }
+    static void TearDownTestSuite()
+    {
+        delete s_server;
+        s_server = nullptr;
+    }
+    static void import_grid(const std::string& version)
+    {
+        std::string out;
+        const int rc = test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() +
+                                             "' --layer cgrid --theme grid --id-field WGBM --valid-from " + version + " " +
+                                             test::data_samples() + "/grid/" + version + "/grid.shp",
+                                         &out);
+        ASSERT_EQ(rc, 0) << out;
+    }
+    static nlohmann::json stats()
+    {
+        auto res = s_server->client().Get("/stats");
+        return nlohmann::json::parse(res->body);
+    }
+    static test::server_process* s_server;
+};
+
+test::server_process* cache_http::s_server = nullptr;
+
+} // namespace
+
+TEST_F(cache_http, gzip_etag_and_304)
+{
+    auto c = s_server->client();
+    httplib::Headers gz{{"Accept-Encoding", "gzip"}};
+    auto plain = c.Get("/tiles/cgrid/10/836/412.mvt");
+    ASSERT_TRUE(plain);
+    ASSERT_EQ(plain->status, 200);
+    EXPECT_EQ(plain->get_header_value("Content-Encoding"), "");
+    EXPECT_FALSE(plain->get_header_value("Cache-Control").empty());
+    const auto etag = plain->get_header_value("ETag");
+    ASSERT_FALSE(etag.empty());
+
+    c.set_decompress(false);
+    auto zipped = c.Get("/tiles/cgrid/10/836/412.mvt", gz);
+    ASSERT_TRUE(zipped);
+    EXPECT_EQ(zipped->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_LT(zipped->body.size(), plain->body.size());
+    EXPECT_EQ(zipped->get_header_value("ETag"), etag);
+
+    auto not_modified = c.Get("/tiles/cgrid/10/836/412.mvt", httplib::Headers{{"If-None-Match", etag}});
+    ASSERT_TRUE(not_modified);
+    EXPECT_EQ(not_modified->status, 304);
+    EXPECT_TRUE(not_modified->body.empty());
+}
+
+TEST_F(cache_http, tilejson_describes_the_layer)
+{
+    auto res = s_server->client().Get("/tiles/cgrid.json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    const auto doc = nlohmann::json::parse(res->body);
+    EXPECT_EQ(doc["tilejson"], "3.0.0");
+    const std::string url = doc["tiles"][0];
+    EXPECT_NE(url.find("/tiles/cgrid/{z}/{x}/{y}.mvt"), std::string::npos) << url;
+    EXPECT_EQ(url.rfind("http://127.0.0.1:" + std::to_string(s_server->port()), 0), 0U) << url;
+    const auto& vl = doc["vector_layers"][0];
+    EXPECT_EQ(vl["id"], "cgrid");
+    EXPECT_EQ(vl["fields"]["wgbm"], "String");
+    EXPECT_EQ(vl["fields"]["wgmc"], "String");
+    const auto& b = doc["bounds"];
+    EXPECT_GT(b[0].get<double>(), 113.0);
+    EXPECT_LT(b[2].get<double>(), 115.3);
+    EXPECT_GT(b[1].get<double>(), 32.2);
+    EXPECT_LT(b[3].get<double>(), 33.6);
+    EXPECT_EQ(s_server->client().Get("/tiles/nothing.json")->status, 404);
+}
+
+TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
+{
+    auto c = s_server->client();
+    // Every z9 tile over the city, current version (2023 grids).
+    const auto& wm = core::web_mercator_quad();
+    std::vector<std::pair<int, int>> tiles;
+    for (int x = 416; x <= 420; ++x) {
+        for (int y = 204; y <= 207; ++y) {
+            tiles.emplace_back(x, y);
+        }
+    }
+    std::map<std::pair<int, int>, std::string> before;
+    for (auto [x, y] : tiles) {
+        auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
+        ASSERT_TRUE(res);
+        before[{x, y}] = res->body;
+    }
+
+    // Listen like the server does, to learn the changed bbox, then publish the 2024 grids.
+    auto listener = test::db().connect();
+    struct receiver : pqxx::notification_receiver {
+        using pqxx::notification_receiver::notification_receiver;
+        void operator()(const std::string& p, int) override { payload = p; }
+        std::string payload;
+    } rx(*listener, "onemap_publish");
+    const auto stats_before = stats();
+    import_grid("2024-07-01");
+    for (int i = 0; i < 50 && rx.payload.empty(); ++i) {
+        listener->await_notification(0, 100000);
+    }
+    ASSERT_FALSE(rx.payload.empty());
+    const auto bbox = nlohmann::json::parse(rx.payload)["bbox"];
+    const core::box changed{bbox[0], bbox[1], bbox[2], bbox[3]};
+    // Wait for the server to apply it.
+    for (int i = 0; i < 100 && stats()["catalog_reloads"] == stats_before["catalog_reloads"]; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+    const auto s0 = stats()["cache"];
+    int over = 0;
+    int elsewhere = 0;
+    int changed_tiles = 0;
+    for (auto [x, y] : tiles) {
+        auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
+        ASSERT_TRUE(res);
+        const bool inside = wm.tile_bounds_lonlat(9, static_cast<std::uint64_t>(x), static_cast<std::uint64_t>(y)).intersects(changed);
+        (inside ? over : elsewhere) += 1;
+        if (res->body != before[{x, y}]) {
+            ++changed_tiles;
+            EXPECT_TRUE(inside) << "tile 9/" << x << "/" << y << " changed outside the published bbox";
+        }
+    }
+    const auto s1 = stats()["cache"];
+    EXPECT_GT(over, 0);
+    EXPECT_GT(elsewhere, 0) << "the test needs tiles outside the change";
+    EXPECT_GT(changed_tiles, 0) << "the new version must show in some tile";
+    EXPECT_EQ(s1["misses"].get<int>() - s0["misses"].get<int>(), over);
+    EXPECT_EQ(s1["hits"].get<int>() - s0["hits"].get<int>(), elsewhere);
+
+    // What the server now serves over the change is the new version: compare feature ids.
+    for (auto [x, y] : tiles) {
+        const auto b = wm.tile_bounds_lonlat(9, static_cast<std::uint64_t>(x), static_cast<std::uint64_t>(y));
+        if (!b.intersects(changed)) {
+            continue;
+        }
+        auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
+        std::set<std::string> served;
+        if (res->status == 200) {
+            for (const auto& f : test::decode_tile(res->body).at(0).features) {
+                served.insert(f.properties.at("wgbm"));
+            }
+        }
+        auto conn = test::db().connect();
+        pqxx::work txn(*conn);
+        std::set<std::string> expected;
+        for (const auto& r : txn.exec_params("SELECT wgbm FROM onemap_data.cgrid__v2 WHERE ST_Intersects(geom, "
+                                             "ST_Transform(ST_TileEnvelope(9, $1, $2, margin => 64.0/4096), 4490))",
+                                             x, y)) {
+            expected.insert(r[0].as<std::string>());
+        }
+        EXPECT_EQ(served, expected) << "tile 9/" << x << "/" << y;
+    }
+}
