@@ -306,11 +306,11 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         check_gauss_kruger_zone(crs.epsg, extent, label);
     }
 
-    const geometry_family family = layer_family(*layer, label);
     const long long total = layer->GetFeatureCount(TRUE);
     if (total == 0) {
         throw input_error("source", label + ": no features (empty file)");
     }
+    const geometry_family family = layer_family(*layer, label);
 
     // ---- attribute plan ----------------------------------------------------------------
     OGRFeatureDefn* defn = layer->GetLayerDefn();
@@ -689,7 +689,7 @@ std::vector<import_result> import_source(pqxx::connection& conn, const import_re
             r.layer = request.layer.empty() ? launder_name(l.layer, 0) : request.layer;
             r.error = e.what();
             bar.finish(0, std::string("FAILED: ") + e.what());
-            log().error("{}: {}", r.source, r.error);
+            log().error("{}", r.error);
             results.push_back(std::move(r));
         }
     }

@@ -388,7 +388,7 @@ TEST_F(import_db, bad_inputs_get_clear_messages_and_touch_nothing)
         const fs::path p = fs::path(::testing::TempDir()) / "collections.geojson";
         std::ofstream(p) << R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":)"
                             R"({"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[114,33]}]}}]})";
-        cases.push_back({"unsupported geometry", p.string(), "GeometryCollection", ""});
+        cases.push_back({"unsupported geometry", p.string(), "unsupported geometry type", ""});
     }
     {
         cases.push_back({"missing file", "/nonexistent/x.shp", "no such file", ""});

@@ -1,0 +1,144 @@
+// Every kind of source a department sends, and the manifest batch with its summary.
+#include "onemap/core/catalog.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace onemap;
+namespace fs = std::filesystem;
+
+namespace {
+
+class import_sources : public ::testing::Test {
+protected:
+    static int cli(const std::string& args, std::string* out)
+    {
+        return test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' " + args, out);
+    }
+    template <typename T = std::string>
+    static T scalar(const std::string& sql)
+    {
+        auto conn = test::db().connect();
+        pqxx::work txn(*conn);
+        return txn.exec(sql)[0][0].as<T>();
+    }
+    static fs::path scratch(const std::string& name)
+    {
+        const fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        return dir;
+    }
+    static void sh(const std::string& command)
+    {
+        std::string out;
+        ASSERT_EQ(test::run_command(command, &out), 0) << command << "\n" << out;
+    }
+    static nlohmann::json summary(const std::string& out)
+    {
+        const auto start = out.find("{\n");
+        EXPECT_NE(start, std::string::npos) << out;
+        return nlohmann::json::parse(out.substr(start, out.rfind('}') - start + 1));
+    }
+};
+
+const std::string RESERVOIR = "/water/reservoir.shp";
+
+} // namespace
+
+TEST_F(import_sources, zip_of_a_shapefile)
+{
+    const auto dir = scratch("zip");
+    sh("cd " + test::data_samples() + "/water && zip -q " + (dir / "reservoir.zip").string() +
+       " reservoir.shp reservoir.shx reservoir.dbf reservoir.prj reservoir.cpg");
+    std::string out;
+    ASSERT_EQ(cli("--layer zip_reservoir " + (dir / "reservoir.zip").string(), &out), 0) << out;
+    EXPECT_EQ(scalar<long long>("SELECT count(*) FROM onemap_data.zip_reservoir__v1"),
+              scalar<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'zip_reservoir'"));
+    EXPECT_GT(scalar<int>("SELECT count(*) FROM onemap_data.zip_reservoir__v1 WHERE skmc LIKE '%水库'"), 0);
+}
+
+TEST_F(import_sources, geopackage_with_several_layers_imports_each)
+{
+    const auto dir = scratch("gpkg");
+    const auto gpkg = (dir / "water.gpkg").string();
+    sh("ogr2ogr -f GPKG " + gpkg + " " + test::data_samples() + "/water/river.shp -nln river");
+    sh("ogr2ogr -f GPKG -update " + gpkg + " " + test::data_samples() + RESERVOIR + " -nln reservoir");
+    std::string out;
+    ASSERT_EQ(cli("--valid-from 2023-01-01 " + gpkg, &out), 0) << out;
+    const auto s = summary(out);
+    ASSERT_EQ(s["layers"].size(), 2U) << out;
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name IN ('river', 'reservoir')"), 2);
+    EXPECT_EQ(scalar("SELECT geometry_type FROM onemap.layer WHERE name = 'river'"), "MULTILINESTRING");
+    EXPECT_EQ(scalar<int>("SELECT source_srid FROM onemap.layer WHERE name = 'reservoir'"), 4526);
+}
+
+TEST_F(import_sources, filegdb_folder)
+{
+    const auto dir = scratch("gdb");
+    const auto gdb = (dir / "planning.gdb").string();
+    sh("ogr2ogr -f OpenFileGDB " + gdb + " " + test::data_samples() + "/planning/urban_boundary.geojson -nln urban");
+    std::string out;
+    ASSERT_EQ(cli("--layer gdb_urban --valid-from 2023-01-01 " + gdb, &out), 0) << out;
+    EXPECT_GT(scalar<long long>("SELECT count(*) FROM onemap_data.gdb_urban__v1"), 0);
+}
+
+TEST_F(import_sources, folder_of_shapefiles)
+{
+    std::string out;
+    ASSERT_EQ(cli("--valid-from 2023-01-01 " + test::data_samples() + "/water", &out), 0) << out;
+    const auto s = summary(out);
+    std::set<std::string> layers;
+    for (const auto& l : s["layers"]) {
+        layers.insert(l["layer"].get<std::string>());
+        EXPECT_EQ(l["status"], "published") << l.dump();
+    }
+    EXPECT_EQ(layers, (std::set<std::string>{"function_zone", "reservoir", "river"}));
+}
+
+TEST_F(import_sources, geojson_in_cgcs2000)
+{
+    std::string out;
+    ASSERT_EQ(cli("--layer gj_urban " + test::data_samples() + "/planning/urban_boundary.geojson", &out), 0) << out;
+    EXPECT_EQ(scalar<int>("SELECT source_srid FROM onemap.layer WHERE name = 'gj_urban'"), 4490);
+}
+
+TEST_F(import_sources, a_failing_layer_in_a_batch_is_named_and_the_others_still_land)
+{
+    const auto dir = scratch("batch");
+    std::ofstream(dir / "manifest.yaml") << "layers:\n"
+                                            "  - file: " << test::data_samples() << RESERVOIR << "\n"
+                                            "    layer: batch_ok\n"
+                                            "    theme: water\n"
+                                            "  - file: " << test::data_samples() << "/natural-resources/dltb_2022.shp\n"
+                                            "    layer: batch_bad\n"
+                                            "    theme: natural-resource\n";
+    std::string out;
+    const int rc = cli("--manifest " + (dir / "manifest.yaml").string(), &out);
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("batch_bad"), std::string::npos);
+    const auto s = summary(out);
+    EXPECT_FALSE(s["ok"].get<bool>());
+    EXPECT_EQ(s["layers"][0]["status"], "published");
+    EXPECT_EQ(s["layers"][1]["status"], "failed");
+    EXPECT_NE(s["layers"][1]["error"].get<std::string>().find("--encoding"), std::string::npos);
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_ok'"), 1);
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_bad'"), 0);
+}
+
+TEST_F(import_sources, progress_is_plain_lines_when_not_a_terminal)
+{
+    std::string out;
+    const int rc = test::run_command(test::import_exe() + " --db '" + test::db().conninfo() +
+                                         "' --layer progress_reservoir " + test::data_samples() + RESERVOIR,
+                                     &out);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("progress_reservoir"), std::string::npos);
+    EXPECT_NE(out.find("features/s"), std::string::npos) << out;
+    EXPECT_NE(out.find("published version 1"), std::string::npos) << out;
+    EXPECT_EQ(out.find('\r'), std::string::npos) << "no carriage-return bar outside a terminal";
+}

@@ -1,0 +1,91 @@
+// The committed sample imported as a data manager would: the manifest batch, in its own
+// database (the layer names are the manifest's).
+#include "onemap/core/catalog.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace onemap;
+namespace fs = std::filesystem;
+
+namespace {
+
+class import_manifest : public ::testing::Test {
+protected:
+    static int cli(const std::string& args, std::string* out)
+    {
+        return test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' " + args, out);
+    }
+    template <typename T = std::string>
+    static T scalar(const std::string& sql)
+    {
+        auto conn = test::db().connect();
+        pqxx::work txn(*conn);
+        return txn.exec(sql)[0][0].as<T>();
+    }
+    static fs::path scratch(const std::string& name)
+    {
+        const fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        return dir;
+    }
+    static void sh(const std::string& command)
+    {
+        std::string out;
+        ASSERT_EQ(test::run_command(command, &out), 0) << command << "\n" << out;
+    }
+    static nlohmann::json summary(const std::string& out)
+    {
+        const auto start = out.find("{\n");
+        EXPECT_NE(start, std::string::npos) << out;
+        return nlohmann::json::parse(out.substr(start, out.rfind('}') - start + 1));
+    }
+};
+
+const std::string RESERVOIR = "/water/reservoir.shp";
+
+} // namespace
+
+TEST_F(import_manifest, manifest_batch_imports_all_four_themes_and_both_versions)
+{
+    std::string out;
+    const int rc = cli("--manifest " + test::data_samples() + "/manifest.yaml --summary " +
+                           (fs::path(::testing::TempDir()) / "summary.json").string(),
+                       &out);
+    ASSERT_EQ(rc, 0) << out;
+    const auto s = summary(out);
+    EXPECT_TRUE(s["ok"].get<bool>());
+    for (const auto& l : s["layers"]) {
+        EXPECT_EQ(l["status"], "published") << l.dump();
+        EXPECT_GT(l["features"].get<long long>(), 0);
+        EXPECT_TRUE(l.contains("seconds"));
+        EXPECT_TRUE(l.contains("repaired"));
+        EXPECT_TRUE(l.contains("rejected"));
+    }
+    std::ifstream in(fs::path(::testing::TempDir()) / "summary.json");
+    EXPECT_EQ(nlohmann::json::parse(in), s);
+    EXPECT_EQ(scalar("SELECT string_agg(DISTINCT theme, ',' ORDER BY theme) FROM onemap.layer WHERE name IN "
+                     "('admin_county', 'grid', 'dltb', 'river', 'basic_farmland')"),
+              "grid,natural-resource,planning,water");
+    for (const char* layer : {"admin_county", "admin_town", "admin_village", "grid"}) {
+        EXPECT_EQ(scalar<int>(std::string("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = '") +
+                              layer + "'"),
+                  2)
+            << layer;
+    }
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = 'dltb'"), 2);
+    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('dltb', '2023-06-30')"), "2022-12-31");
+    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('grid', '2024-07-01')"), "2024-07-01");
+
+    // Run again: nothing changes, everything is reported unchanged.
+    ASSERT_EQ(cli("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
+    for (const auto& l : summary(out)["layers"]) {
+        EXPECT_EQ(l["status"], "unchanged") << l.dump();
+    }
+}
+
