@@ -26,7 +26,7 @@ warnings.filterwarnings('ignore', message='.*STRtree will be changed.*')
 import numpy as np  # noqa: E402
 import pyproj  # noqa: E402
 import yaml  # noqa: E402
-from osgeo import gdal, ogr, osr  # noqa: E402
+from osgeo import gdal  # noqa: E402
 from shapely import wkb as shapely_wkb  # noqa: E402
 from shapely.geometry import Point  # noqa: E402
 from shapely.ops import unary_union  # noqa: E402
@@ -667,7 +667,7 @@ def data_files():
             continue
         for f in files:
             rel = os.path.normpath(os.path.join(rel_root, f))
-            if rel in ('README.md', 'generate.py') or '__pycache__' in rel:
+            if rel in ('README.md', 'generate.py', '.gitignore') or '__pycache__' in rel:
                 continue
             out.append(rel)
     return sorted(out)

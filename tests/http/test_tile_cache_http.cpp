@@ -163,7 +163,8 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
         auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
         std::set<std::string> served;
         if (res->status == 200) {
-            for (const auto& f : test::decode_tile(res->body).at(0).features) {
+            const auto layers = test::decode_tile(res->body); // keep the tile alive while iterating
+            for (const auto& f : layers.at(0).features) {
                 served.insert(f.properties.at("wgbm"));
             }
         }
