@@ -89,6 +89,47 @@ bool has_wrong_ring_order(OGRGeometry& g, bool shapefile)
     return wrong;
 }
 
+// A hole whose extent leaves its shell's: the rings were assigned by orientation and the
+// orientation was wrong (a shapefile exterior stored counter-clockwise).
+bool hole_outside_shell(OGRGeometry& g)
+{
+    bool outside = false;
+    for_each_polygon(g, [&outside](OGRPolygon& poly) {
+        const OGRLinearRing* shell = poly.getExteriorRing();
+        if (shell == nullptr) {
+            return;
+        }
+        OGREnvelope shell_env;
+        shell->getEnvelope(&shell_env);
+        for (int i = 0; i < poly.getNumInteriorRings(); ++i) {
+            OGREnvelope hole_env;
+            poly.getInteriorRing(i)->getEnvelope(&hole_env);
+            if (!shell_env.Contains(hole_env)) {
+                outside = true;
+            }
+        }
+    });
+    return outside;
+}
+
+// Rebuilds polygons from all rings by containment, ignoring their orientation.
+std::unique_ptr<OGRGeometry> organise_rings_by_containment(OGRGeometry& g)
+{
+    std::vector<OGRGeometry*> rings;
+    for_each_polygon(g, [&rings](OGRPolygon& poly) {
+        for (int i = 0; i <= poly.getNumInteriorRings(); ++i) {
+            const OGRLinearRing* r = i == 0 ? poly.getExteriorRing() : poly.getInteriorRing(i - 1);
+            auto* single = new OGRPolygon();
+            single->addRingDirectly(r->clone());
+            rings.push_back(single);
+        }
+    });
+    int valid = 0;
+    const char* options[] = {"METHOD=DEFAULT", nullptr};
+    return std::unique_ptr<OGRGeometry>(OGRGeometryFactory::organizePolygons(
+        rings.data(), static_cast<int>(rings.size()), &valid, options));
+}
+
 // Exteriors counter-clockwise, holes clockwise (OGC simple features / RFC 7946).
 void normalise_orientation(OGRGeometry& g)
 {
@@ -269,7 +310,10 @@ prepared_geometry geometry_preparer::prepare(const OGRGeometry* source)
     if (duplicates) {
         out.repairs.emplace_back("duplicate_points", "consecutive duplicate vertices removed");
     }
-    if (m_family == geometry_family::polygon && has_wrong_ring_order(*g, m_shapefile_rings)) {
+    if (m_family == geometry_family::polygon && hole_outside_shell(*g)) {
+        g = organise_rings_by_containment(*g);
+        out.repairs.emplace_back("ring_order", "shell and holes reassigned by containment (ring orientation was wrong)");
+    } else if (m_family == geometry_family::polygon && has_wrong_ring_order(*g, m_shapefile_rings)) {
         out.repairs.emplace_back("ring_order", "rings re-oriented (exterior/hole winding was wrong)");
     }
 

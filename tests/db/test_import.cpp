@@ -404,3 +404,84 @@ TEST_F(import_db, bad_inputs_get_clear_messages_and_touch_nothing)
     EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_tables WHERE schemaname = 'onemap_data'"), tables_before);
     EXPECT_EQ(scalar("SELECT table_name FROM onemap.version_as_of('bad_target', '2031-01-01')"), "bad_target__v1");
 }
+
+namespace {
+
+// Source FID of the feature whose `field` is `value` (as GDAL reads the file).
+long long source_fid(const std::string& file, const char* field, const std::string& value,
+                     const std::vector<std::string>& options = {})
+{
+    std::vector<const char*> opts;
+    for (const auto& o : options) {
+        opts.push_back(o.c_str());
+    }
+    opts.push_back(nullptr);
+    std::unique_ptr<GDALDataset> ds(static_cast<GDALDataset*>(
+        GDALOpenEx((test::data_samples() + "/" + file).c_str(), GDAL_OF_VECTOR, nullptr, opts.data(), nullptr)));
+    for (auto& f : *ds->GetLayer(0)) {
+        if (value == f->GetFieldAsString(field)) {
+            return f->GetFID();
+        }
+    }
+    return -1;
+}
+
+bool noted(const std::vector<importers::feature_note>& notes, long long fid, const std::string& kind)
+{
+    for (const auto& n : notes) {
+        if (n.feature == fid && n.kind == kind) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+// data-samples/README.md lists the broken features; each is repaired or rejected as reported.
+TEST_F(import_db, broken_features_are_repaired_or_rejected_and_reported)
+{
+    auto req = request("natural-resources/dltb_2022.shp", "broken_dltb");
+    req.encoding = "GBK";
+    req.id_field = "BSM";
+    const auto r = import(req);
+    ASSERT_EQ(r.at(0).status, "published") << r.at(0).error;
+    const std::string file = "natural-resources/dltb_2022.shp";
+    const std::vector<std::string> gbk{"ENCODING=GBK"};
+    const long long bowtie = source_fid(file, "BSM", "4117029999900001", gbk);
+    const long long rings = source_fid(file, "BSM", "4117029999900002", gbk);
+    const long long dups = source_fid(file, "BSM", "4117029999900003", gbk);
+    const long long empty = source_fid(file, "BSM", "4117029999900004", gbk);
+    ASSERT_GE(std::min({bowtie, rings, dups, empty}), 0) << "a broken feature is missing from the sample";
+
+    EXPECT_TRUE(noted(r[0].repairs, bowtie, "make_valid"));
+    EXPECT_TRUE(noted(r[0].repairs, rings, "ring_order"));
+    EXPECT_TRUE(noted(r[0].repairs, dups, "duplicate_points"));
+    EXPECT_TRUE(noted(r[0].rejections, empty, "empty"));
+    EXPECT_EQ(r[0].rejected, 1);
+    EXPECT_EQ(r[0].repaired, 3);
+    EXPECT_EQ(r[0].features, 2003);
+
+    const std::string t = "onemap_data.broken_dltb__v1";
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM " + t + " WHERE NOT ST_IsValid(geom)"), 0);
+    // The bow-tie keeps both triangles; the ring-order one has its 300 m shell and 100 m hole.
+    EXPECT_EQ(scalar<int>("SELECT ST_NumGeometries(geom) FROM " + t + " WHERE fid = 4117029999900001"), 2);
+    EXPECT_EQ(scalar<int>("SELECT ST_NumInteriorRings(ST_GeometryN(geom, 1)) FROM " + t + " WHERE fid = 4117029999900002"), 1);
+    EXPECT_NEAR(scalar<double>("SELECT ST_Area(geom::geography) FROM " + t + " WHERE fid = 4117029999900002"),
+                300.0 * 300.0 - 100.0 * 100.0, 0.05 * 300 * 300);
+    EXPECT_EQ(scalar<int>("SELECT ST_NPoints(geom) - ST_NPoints(ST_RemoveRepeatedPoints(geom)) FROM " + t +
+                          " WHERE fid = 4117029999900003"),
+              0);
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM " + t + " WHERE fid = 4117029999900004"), 0);
+    // The catalog keeps the per-feature report.
+    EXPECT_EQ(scalar<int>("SELECT jsonb_array_length(report->'rejections') FROM onemap.layer_version WHERE layer = 'broken_dltb'"), 1);
+
+    auto farmland = request("planning/basic_farmland.geojson", "broken_farmland");
+    const auto f = import(farmland);
+    ASSERT_EQ(f.at(0).status, "published") << f.at(0).error;
+    const long long line = source_fid("planning/basic_farmland.geojson", "JBNTBH", "411702999990001");
+    EXPECT_TRUE(noted(f[0].rejections, line, "wrong_type"));
+    EXPECT_EQ(f[0].rejected, 1);
+    EXPECT_EQ(scalar("SELECT geometry_type FROM onemap.layer WHERE name = 'broken_farmland'"), "MULTIPOLYGON");
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.broken_farmland__v1 WHERE jbntbh = '411702999990001'"), 0);
+}
