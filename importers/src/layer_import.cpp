@@ -8,6 +8,7 @@
 #include "onemap/importers/crs_resolution.hpp"
 #include "onemap/importers/geometry_preparation.hpp"
 #include "onemap/importers/text_decoder.hpp"
+#include "row_pipeline.hpp"
 
 #include <cpl_error.h>
 #include <libpq-fe.h>
@@ -31,11 +32,16 @@ using core::attribute_type;
 
 const std::set<std::string> THEMES{"grid", "natural-resource", "water", "planning", "other"};
 
-struct field_plan {
-    int index;            // OGR field index
-    attribute attr;
-    OGRFieldType ogr_type;
-};
+using detail::field_plan;
+
+// Preparation threads beside the reader and the COPY writer; ONEMAP_IMPORT_THREADS overrides.
+unsigned worker_threads()
+{
+    if (const char* env = std::getenv("ONEMAP_IMPORT_THREADS")) {
+        return static_cast<unsigned>(std::max(1, std::atoi(env)));
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
 
 attribute_type column_type(const OGRFieldDefn& f)
 {
@@ -55,39 +61,7 @@ attribute_type column_type(const OGRFieldDefn& f)
     }
 }
 
-// COPY text format: backslash, tab, newline and carriage return are escaped.
-void append_copy_text(std::string& buf, std::string_view s)
-{
-    for (char c : s) {
-        switch (c) {
-        case '\\':
-            buf += "\\\\";
-            break;
-        case '\t':
-            buf += "\\t";
-            break;
-        case '\n':
-            buf += "\\n";
-            break;
-        case '\r':
-            buf += "\\r";
-            break;
-        default:
-            buf.push_back(c);
-        }
-    }
-}
 
-std::optional<long long> parse_id(const char* text)
-{
-    std::string s(text);
-    s.erase(0, s.find_first_not_of(" \t"));
-    s.erase(s.find_last_not_of(" \t") + 1);
-    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-        return std::nullopt;
-    }
-    return std::stoll(s);
-}
 
 // Streams COPY data through libpq on the transaction's connection. The destructor aborts an
 // unfinished COPY so the transaction can roll back cleanly.
@@ -154,12 +128,6 @@ private:
     bool m_open = false;
 };
 
-void add_note(std::vector<feature_note>& notes, long long fid, std::string kind, std::string detail)
-{
-    if (notes.size() < MAX_NOTES) {
-        notes.push_back(feature_note{fid, std::move(kind), std::move(detail)});
-    }
-}
 
 std::string dataset_label(const source_layer& src)
 {
@@ -324,7 +292,7 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
             name = launder_name(f->GetNameRef(), static_cast<std::size_t>(i)) + "_" + std::to_string(k);
         }
         used.insert(name);
-        fields.push_back(field_plan{i, attribute{name, f->GetNameRef(), column_type(*f)}, f->GetType()});
+        fields.push_back(field_plan{i, attribute{name, f->GetNameRef(), column_type(*f)}});
         if (req.id_field && EQUAL(f->GetNameRef(), req.id_field->c_str())) {
             id_index = i;
         }
@@ -380,180 +348,51 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     columns += ", geom";
     txn.exec(ddl);
 
-    geometry_preparer preparer(family, crs.epsg, src.shapefile);
-    std::unordered_set<long long> ids;
-    ids.reserve(static_cast<std::size_t>(std::max(total, 0LL)));
-    OGREnvelope bbox;
-    bool any_geometry = false;
-    long long read = 0;
-    long long dims_dropped = 0;
-    long long non_ascii = 0;
-    bool all_non_ascii_is_utf8 = true;
-    long long fid_offset = 0;
+    detail::row_context ctx;
+    ctx.label = label;
+    ctx.fields = fields;
+    ctx.id_index = id_index;
+    ctx.id_field = req.id_field.value_or("");
+    ctx.family = family;
+    ctx.source_epsg = crs.epsg;
+    ctx.shapefile = src.shapefile;
+    if (decoder) {
+        ctx.encoding = decoder->encoding();
+    }
 
     // Fault injection for the interrupted-import test: stall mid-COPY so a test can kill us.
     const char* stall_env = std::getenv("ONEMAP_TEST_STALL_AFTER_FEATURES");
     const long long stall_after = stall_env != nullptr ? std::atoll(stall_env) : -1;
 
     bar.start(result.layer, total);
+    detail::row_totals rows;
     {
         copy_stream copy(txn, "COPY " + qtable + " (" + columns + ") FROM STDIN");
-        std::string buf;
-        buf.reserve(1 << 21);
-        layer->ResetReading();
-        for (;;) {
-            CPLErrorReset();
-            std::unique_ptr<OGRFeature> feat{layer->GetNextFeature()};
-            if (CPLGetLastErrorType() == CE_Failure) {
-                throw input_error("source", label + ": feature " + std::to_string(read) +
-                                                " cannot be read: " + CPLGetLastErrorMsg());
-            }
-            if (!feat) {
-                break;
-            }
-            if (read == 0 && feat->GetFID() == 0) {
-                fid_offset = 1; // 0-based FIDs (shapefile, GeoJSON): ids start at 1
-            }
-            ++read;
-            const long long source_fid = feat->GetFID();
-
-            long long id = source_fid + fid_offset;
-            if (id_index >= 0) {
-                const auto parsed = feat->IsFieldSetAndNotNull(id_index)
-                                        ? parse_id(feat->GetFieldAsString(id_index))
-                                        : std::nullopt;
-                if (!parsed) {
-                    add_note(result.rejections, source_fid, "bad_id",
-                             "field " + *req.id_field + " = '" + feat->GetFieldAsString(id_index) +
-                                 "' is not a non-negative integer id");
-                    ++result.rejected;
-                    continue;
-                }
-                id = *parsed;
-            }
-            if (!ids.insert(id).second) {
-                add_note(result.rejections, source_fid, "duplicate_id",
-                         "feature id " + std::to_string(id) + " already used by an earlier feature");
-                ++result.rejected;
-                continue;
-            }
-
-            prepared_geometry geom = preparer.prepare(feat->GetGeometryRef());
-            if (!geom.ewkb_hex) {
-                add_note(result.rejections, source_fid, geom.reject_kind, geom.reject_detail);
-                ++result.rejected;
-                ids.erase(id);
-                continue;
-            }
-            dims_dropped += geom.dimensions_dropped ? 1 : 0;
-            if (!geom.repairs.empty()) {
-                ++result.repaired;
-                for (auto& [kind, detail] : geom.repairs) {
-                    add_note(result.repairs, source_fid, kind, detail);
-                }
-            }
-
-            buf += std::to_string(id);
-            for (const auto& f : fields) {
-                buf.push_back('\t');
-                if (!feat->IsFieldSetAndNotNull(f.index)) {
-                    buf += "\\N";
-                    continue;
-                }
-                switch (f.attr.type) {
-                case attribute_type::integer:
-                    buf += std::to_string(feat->GetFieldAsInteger(f.index));
-                    break;
-                case attribute_type::bigint:
-                    buf += std::to_string(feat->GetFieldAsInteger64(f.index));
-                    break;
-                case attribute_type::boolean:
-                    buf += feat->GetFieldAsInteger(f.index) != 0 ? "t" : "f";
-                    break;
-                case attribute_type::real: {
-                    const double d = feat->GetFieldAsDouble(f.index);
-                    if (!std::isfinite(d)) {
-                        buf += "\\N";
-                    } else {
-                        char num[32];
-                        std::snprintf(num, sizeof num, "%.17g", d);
-                        buf += num;
-                    }
-                    break;
-                }
-                case attribute_type::date:
-                case attribute_type::timestamp: {
-                    int y, mo, d, h, mi, tz;
-                    float s;
-                    feat->GetFieldAsDateTime(f.index, &y, &mo, &d, &h, &mi, &s, &tz);
-                    char when[64];
-                    if (f.attr.type == attribute_type::date) {
-                        std::snprintf(when, sizeof when, "%04d-%02d-%02d", y, mo, d);
-                    } else if (tz >= 100) {
-                        const int offset = (tz - 100) * 15;
-                        std::snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%06.3f%+03d:%02d", y, mo, d, h,
-                                      mi, static_cast<double>(s), offset / 60, std::abs(offset % 60));
-                    } else {
-                        std::snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%06.3f", y, mo, d, h, mi,
-                                      static_cast<double>(s));
-                    }
-                    buf += when;
-                    break;
-                }
-                case attribute_type::text: {
-                    const char* raw = feat->GetFieldAsString(f.index);
-                    const std::string_view bytes(raw);
-                    if (is_ascii(bytes)) {
-                        append_copy_text(buf, bytes);
-                        break;
-                    }
-                    if (!decoder) {
-                        throw input_error("encoding", label + ": feature " + std::to_string(source_fid) +
-                                                          ", field " + f.attr.source_name +
-                                                          ": non-ASCII text but the file declares no encoding "
-                                                          "(no .cpg, DBF LDID 0); pass --encoding (e.g. GBK)");
-                    }
-                    auto text = decoder->decode(bytes);
-                    if (!text) {
-                        throw input_error("encoding", label + ": feature " + std::to_string(source_fid) +
-                                                          ", field " + f.attr.source_name + ": bytes are not valid " +
-                                                          decoder->encoding() + " text; pass the right --encoding");
-                    }
-                    ++non_ascii;
-                    all_non_ascii_is_utf8 = all_non_ascii_is_utf8 && is_valid_utf8(bytes);
-                    append_copy_text(buf, *text);
-                    break;
-                }
-                }
-            }
-            buf.push_back('\t');
-            buf += *geom.ewkb_hex;
-            buf.push_back('\n');
-            if (any_geometry) {
-                bbox.Merge(geom.envelope);
-            } else {
-                bbox = geom.envelope;
-                any_geometry = true;
-            }
-            ++result.features;
-            if (buf.size() > (1 << 20)) {
-                copy.send(buf);
-            }
-            if (result.features == stall_after) {
-                copy.send(buf);
+        bool stalled = false;
+        rows = detail::run_row_pipeline(*layer, ctx, worker_threads(), [&](std::string& buf, long long read) {
+            copy.send(buf);
+            if (stall_after >= 0 && !stalled && read >= stall_after) {
+                stalled = true;
                 log().warn("ONEMAP_TEST_STALL_AFTER_FEATURES: stalling mid-COPY");
                 std::this_thread::sleep_for(std::chrono::seconds(5));
             }
             bar.update(read);
-        }
-        if (decoder && decoder->encoding() != "UTF-8" && non_ascii > 0 && all_non_ascii_is_utf8) {
-            throw input_error("encoding", label + ": declared " + decoder->encoding() +
+        });
+        if (ctx.encoding && *ctx.encoding != "UTF-8" && rows.non_ascii > 0 && rows.all_non_ascii_is_utf8) {
+            throw input_error("encoding", label + ": declared " + *ctx.encoding +
                                               " but all its non-ASCII text is valid UTF-8; the file is "
                                               "probably UTF-8 (pass --encoding UTF-8)");
         }
-        copy.send(buf);
         copy.finish();
     }
+    result.features = rows.features;
+    result.repaired = rows.repaired;
+    result.rejected = rows.rejected;
+    result.repairs = std::move(rows.repairs);
+    result.rejections = std::move(rows.rejections);
+    const long long read = rows.read;
+    const long long dims_dropped = rows.dimensions_dropped;
+    const OGREnvelope bbox = rows.bbox;
     if (result.features == 0) {
         throw input_error("source", label + ": none of its " + std::to_string(read) +
                                         " features could be imported (all rejected)");

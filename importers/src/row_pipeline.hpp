@@ -1,0 +1,55 @@
+#pragma once
+// The importer's hot loop, spread over threads: one reader (GDAL datasets are not
+// thread-safe), N workers preparing features (decode, validate, repair, reproject, encode
+// COPY text), and the calling thread taking batches in source order for COPY.
+#include "onemap/core/catalog.hpp"
+#include "onemap/importers/geometry_preparation.hpp"
+#include "onemap/importers/import_request.hpp"
+
+#include <ogrsf_frmts.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onemap::importers::detail {
+
+struct field_plan {
+    int index; ///< OGR field index
+    core::attribute attr;
+};
+
+struct row_context {
+    std::string label;                   ///< file (and layer) named in messages
+    std::vector<field_plan> fields;
+    int id_index = -1;                   ///< OGR field giving the id; -1 = FID
+    std::string id_field;
+    geometry_family family = geometry_family::polygon;
+    int source_epsg = 0;
+    bool shapefile = false;
+    std::optional<std::string> encoding; ///< none: the source declares none (ASCII only)
+};
+
+struct row_totals {
+    long long read = 0;
+    long long features = 0;
+    long long repaired = 0;
+    long long rejected = 0;
+    long long dimensions_dropped = 0;
+    long long non_ascii = 0;
+    bool all_non_ascii_is_utf8 = true;
+    bool any_geometry = false;
+    OGREnvelope bbox;
+    std::vector<feature_note> repairs;
+    std::vector<feature_note> rejections;
+};
+
+/// Streams every feature of `layer` through `workers` preparation threads and hands COPY text,
+/// in source order, to `sink(buffer, features_read)` on the calling thread (which may clear
+/// the buffer). \throws input_error for input that stops the import (undecodable text, an
+/// unreadable feature); anything `sink` throws is passed on after the threads have stopped.
+row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned workers,
+                            const std::function<void(std::string&, long long)>& sink);
+
+} // namespace onemap::importers::detail
