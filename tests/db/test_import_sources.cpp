@@ -142,3 +142,21 @@ TEST_F(import_sources, progress_is_plain_lines_when_not_a_terminal)
     EXPECT_NE(out.find("published version 1"), std::string::npos) << out;
     EXPECT_EQ(out.find('\r'), std::string::npos) << "no carriage-return bar outside a terminal";
 }
+
+TEST_F(import_sources, z_and_m_are_dropped_with_a_note_and_parts_promoted_to_multi)
+{
+    const fs::path p = fs::path(::testing::TempDir()) / "z.geojson";
+    std::ofstream(p) << R"({"type":"FeatureCollection","features":[)"
+                        R"({"type":"Feature","properties":{"n":1},"geometry":{"type":"Polygon","coordinates":)"
+                        R"([[[114.0,33.0,10],[114.01,33.0,11],[114.01,33.01,12],[114.0,33.0,10]]]}},)"
+                        R"({"type":"Feature","properties":{"n":2},"geometry":{"type":"MultiPolygon","coordinates":)"
+                        R"([[[[114.1,33.0,5],[114.11,33.0,5],[114.11,33.01,5],[114.1,33.0,5]]]]}}]})";
+    std::string out;
+    ASSERT_EQ(cli("--layer z_polys " + p.string(), &out), 0) << out;
+    const auto s = summary(out);
+    const auto notes = s["layers"][0]["notes"].dump();
+    EXPECT_NE(notes.find("Z/M dropped from 2 features"), std::string::npos) << notes;
+    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.z_polys__v1 WHERE ST_NDims(geom) = 2 AND "
+                          "GeometryType(geom) = 'MULTIPOLYGON'"),
+              2);
+}
