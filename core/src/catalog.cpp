@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace onemap::core {
 
 namespace {
@@ -65,6 +67,9 @@ CREATE TABLE IF NOT EXISTS onemap.layer_version (
 CREATE UNIQUE INDEX IF NOT EXISTS layer_version_active
     ON onemap.layer_version (layer, valid_from) WHERE superseded_by IS NULL;
 
+-- Generalised copies "<table>__z<z>" for z = 0..overview_max_zoom (-1: none).
+ALTER TABLE onemap.layer_version ADD COLUMN IF NOT EXISTS overview_max_zoom integer NOT NULL DEFAULT -1;
+
 -- The versions of a layer valid on a date: "as of" for every layer, in SQL.
 CREATE OR REPLACE FUNCTION onemap.version_as_of(p_layer text, p_date date)
 RETURNS SETOF onemap.layer_version LANGUAGE sql STABLE AS $$
@@ -93,7 +98,7 @@ constexpr const char* LAYER_COLUMNS =
 constexpr const char* VERSION_QUERY = R"SQL(
 SELECT layer, version, table_name, valid_from::text, valid_to::text, feature_count,
        ST_XMin(bbox), ST_YMin(bbox), ST_XMax(bbox), ST_YMax(bbox), attributes::text,
-       source_hash, imported_at::text
+       source_hash, imported_at::text, overview_max_zoom
   FROM onemap.layer_version
  WHERE superseded_by IS NULL AND ($1::text IS NULL OR layer = $1)
  ORDER BY layer COLLATE "C", valid_from
@@ -128,6 +133,7 @@ layer_version version_from_row(const pqxx::row& r)
     v.attributes = parse_attributes(r[10].as<std::string>());
     v.source_hash = r[11].as<std::string>();
     v.imported_at = r[12].as<std::string>();
+    v.overview_max_zoom = r[13].as<int>();
     return v;
 }
 
@@ -151,6 +157,21 @@ std::optional<attribute_type> attribute_type_from_sql(const std::string& name)
         }
     }
     return std::nullopt;
+}
+
+double degrees_per_pixel(int z) noexcept
+{
+    return 360.0 / (256.0 * std::ldexp(1.0, z));
+}
+
+std::string layer_version::table_for_resolution(double deg_per_px) const
+{
+    // The zoom whose pixel is closest to the tile's: z = log2(360 / (256 * deg_per_px)).
+    const int z = static_cast<int>(std::lround(std::log2(360.0 / (256.0 * deg_per_px))));
+    if (z > overview_max_zoom) {
+        return table;
+    }
+    return table + "__z" + std::to_string(std::max(z, 0));
 }
 
 const layer_version* layer::as_of(const std::string& date) const

@@ -206,6 +206,35 @@ std::vector<ipoint> quantize(const Range& pts)
     return out;
 }
 
+// Drops vertices lying on the straight line through their neighbours (after quantization many
+// do): the shape on the integer grid is unchanged and the tile gets smaller.
+void drop_collinear(std::vector<ipoint>& pts, bool closed)
+{
+    if (pts.size() < 3) {
+        return;
+    }
+    std::vector<ipoint> out;
+    out.reserve(pts.size());
+    const std::size_t n = pts.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        const bool endpoint = !closed && (i == 0 || i + 1 == n);
+        if (!endpoint) {
+            const ipoint& a = out.empty() ? pts[n - 1] : out.back();
+            const ipoint& b = pts[i];
+            const ipoint& c = pts[(i + 1) % n];
+            const long long cross = static_cast<long long>(b.x - a.x) * (c.y - b.y) -
+                                    static_cast<long long>(b.y - a.y) * (c.x - b.x);
+            const long long dot = static_cast<long long>(b.x - a.x) * (c.x - b.x) +
+                                  static_cast<long long>(b.y - a.y) * (c.y - b.y);
+            if (cross == 0 && dot > 0) {
+                continue; // b continues the segment a→c
+            }
+        }
+        out.push_back(pts[i]);
+    }
+    pts.swap(out);
+}
+
 // Twice the signed area by the surveyor's formula (positive = MVT exterior).
 long long doubled_area(const std::vector<ipoint>& r)
 {
@@ -225,6 +254,7 @@ bool write_ring(const ring& r, bool exterior, command_writer& w)
     if (pts.size() > 1 && pts.front() == pts.back()) {
         pts.pop_back(); // ClosePath closes; the closing point is implicit
     }
+    drop_collinear(pts, true);
     if (pts.size() < 3) {
         return false;
     }
@@ -255,7 +285,8 @@ void write_lines(const multi_linestring& ml, encoded_geometry& out)
 {
     command_writer w(out.commands);
     for (const auto& line : ml) {
-        const std::vector<ipoint> pts = quantize(line);
+        std::vector<ipoint> pts = quantize(line);
+        drop_collinear(pts, false);
         if (pts.size() < 2) {
             continue;
         }

@@ -175,6 +175,44 @@ std::string json_bbox(const std::optional<core::box>& b)
     return nlohmann::json::array({b->min_x, b->min_y, b->max_x, b->max_y}).dump();
 }
 
+// Generalised copies for low zooms, each derived from the next finer one: "<table>__z<z>" holds
+// the features whose bounding box spans at least one pixel at zoom z (360°/(256·2^z) of
+// longitude or latitude), simplified to half that pixel. Smaller features are not drawn at z:
+// that is the documented sub-pixel rule, and what keeps a million-parcel layer's z0..z11
+// tiles bounded. Returns the highest zoom built.
+int build_overviews(pqxx::work& txn, const std::string& table, const std::vector<field_plan>& fields,
+                    geometry_family family)
+{
+    std::string columns = "fid";
+    for (const auto& f : fields) {
+        columns += ", " + core::quote_ident(f.attr.name);
+    }
+    std::string source = table;
+    for (int z = core::OVERVIEW_MAX_ZOOM; z >= 0; --z) {
+        char px[32];
+        std::snprintf(px, sizeof px, "%.17g", core::degrees_per_pixel(z));
+        char half[32];
+        std::snprintf(half, sizeof half, "%.17g", core::degrees_per_pixel(z) / 2);
+        const std::string target = table + "__z" + std::to_string(z);
+        const std::string geom = family == geometry_family::point
+                                     ? std::string("geom")
+                                     : std::string("ST_Multi(ST_SimplifyPreserveTopology(geom, ") + half + "))";
+        // The extent is the full-detail geometry's, carried down the chain, so simplification
+        // at one level cannot push a feature under the threshold of the next.
+        const std::string extent = source == table
+                                       ? std::string("GREATEST(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin(geom))")
+                                       : std::string("extent_deg");
+        const std::string visible = family == geometry_family::point ? std::string("true") : extent + " >= " + px;
+        txn.exec("CREATE TABLE " + core::qualified(core::DATA_SCHEMA, target) + " AS SELECT " + columns + ", " + geom +
+                 " AS geom, " + extent + " AS extent_deg FROM " + core::qualified(core::DATA_SCHEMA, source) +
+                 " WHERE " + visible);
+        txn.exec("DELETE FROM " + core::qualified(core::DATA_SCHEMA, target) + " WHERE ST_IsEmpty(geom)");
+        txn.exec("CREATE INDEX ON " + core::qualified(core::DATA_SCHEMA, target) + " USING gist (geom)");
+        source = target;
+    }
+    return core::OVERVIEW_MAX_ZOOM;
+}
+
 } // namespace
 
 std::string launder_name(const std::string& name, std::size_t position)
@@ -404,6 +442,7 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     txn.exec("ALTER TABLE " + qtable + " ADD PRIMARY KEY (fid)");
     txn.exec("CREATE INDEX ON " + qtable + " USING gist (geom)");
     txn.exec("ANALYZE " + qtable);
+    const int overview_max_zoom = req.overviews ? build_overviews(txn, table, fields, family) : -1;
 
     nlohmann::json attrs = nlohmann::json::array();
     for (const auto& f : fields) {
@@ -439,9 +478,9 @@ ON CONFLICT (name) DO UPDATE SET title = EXCLUDED.title, department = EXCLUDED.d
     std::vector<std::string> files = src.files;
     txn.exec_params(R"SQL(
 INSERT INTO onemap.layer_version (layer, version, table_name, valid_from, feature_count, bbox, attributes,
-    source_files, source_hash, source_srid, source_encoding, repaired, rejected, report)
+    source_files, source_hash, source_srid, source_encoding, repaired, rejected, report, overview_max_zoom)
 VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::jsonb,
-    string_to_array($11, E'\x1f'), $12, $13, $14, $15, $16, $17::jsonb))SQL",
+    string_to_array($11, E'\x1f'), $12, $13, $14, $15, $16, $17::jsonb, $18))SQL",
                     result.layer, version, table, result.valid_from, result.features, bbox.MinX, bbox.MinY,
                     bbox.MaxX, bbox.MaxY, attrs.dump(), [&files] {
                         std::string s;
@@ -450,7 +489,8 @@ VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::js
                         }
                         return s;
                     }(),
-                    hash, crs.epsg, result.source_encoding, result.repaired, result.rejected, report.dump());
+                    hash, crs.epsg, result.source_encoding, result.repaired, result.rejected, report.dump(),
+                    overview_max_zoom);
     txn.exec_params(R"SQL(
 UPDATE onemap.layer_version v SET valid_to = n.next_from
   FROM (SELECT version, lead(valid_from) OVER (ORDER BY valid_from) AS next_from

@@ -38,6 +38,8 @@ int main(int argc, char** argv)
     app.add_option("--valid-from", base.valid_from, "first day this version is valid (YYYY-MM-DD; default today)");
     app.add_option("--id-field", id_field, "integer field giving stable feature ids (default: source FID)");
     app.add_flag("--force", base.force, "import even when the identical file is already published");
+    bool no_overviews = false;
+    app.add_flag("--no-overviews", no_overviews, "skip the generalised copies for zoom 0..11 (tiles then read the full table)");
     app.add_option("--summary", summary_path, "also write the JSON summary to this file");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
     app.add_flag("-q,--quiet", quiet, "no progress display");
@@ -49,11 +51,15 @@ int main(int argc, char** argv)
         GDALAllRegister();
 
         std::vector<onemap::importers::import_request> requests;
+        base.overviews = !no_overviews;
         if (!manifest_path.empty()) {
             if (!sources.empty()) {
                 throw onemap::config_error("give either --manifest or source files, not both");
             }
             requests = onemap::importers::read_manifest(manifest_path);
+            for (auto& r : requests) {
+                r.overviews = !no_overviews;
+            }
         } else {
             if (sources.empty()) {
                 throw onemap::config_error("nothing to import: give source files or --manifest (see --help)");

@@ -63,14 +63,7 @@ std::string postgis_tile(pqxx::connection& conn, const std::string& table, int z
     return pqxx::binarystring(r[0][0]).str();
 }
 
-double polygon_area(const test::decoded_feature& f)
-{
-    double a = 0;
-    for (const auto& ring : f.parts) {
-        a += static_cast<double>(test::doubled_area(ring)) / 2.0;
-    }
-    return a;
-}
+
 
 } // namespace
 
@@ -110,10 +103,13 @@ TEST_F(tiles_db, county_tile_matches_postgis_st_asmvt)
                 EXPECT_EQ(f.properties.at("xzqdm"), g.properties.at("xzqdm"));
                 EXPECT_EQ(f.properties.at("xzqmc"), g.properties.at("xzqmc"));
                 EXPECT_EQ(f.properties.at("xzqdm"), std::to_string(f.id));
-                const double ours_area = polygon_area(f);
-                const double their_area = polygon_area(g);
+                const double ours_area = test::polygon_area(f);
+                const double their_area = test::polygon_area(g);
                 EXPECT_GT(ours_area, 0);
-                EXPECT_NEAR(ours_area, their_area, std::max(their_area * 0.01, 64.0))
+                // z8 reads the generalised copy (simplified to half a pixel = 8 tile units), so
+                // the outline may move by that much; the exact 1 % oracle runs at z13 in
+                // test_tile_engine.cpp.
+                EXPECT_NEAR(ours_area, their_area, std::max(their_area * 0.01, test::perimeter(g) * 8))
                     << "feature " << f.id << " in 8/" << x << "/" << y;
                 ++checked_features;
             }

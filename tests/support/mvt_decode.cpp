@@ -2,6 +2,7 @@
 
 #include "vector_tile.pb.h"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -47,6 +48,28 @@ long long doubled_area(const std::vector<decoded_point>& ring)
         sum += a.x * b.y - b.x * a.y;
     }
     return sum;
+}
+
+double polygon_area(const decoded_feature& f)
+{
+    double a = 0;
+    for (const auto& ring : f.parts) {
+        a += static_cast<double>(doubled_area(ring)) / 2.0;
+    }
+    return a;
+}
+
+double perimeter(const decoded_feature& f)
+{
+    double p = 0;
+    for (const auto& r : f.parts) {
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            const auto& a = r[i];
+            const auto& b = r[(i + 1) % r.size()];
+            p += std::hypot(static_cast<double>(b.x - a.x), static_cast<double>(b.y - a.y));
+        }
+    }
+    return p;
 }
 
 std::vector<decoded_layer> decode_tile(const std::string& bytes)

@@ -33,4 +33,10 @@ std::vector<decoded_layer> decode_tile(const std::string& bytes);
 /// Twice the signed area by the surveyor's formula in tile coordinates (y down).
 long long doubled_area(const std::vector<decoded_point>& ring);
 
+/// Signed area of a polygon feature (exteriors positive, holes negative), in tile units².
+double polygon_area(const decoded_feature& f);
+
+/// Length of all rings of a polygon feature, in tile units.
+double perimeter(const decoded_feature& f);
+
 } // namespace onemap::test

@@ -37,7 +37,9 @@ std::string tile_service::render(const tile_request& request)
     for (const auto& a : version.attributes) {
         sql += ", " + core::quote_ident(a.name);
     }
-    sql += ", ST_AsBinary(geom) FROM " + core::qualified(core::DATA_SCHEMA, version.table) +
+    const core::box bounds = request.tms->tile_bounds_lonlat(request.level, request.col, request.row);
+    const std::string table = version.table_for_resolution(bounds.width() / 256.0);
+    sql += ", ST_AsBinary(geom) FROM " + core::qualified(core::DATA_SCHEMA, table) +
            " WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4490)";
 
     auto conn = m_pool.acquire();

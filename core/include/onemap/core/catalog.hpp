@@ -45,6 +45,13 @@ struct layer_version {
     std::vector<attribute> attributes;
     std::string source_hash;
     std::string imported_at;
+    /// Tables "<table>__z<z>" exist for z = 0..overview_max_zoom (-1: none), see
+    /// overview_table().
+    int overview_max_zoom = -1;
+
+    /// The table to read for a tile whose pixels span `degrees_per_pixel` of longitude: the
+    /// generalised copy for that zoom when there is one, else the full table.
+    std::string table_for_resolution(double degrees_per_pixel) const;
 
     bool valid_on(const std::string& date) const
     {
@@ -65,6 +72,12 @@ struct layer {
     /// The version valid on `date` (YYYY-MM-DD); nullptr when none was.
     const layer_version* as_of(const std::string& date) const;
 };
+
+/// Highest zoom with a generalised copy of each layer version.
+constexpr int OVERVIEW_MAX_ZOOM = 11;
+
+/// Longitude degrees one 256-px tile pixel spans at Web Mercator zoom z (at the equator).
+double degrees_per_pixel(int z) noexcept;
 
 /// Creates or upgrades the catalog schema. Idempotent; safe to run concurrently.
 void ensure_catalog(pqxx::connection_base& conn);

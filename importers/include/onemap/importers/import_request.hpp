@@ -19,6 +19,7 @@ struct import_request {
     std::optional<std::string> id_field; ///< integer-valued field giving stable feature ids
     bool is_public = true;
     bool force = false;                 ///< import even when the same file is already published
+    bool overviews = true;              ///< build the generalised low-zoom copies
 };
 
 /// One feature the importer repaired or rejected.
