@@ -27,11 +27,12 @@ run() { # name, command...
   read -r secs rss < /tmp/onemap-bench-time
   echo "$name $secs $rss"
 }
-createdb b_onemap; createdb b_ogr; createdb b_shp
-for d in b_onemap b_ogr b_shp; do psql -qd $d -c "CREATE EXTENSION postgis"; done
+createdb b_onemap; createdb b_plain; createdb b_ogr; createdb b_shp
+for d in b_onemap b_plain b_ogr b_shp; do psql -qd $d -c "CREATE EXTENSION postgis"; done
 count=$(ogrinfo -ro -so -al "$ONEMAP_BENCH_SHP" | sed -n "s/^Feature Count: //p")
 {
 run onemap "$ONEMAP_IMPORT" -q --db dbname=b_onemap --layer dltb --encoding GBK --id-field BSM --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP"
+run onemap_no_overviews "$ONEMAP_IMPORT" -q --no-overviews --db dbname=b_plain --layer dltb --encoding GBK --id-field BSM --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP"
 run ogr2ogr ogr2ogr -f PostgreSQL PG:dbname=b_ogr "$ONEMAP_BENCH_SHP" -oo ENCODING=GBK -nln dltb -t_srs EPSG:4490 \
     -nlt PROMOTE_TO_MULTI -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST --config PG_USE_COPY YES
 run shp2pgsql sh -c "shp2pgsql -s 4547:4490 -W GBK -I -D \"$ONEMAP_BENCH_SHP\" dltb | psql -q -d b_shp"
@@ -42,9 +43,9 @@ echo "stored rows: onemap $(psql -tAd b_onemap -c "SELECT count(*) FROM onemap_d
 awk -v n="$count" '"'"'
   { secs[$1] = $2; rss[$1] = $3 }
   END {
-    printf "| tool | seconds | features/s | peak RSS MB | onemap speed-up |\n|---|---|---|---|---|\n";
-    split("onemap ogr2ogr shp2pgsql", order, " ");
-    for (i = 1; i <= 3; i++) { t = order[i];
-      printf "| %s | %.1f | %.0f | %.0f | %.2fx |\n", t, secs[t], n / secs[t], rss[t] / 1024, secs[t] / secs["onemap"] }
+    printf "| tool | seconds | features/s | peak RSS MB | vs onemap | vs onemap --no-overviews |\n|---|---|---|---|---|---|\n";
+    split("onemap onemap_no_overviews ogr2ogr shp2pgsql", order, " ");
+    for (i = 1; i <= 4; i++) { t = order[i];
+      printf "| %s | %.1f | %.0f | %.0f | %.2fx | %.2fx |\n", t, secs[t], n / secs[t], rss[t] / 1024, secs[t] / secs["onemap"], secs[t] / secs["onemap_no_overviews"] }
   }'"'"' /tmp/onemap-bench-results
 '

@@ -49,12 +49,13 @@ cat <<INFO
 
 onemap is serving on http://localhost:$HTTP_PORT/
   tilesets        http://localhost:$HTTP_PORT/tiles
+  basemap         http://localhost:$HTTP_PORT/tiles/basemap.json (TileJSON)
   a vector tile   http://localhost:$HTTP_PORT/tiles/admin_county/8/209/103.mvt
   database        postgresql://postgres@127.0.0.1:$PG_PORT/onemap
 Ctrl-C stops the server and the database.
 
 INFO
-build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
+build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --tilesets tileserver/tilesets.yaml --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' INT TERM
 wait $SERVER || true

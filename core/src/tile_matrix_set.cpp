@@ -43,6 +43,12 @@ box tile_matrix_set::tile_bounds(int level, std::uint64_t col, std::uint64_t row
     return b;
 }
 
+int tile_matrix_set::web_mercator_zoom(int level) const
+{
+    const box b = tile_bounds_lonlat(level, 0, 0);
+    return static_cast<int>(std::lround(std::log2(360.0 / b.width())));
+}
+
 box tile_matrix_set::tile_bounds_lonlat(int level, std::uint64_t col, std::uint64_t row) const
 {
     box b = tile_bounds(level, col, row);

@@ -33,7 +33,7 @@ int free_port()
     return ntohs(addr.sin_port);
 }
 
-server_process::server_process(const std::string& conninfo)
+server_process::server_process(const std::string& conninfo, const std::vector<std::string>& extra_args)
 {
     m_port = free_port();
     m_log = "/tmp/onemap-server-test-" + std::to_string(getpid()) + "-" + std::to_string(m_port) + ".log";
@@ -43,8 +43,14 @@ server_process::server_process(const std::string& conninfo)
         const int fd = ::open(m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(server_exe().c_str(), "onemap-server", "--host", "127.0.0.1", "--port", port.c_str(), "--db",
-              conninfo.c_str(), static_cast<char*>(nullptr));
+        const std::string exe = server_exe();
+        std::vector<const char*> argv{"onemap-server", "--host", "127.0.0.1", "--port", port.c_str(), "--db",
+                                      conninfo.c_str()};
+        for (const auto& a : extra_args) {
+            argv.push_back(a.c_str());
+        }
+        argv.push_back(nullptr);
+        execv(exe.c_str(), const_cast<char* const*>(argv.data()));
         _exit(127);
     }
     for (int i = 0; i < 200; ++i) {

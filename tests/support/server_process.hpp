@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <string>
+#include <vector>
 #include <sys/types.h>
 
 namespace onemap::test {
@@ -11,7 +12,7 @@ namespace onemap::test {
 class server_process {
 public:
     /// \throws std::runtime_error (with the server's output) when it does not come up.
-    explicit server_process(const std::string& conninfo);
+    explicit server_process(const std::string& conninfo, const std::vector<std::string>& extra_args = {});
     ~server_process();
     server_process(const server_process&) = delete;
     server_process& operator=(const server_process&) = delete;

@@ -8,6 +8,7 @@
 #include "onemap/tileserver/http_errors.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tile_service.hpp"
+#include "onemap/tileserver/tileset_config.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <charconv>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace onemap::tileserver {
@@ -53,6 +55,29 @@ struct server::impl {
     explicit impl(server_config c)
         : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool)
     {
+        if (!config.tilesets_path.empty()) {
+            tilesets = read_tilesets(config.tilesets_path);
+        }
+    }
+
+    const tileset_config* find_tileset(const std::string& name) const
+    {
+        for (const auto& t : tilesets) {
+            if (t.name == name) {
+                return &t;
+            }
+        }
+        return nullptr;
+    }
+
+    static const core::layer* find_layer(const std::vector<core::layer>& layers, const std::string& name)
+    {
+        for (const auto& l : layers) {
+            if (l.name == name && l.is_public) {
+                return &l;
+            }
+        }
+        return nullptr;
     }
 
     catalog_ptr catalog() const { return std::atomic_load(&snapshot); }
@@ -62,13 +87,9 @@ struct server::impl {
                      const std::string& y)
     {
         const catalog_ptr pinned = catalog();
-        const core::layer* layer = nullptr;
-        for (const auto& l : *pinned) {
-            if (l.name == layer_name && l.is_public) {
-                layer = &l;
-            }
-        }
-        if (layer == nullptr) {
+        const tileset_config* composite = find_tileset(layer_name);
+        const core::layer* layer = composite == nullptr ? find_layer(*pinned, layer_name) : nullptr;
+        if (composite == nullptr && layer == nullptr) {
             throw not_found("no tileset named '" + layer_name + "'");
         }
         const auto level = parse_index(z, "z");
@@ -86,19 +107,64 @@ struct server::impl {
             throw input_error("y", "y=" + y + " is outside 0.." + std::to_string(m->matrix_height - 1) + " at z=" + z);
         }
         const std::string date = requested_date(req);
-        const core::layer_version* version = layer->as_of(date);
         res.set_header("Cache-Control", "public, max-age=300");
-        if (version == nullptr) {
-            res.status = 204; // the layer did not exist on that date
+        // What to draw: the layer, or the composite's members shown at this zoom, each in the
+        // version valid on the date.
+        std::vector<layer_pick> picks;
+        std::vector<std::string> layer_names;
+        if (composite != nullptr) {
+            const int zoom = tms.web_mercator_zoom(static_cast<int>(level));
+            for (const auto& member : composite->layers) {
+                const core::layer* l = find_layer(*pinned, member.layer);
+                layer_names.push_back(member.layer);
+                if (l != nullptr && member.shown_at(zoom)) {
+                    if (const auto* v = l->as_of(date)) {
+                        picks.push_back(layer_pick{l, v, &member});
+                    }
+                }
+            }
+        } else {
+            layer_names.push_back(layer->name);
+            if (const auto* v = layer->as_of(date)) {
+                picks.push_back(layer_pick{layer, v, nullptr});
+            }
+        }
+        if (picks.empty()) {
+            res.status = 204; // nothing existed on that date at this zoom
             return;
         }
-        tile_request tr{layer, version, &tms, static_cast<int>(level), col, row};
         // Time is part of the key: the date asked for (today when none), so a publish that
         // only affects other dates cannot serve stale tiles, and a new day re-resolves.
-        const std::string key = layer->name + '/' + tms.id() + '/' + z + '/' + x + '/' + y + '@' + date;
-        const auto tile = cache.get(key, {layer->name}, tms.tile_bounds_lonlat(static_cast<int>(level), col, row),
-                                    [&] { return tiles.render(tr); });
+        const std::string key = layer_name + '/' + tms.id() + '/' + z + '/' + x + '/' + y + '@' + date;
+        const auto tile = cache.get(key, layer_names, tms.tile_bounds_lonlat(static_cast<int>(level), col, row),
+                                    [&] { return tiles.render_layers(picks, tms, static_cast<int>(level), col, row); });
         send_tile(req, res, *tile, "application/vnd.mapbox-vector-tile");
+    }
+
+    static nlohmann::json fields_of(const core::layer_version* v, const tileset_member* member)
+    {
+        nlohmann::json fields = nlohmann::json::object();
+        if (v == nullptr) {
+            return fields;
+        }
+        for (const auto& a : v->attributes) {
+            if (member != nullptr && !member->keeps(a.name)) {
+                continue;
+            }
+            switch (a.type) {
+            case core::attribute_type::integer:
+            case core::attribute_type::bigint:
+            case core::attribute_type::real:
+                fields[a.name] = "Number";
+                break;
+            case core::attribute_type::boolean:
+                fields[a.name] = "Boolean";
+                break;
+            default:
+                fields[a.name] = "String";
+            }
+        }
+        return fields;
     }
 
     std::string base_url(const httplib::Request& req) const
@@ -110,48 +176,62 @@ struct server::impl {
         return "http://" + (host.empty() ? config.host + ":" + std::to_string(config.port) : host);
     }
 
-    // TileJSON 3.0.0 for one layer tileset.
-    nlohmann::json tilejson(const httplib::Request& req, const core::layer& l, const std::string& date) const
+    // TileJSON 3.0.0 for a layer or a composite tileset.
+    nlohmann::json tilejson(const httplib::Request& req, const std::string& name, const std::vector<core::layer>& layers,
+                            const std::string& date) const
     {
-        const core::layer_version* v = l.as_of(date);
-        nlohmann::json fields = nlohmann::json::object();
-        if (v != nullptr) {
-            for (const auto& a : v->attributes) {
-                switch (a.type) {
-                case core::attribute_type::integer:
-                case core::attribute_type::bigint:
-                case core::attribute_type::real:
-                    fields[a.name] = "Number";
-                    break;
-                case core::attribute_type::boolean:
-                    fields[a.name] = "Boolean";
-                    break;
-                default:
-                    fields[a.name] = "String";
+        nlohmann::json vector_layers = nlohmann::json::array();
+        std::optional<core::box> bounds;
+        std::string title = name;
+        std::string attribution;
+        int minzoom = 22;
+        int maxzoom = 0;
+        auto add = [&](const core::layer& l, const tileset_member* m) {
+            const core::layer_version* v = l.as_of(date);
+            const int lo = m != nullptr ? m->minzoom : 0;
+            const int hi = m != nullptr ? m->maxzoom : 22;
+            minzoom = std::min(minzoom, lo);
+            maxzoom = std::max(maxzoom, hi);
+            vector_layers.push_back({{"id", l.name}, {"description", l.title}, {"fields", fields_of(v, m)},
+                                     {"minzoom", lo}, {"maxzoom", hi}});
+            if (v != nullptr && v->bbox) {
+                if (!bounds) {
+                    bounds = *v->bbox;
+                } else {
+                    bounds->min_x = std::min(bounds->min_x, v->bbox->min_x);
+                    bounds->min_y = std::min(bounds->min_y, v->bbox->min_y);
+                    bounds->max_x = std::max(bounds->max_x, v->bbox->max_x);
+                    bounds->max_y = std::max(bounds->max_y, v->bbox->max_y);
                 }
             }
+            if (attribution.find(l.department) == std::string::npos) {
+                attribution += (attribution.empty() ? "" : ", ") + l.department;
+            }
+        };
+        if (const auto* composite = find_tileset(name)) {
+            title = composite->title;
+            for (const auto& m : composite->layers) {
+                if (const auto* l = find_layer(layers, m.layer)) {
+                    add(*l, &m);
+                }
+            }
+        } else if (const auto* l = find_layer(layers, name)) {
+            title = l->title;
+            add(*l, nullptr);
+        } else {
+            throw not_found("no tileset named '" + name + "'");
         }
-        const auto& wm = core::web_mercator_quad();
-        std::string url = base_url(req) + "/tiles/" + l.name + "/{z}/{x}/{y}.mvt";
+        std::string url = base_url(req) + "/tiles/" + name + "/{z}/{x}/{y}.mvt";
         if (req.has_param("datetime")) {
             url += "?datetime=" + date;
         }
-        nlohmann::json doc = {{"tilejson", "3.0.0"},
-                              {"name", l.name},
-                              {"description", l.title},
-                              {"version", "1.0.0"},
-                              {"scheme", "xyz"},
-                              {"tiles", {url}},
-                              {"minzoom", wm.min_level()},
-                              {"maxzoom", 22},
-                              {"attribution", l.department},
-                              {"vector_layers",
-                               {{{"id", l.name}, {"description", l.title}, {"fields", fields},
-                                 {"minzoom", wm.min_level()}, {"maxzoom", 22}}}}};
-        if (v != nullptr && v->bbox) {
-            const auto& b = *v->bbox;
-            doc["bounds"] = {b.min_x, b.min_y, b.max_x, b.max_y};
-            doc["center"] = {(b.min_x + b.max_x) / 2, (b.min_y + b.max_y) / 2, 10};
+        nlohmann::json doc = {{"tilejson", "3.0.0"}, {"name", name},           {"description", title},
+                              {"version", "1.0.0"},  {"scheme", "xyz"},        {"tiles", {url}},
+                              {"minzoom", minzoom},  {"maxzoom", maxzoom},     {"attribution", attribution},
+                              {"vector_layers", vector_layers}};
+        if (bounds) {
+            doc["bounds"] = {bounds->min_x, bounds->min_y, bounds->max_x, bounds->max_y};
+            doc["center"] = {(bounds->min_x + bounds->max_x) / 2, (bounds->min_y + bounds->max_y) / 2, 10};
         }
         return doc;
     }
@@ -230,6 +310,7 @@ struct server::impl {
     core::connection_pool pool;
     tile_service tiles;
     tile_cache cache{config.cache_bytes};
+    std::vector<tileset_config> tilesets;
     catalog_ptr snapshot = std::make_shared<const std::vector<core::layer>>();
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<bool> stopping{false};
@@ -276,18 +357,25 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
                             {"layers", nlohmann::json::array({l.name})}, {"tile_matrix_sets", tms},
                             {"versions", versions}});
         }
+        for (const auto& t : self->tilesets) {
+            nlohmann::json members = nlohmann::json::array();
+            for (const auto& m : t.layers) {
+                members.push_back(m.layer);
+            }
+            nlohmann::json tms = nlohmann::json::array();
+            for (const auto* ms : core::all_tile_matrix_sets()) {
+                tms.push_back(ms->id());
+            }
+            sets.push_back({{"name", t.name}, {"title", t.title}, {"theme", "basemap"}, {"layers", members},
+                            {"tile_matrix_sets", tms}, {"versions", nlohmann::json::array()}});
+        }
         res.set_content(nlohmann::json({{"tilesets", sets}}).dump(), "application/json");
     }));
     http.Get(R"(/tiles/([^/]+)\.json)", guarded([self](const httplib::Request& req, httplib::Response& res) {
                  const catalog_ptr pinned = self->catalog();
-                 for (const auto& l : *pinned) {
-                     if (l.name == req.matches[1] && l.is_public) {
-                         res.set_header("Cache-Control", "public, max-age=60");
-                         res.set_content(self->tilejson(req, l, requested_date(req)).dump(), "application/json");
-                         return;
-                     }
-                 }
-                 throw not_found("no tileset named '" + std::string(req.matches[1]) + "'");
+                 res.set_header("Cache-Control", "public, max-age=60");
+                 res.set_content(self->tilejson(req, req.matches[1], *pinned, requested_date(req)).dump(),
+                                 "application/json");
              }));
     http.Get(R"(/tiles/([^/]+)/([^/]+)/([^/]+)/([^/]+)\.mvt)",
              guarded([self](const httplib::Request& req, httplib::Response& res) {

@@ -21,35 +21,33 @@ core::mvt::value typed_value(const core::attribute& a, const pqxx::field& f)
     }
 }
 
-} // namespace
-
-std::string tile_service::render(const tile_request& request)
+void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const layer_pick& pick,
+               const core::mvt::tile_projection& proj, double degrees_per_pixel)
 {
-    const core::layer_version& version = *request.version;
-    const core::mvt::tile_projection proj(*request.tms, request.level, request.col, request.row);
+    const core::layer_version& version = *pick.version;
     const core::box& q = proj.query_bounds_lonlat();
     if (version.bbox && !version.bbox->intersects(q)) {
-        return {};
+        return;
     }
-
+    std::vector<const core::attribute*> attrs;
+    for (const auto& a : version.attributes) {
+        if (pick.member == nullptr || pick.member->keeps(a.name)) {
+            attrs.push_back(&a);
+        }
+    }
     // Identifiers come from the catalog; the bbox values are bound parameters.
     std::string sql = "SELECT fid";
-    for (const auto& a : version.attributes) {
-        sql += ", " + core::quote_ident(a.name);
+    for (const auto* a : attrs) {
+        sql += ", " + core::quote_ident(a->name);
     }
-    const core::box bounds = request.tms->tile_bounds_lonlat(request.level, request.col, request.row);
-    const std::string table = version.table_for_resolution(bounds.width() / 256.0);
-    sql += ", ST_AsBinary(geom) FROM " + core::qualified(core::DATA_SCHEMA, table) +
+    sql += ", ST_AsBinary(geom) FROM " +
+           core::qualified(core::DATA_SCHEMA, version.table_for_resolution(degrees_per_pixel)) +
            " WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4490)";
-
-    auto conn = m_pool.acquire();
-    pqxx::read_transaction txn(*conn);
     const pqxx::result rows = txn.exec_params(sql, q.min_x, q.min_y, q.max_x, q.max_y);
 
-    core::mvt::tile_builder tile;
-    auto layer = tile.add_layer(request.layer->name, proj.extent());
+    auto layer = tile.add_layer(pick.layer->name, proj.extent());
     std::vector<std::pair<std::string, core::mvt::value>> props;
-    const auto geom_col = static_cast<pqxx::row::size_type>(version.attributes.size() + 1);
+    const auto geom_col = static_cast<pqxx::row::size_type>(attrs.size() + 1);
     for (const auto& r : rows) {
         const pqxx::binarystring wkb(r[geom_col]);
         auto geom = core::mvt::encode_wkb(std::string_view(wkb.get(), wkb.size()), proj);
@@ -57,18 +55,36 @@ std::string tile_service::render(const tile_request& request)
             continue;
         }
         props.clear();
-        for (std::size_t i = 0; i < version.attributes.size(); ++i) {
+        for (std::size_t i = 0; i < attrs.size(); ++i) {
             const auto& f = r[static_cast<pqxx::row::size_type>(i + 1)];
             if (!f.is_null()) {
-                props.emplace_back(version.attributes[i].name, typed_value(version.attributes[i], f));
+                props.emplace_back(attrs[i]->name, typed_value(*attrs[i], f));
             }
         }
         layer.add_feature(r[0].as<std::uint64_t>(), std::move(*geom), props);
     }
-    if (layer.feature_count() == 0) {
-        return {};
+}
+
+} // namespace
+
+std::string tile_service::render(const tile_request& request)
+{
+    return render_layers({layer_pick{request.layer, request.version, nullptr}}, *request.tms, request.level,
+                         request.col, request.row);
+}
+
+std::string tile_service::render_layers(const std::vector<layer_pick>& picks, const core::tile_matrix_set& tms,
+                                        int level, std::uint64_t col, std::uint64_t row)
+{
+    const core::mvt::tile_projection proj(tms, level, col, row);
+    const double degrees_per_pixel = tms.tile_bounds_lonlat(level, col, row).width() / 256.0;
+    core::mvt::tile_builder tile;
+    auto conn = m_pool.acquire();
+    pqxx::read_transaction txn(*conn);
+    for (const auto& pick : picks) {
+        add_layer(txn, tile, pick, proj, degrees_per_pixel);
     }
-    return tile.serialize();
+    return tile.serialize(); // layers without features are dropped; no feature at all = ""
 }
 
 } // namespace onemap::tileserver

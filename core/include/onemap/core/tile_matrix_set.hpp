@@ -62,6 +62,9 @@ public:
     /// Bounds of a tile in the set's CRS. \pre contains(level, col, row)
     box tile_bounds(int level, std::uint64_t col, std::uint64_t row) const;
 
+    /// The Web Mercator zoom whose tiles span as many degrees of longitude as this level's.
+    int web_mercator_zoom(int level) const;
+
     /// The same bounds as CGCS2000/WGS84 longitude/latitude degrees.
     box tile_bounds_lonlat(int level, std::uint64_t col, std::uint64_t row) const;
 

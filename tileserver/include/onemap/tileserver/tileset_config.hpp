@@ -1,0 +1,30 @@
+#pragma once
+// Composite tilesets (the unified basemap): which catalog layers, in which order, at which
+// zooms, with which attributes. Read from YAML (tileserver/tilesets.yaml).
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onemap::tileserver {
+
+struct tileset_member {
+    std::string layer;
+    int minzoom = 0;
+    int maxzoom = 22;
+    std::optional<std::vector<std::string>> attributes; ///< none = all
+
+    bool shown_at(int zoom) const noexcept { return zoom >= minzoom && zoom <= maxzoom; }
+    bool keeps(const std::string& attribute) const;
+};
+
+struct tileset_config {
+    std::string name;
+    std::string title;
+    std::string description;
+    std::vector<tileset_member> layers; ///< bottom first
+};
+
+/// \throws config_error naming the file, entry and key that cannot be used.
+std::vector<tileset_config> read_tilesets(const std::string& path);
+
+} // namespace onemap::tileserver

@@ -1,0 +1,67 @@
+#include "onemap/tileserver/tileset_config.hpp"
+
+#include "onemap/core/error.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+namespace onemap::tileserver {
+
+bool tileset_member::keeps(const std::string& attribute) const
+{
+    return !attributes || std::find(attributes->begin(), attributes->end(), attribute) != attributes->end();
+}
+
+std::vector<tileset_config> read_tilesets(const std::string& path)
+{
+    YAML::Node doc;
+    try {
+        doc = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        throw config_error(path + ": " + e.what());
+    }
+    if (!doc["tilesets"] || !doc["tilesets"].IsSequence()) {
+        throw config_error(path + ": needs a 'tilesets:' list");
+    }
+    std::vector<tileset_config> out;
+    std::set<std::string> names;
+    for (const auto& t : doc["tilesets"]) {
+        tileset_config ts;
+        const std::string where = path + ": tileset " + std::to_string(out.size() + 1);
+        try {
+            ts.name = t["name"].as<std::string>();
+            ts.title = t["title"] ? t["title"].as<std::string>() : ts.name;
+            ts.description = t["description"] ? t["description"].as<std::string>() : "";
+            if (ts.name.empty() || ts.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+                throw config_error(where + ": name '" + ts.name + "' must be lower-case ASCII, digits and _");
+            }
+            if (!names.insert(ts.name).second) {
+                throw config_error(where + ": name '" + ts.name + "' used twice");
+            }
+            if (!t["layers"] || !t["layers"].IsSequence() || t["layers"].size() == 0) {
+                throw config_error(where + ": needs a non-empty 'layers:' list");
+            }
+            for (const auto& l : t["layers"]) {
+                tileset_member m;
+                m.layer = l["layer"].as<std::string>();
+                m.minzoom = l["minzoom"] ? l["minzoom"].as<int>() : 0;
+                m.maxzoom = l["maxzoom"] ? l["maxzoom"].as<int>() : 22;
+                if (m.minzoom < 0 || m.maxzoom > 24 || m.minzoom > m.maxzoom) {
+                    throw config_error(where + ", layer " + m.layer + ": minzoom/maxzoom out of 0..24 or reversed");
+                }
+                if (l["attributes"]) {
+                    m.attributes = l["attributes"].as<std::vector<std::string>>();
+                }
+                ts.layers.push_back(std::move(m));
+            }
+        } catch (const YAML::Exception& e) {
+            throw config_error(where + ": " + e.what());
+        }
+        out.push_back(std::move(ts));
+    }
+    return out;
+}
+
+} // namespace onemap::tileserver
