@@ -176,10 +176,10 @@ std::string json_bbox(const std::optional<core::box>& b)
 }
 
 // Generalised copies for low zooms, each derived from the next finer one: "<table>__z<z>" holds
-// the features whose bounding box spans at least one pixel at zoom z (360°/(256·2^z) of
-// longitude or latitude), simplified to half that pixel. Smaller features are not drawn at z:
-// that is the documented sub-pixel rule, and what keeps a million-parcel layer's z0..z11
-// tiles bounded. Returns the highest zoom built.
+// the features whose bounding box spans at least MIN_FEATURE_PIXELS (2) pixels at zoom z
+// (a pixel is 360°/(256·2^z) of longitude or latitude), simplified to half a pixel. Smaller
+// features are not drawn at z: that is the documented rule that keeps a million-parcel
+// layer's z0..z12 tiles bounded in time and size. Returns the highest zoom built.
 int build_overviews(pqxx::work& txn, const std::string& table, const std::vector<field_plan>& fields,
                     geometry_family family)
 {
@@ -190,7 +190,7 @@ int build_overviews(pqxx::work& txn, const std::string& table, const std::vector
     std::string source = table;
     for (int z = core::OVERVIEW_MAX_ZOOM; z >= 0; --z) {
         char px[32];
-        std::snprintf(px, sizeof px, "%.17g", core::degrees_per_pixel(z));
+        std::snprintf(px, sizeof px, "%.17g", core::MIN_FEATURE_PIXELS * core::degrees_per_pixel(z));
         char half[32];
         std::snprintf(half, sizeof half, "%.17g", core::degrees_per_pixel(z) / 2);
         const std::string target = table + "__z" + std::to_string(z);

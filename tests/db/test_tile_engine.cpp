@@ -138,7 +138,7 @@ TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
     }
 }
 
-TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_a_pixel_or_more)
+TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_two_pixels_or_more)
 {
     for (const auto& l : *s_layers) {
         if (l.name != "dltb" && l.name != "grid" && l.name != "reservoir") {
@@ -157,7 +157,7 @@ TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_a_pixel_or_more)
                     served.insert(f.id);
                 }
             }
-            const double px = core::degrees_per_pixel(z);
+            const double px = core::MIN_FEATURE_PIXELS * core::degrees_per_pixel(z);
             auto conn = test::db().connect();
             pqxx::work txn(*conn);
             std::set<std::uint64_t> big;
@@ -173,7 +173,7 @@ TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_a_pixel_or_more)
                 EXPECT_EQ(served.count(id), 0U) << l.name << " z" << z << ": sub-pixel feature " << id << " drawn";
             }
             for (auto id : big) {
-                EXPECT_EQ(served.count(id), 1U) << l.name << " z" << z << ": feature " << id << " of a pixel or more missing";
+                EXPECT_EQ(served.count(id), 1U) << l.name << " z" << z << ": feature " << id << " of two pixels or more missing";
             }
         }
     }

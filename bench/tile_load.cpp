@@ -1,0 +1,165 @@
+// Uncached tile load beside the peer: the same tile list fetched from onemap-server over HTTP,
+// or built by PostGIS with the single ST_AsMVT query Martin and pg_tileserv issue, through
+// libpq, at the same concurrency. Prints per-band tiles/s, latency percentiles and sizes.
+//
+//   tile_load --tiles FILE --clients N onemap URL            (URL e.g. http://127.0.0.1:8080/tiles/dltb)
+//   tile_load --tiles FILE --clients N postgis CONNINFO TABLE (TABLE e.g. onemap_data.dltb__v1)
+//
+// FILE holds one "z x y" per line. Each band (z0-8, z9-11, z12-16) is timed on its own.
+#include <httplib.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct tile_id {
+    int z;
+    long long x;
+    long long y;
+};
+
+struct sample {
+    double ms;
+    std::size_t bytes;
+};
+
+const char* band_of(int z)
+{
+    return z <= 8 ? "z0-8" : (z <= 11 ? "z9-11" : "z12-16");
+}
+
+// Martin's query for a table stored in EPSG:4490 with columns fid, dlbm, dlmc, tbmj, geom.
+const char* PEER_SQL =
+    "SELECT ST_AsMVT(t, 'dltb', 4096, 'geom', 'fid') FROM (SELECT fid, dlbm, dlmc, tbmj, "
+    "ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($1::int, $2::int, $3::int), 4096, 64, true) AS geom "
+    "FROM %s WHERE geom && ST_Transform(ST_TileEnvelope($1::int, $2::int, $3::int, margin => 64.0/4096), 4490)) t";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::string tiles_file;
+    int clients = 2;
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--tiles" && i + 1 < argc) {
+            tiles_file = argv[++i];
+        } else if (a == "--clients" && i + 1 < argc) {
+            clients = std::stoi(argv[++i]);
+        } else {
+            rest.push_back(a);
+        }
+    }
+    if (tiles_file.empty() || rest.size() < 2 || (rest[0] == "postgis" && rest.size() < 3)) {
+        std::cerr << "usage: tile_load --tiles FILE --clients N (onemap URL | postgis CONNINFO TABLE)\n";
+        return 2;
+    }
+    std::vector<tile_id> tiles;
+    std::ifstream in(tiles_file);
+    for (tile_id t{}; in >> t.z >> t.x >> t.y;) {
+        tiles.push_back(t);
+    }
+    const bool onemap = rest[0] == "onemap";
+
+    std::map<std::string, std::vector<tile_id>> bands;
+    for (const auto& t : tiles) {
+        bands[band_of(t.z)].push_back(t);
+    }
+    for (const char* band : {"z0-8", "z9-11", "z12-16"}) {
+        const auto& list = bands[band];
+        if (list.empty()) {
+            continue;
+        }
+        std::atomic<std::size_t> next{0};
+        std::mutex m;
+        std::vector<sample> samples;
+        std::atomic<int> errors{0};
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> threads;
+        for (int c = 0; c < clients; ++c) {
+            threads.emplace_back([&] {
+                std::unique_ptr<httplib::Client> http;
+                PGconn* pg = nullptr;
+                std::string sql;
+                std::string path_prefix;
+                if (onemap) {
+                    const std::string url = rest[1];
+                    const auto slash = url.find('/', url.find("//") + 2);
+                    http = std::make_unique<httplib::Client>(url.substr(0, slash));
+                    http->set_read_timeout(600, 0);
+                    http->set_keep_alive(true);
+                    path_prefix = url.substr(slash);
+                } else {
+                    pg = PQconnectdb(rest[1].c_str());
+                    char buf[1024];
+                    std::snprintf(buf, sizeof buf, PEER_SQL, rest[2].c_str());
+                    sql = buf;
+                }
+                for (std::size_t i = next++; i < list.size(); i = next++) {
+                    const auto& t = list[i];
+                    const auto t0 = std::chrono::steady_clock::now();
+                    std::size_t bytes = 0;
+                    if (onemap) {
+                        auto res = http->Get(path_prefix + "/" + std::to_string(t.z) + "/" + std::to_string(t.x) + "/" +
+                                             std::to_string(t.y) + ".mvt");
+                        if (!res || (res->status != 200 && res->status != 204)) {
+                            ++errors;
+                        } else {
+                            bytes = res->body.size();
+                        }
+                    } else {
+                        const std::string z = std::to_string(t.z), x = std::to_string(t.x), y = std::to_string(t.y);
+                        const char* params[] = {z.c_str(), x.c_str(), y.c_str()};
+                        PGresult* r = PQexecParams(pg, sql.c_str(), 3, nullptr, params, nullptr, nullptr, 1);
+                        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                            ++errors;
+                            std::cerr << PQresultErrorMessage(r);
+                        } else {
+                            bytes = static_cast<std::size_t>(PQgetlength(r, 0, 0));
+                        }
+                        PQclear(r);
+                    }
+                    const double ms =
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                    std::lock_guard<std::mutex> lock(m);
+                    samples.push_back({ms, bytes});
+                }
+                if (pg != nullptr) {
+                    PQfinish(pg);
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::vector<double> ms;
+        std::size_t max_bytes = 0;
+        double total_bytes = 0;
+        for (const auto& s : samples) {
+            ms.push_back(s.ms);
+            max_bytes = std::max(max_bytes, s.bytes);
+            total_bytes += static_cast<double>(s.bytes);
+        }
+        std::sort(ms.begin(), ms.end());
+        auto pct = [&ms](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ms.size())))]; };
+        std::printf("%-8s %-6s tiles %4zu  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %8.1f KB  max %8.1f KB  errors %d\n",
+                    onemap ? "onemap" : "postgis", band, ms.size(), static_cast<double>(ms.size()) / secs, pct(0.5),
+                    pct(0.95), ms.back(), total_bytes / static_cast<double>(ms.size()) / 1024,
+                    static_cast<double>(max_bytes) / 1024, errors.load());
+        std::fflush(stdout);
+    }
+    return 0;
+}
