@@ -176,7 +176,7 @@ std::string json_bbox(const std::optional<core::box>& b)
 }
 
 // Generalised copies for low zooms, each derived from the next finer one: "<table>__z<z>" holds
-// the features whose bounding box spans at least MIN_FEATURE_PIXELS (2) pixels at zoom z
+// the features whose bounding box spans at least MIN_FEATURE_PIXELS (3) pixels at zoom z
 // (a pixel is 360°/(256·2^z) of longitude or latitude), simplified to half a pixel. Smaller
 // features are not drawn at z: that is the documented rule that keeps a million-parcel
 // layer's z0..z12 tiles bounded in time and size. Returns the highest zoom built.

@@ -40,13 +40,6 @@ protected:
         return r;
     }
 
-    template <typename T = std::string>
-    static T scalar(const std::string& sql)
-    {
-        auto conn = test::db().connect();
-        pqxx::work txn(*conn);
-        return txn.exec(sql)[0][0].as<T>();
-    }
 
     // Copies a shapefile's parts into a fresh folder (to break them).
     static fs::path copy_shapefile(const std::string& file, const std::string& folder)
@@ -65,10 +58,6 @@ protected:
         return dir / src.filename();
     }
 
-    static int cli(const std::string& args, std::string* out)
-    {
-        return test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' " + args, out);
-    }
 };
 
 } // namespace
@@ -79,7 +68,7 @@ TEST_F(import_db, gbk_with_cpg_lands_as_correct_chinese)
     ASSERT_EQ(r.at(0).status, "published") << r.at(0).error;
     EXPECT_EQ(r[0].source_encoding, "GBK");
     EXPECT_EQ(r[0].features, 10);
-    EXPECT_EQ(scalar("SELECT string_agg(xzqmc, ',' ORDER BY xzqdm) FROM onemap_data.enc_county__v1"),
+    EXPECT_EQ(test::query_value("SELECT string_agg(xzqmc, ',' ORDER BY xzqdm) FROM onemap_data.enc_county__v1"),
               "驿城区,西平县,上蔡县,平舆县,正阳县,确山县,泌阳县,汝南县,遂平县,新蔡县");
 }
 
@@ -92,14 +81,14 @@ TEST_F(import_db, gbk_without_cpg_needs_the_encoding_and_then_lands_correctly)
     EXPECT_NE(fail[0].error.find("feature"), std::string::npos) << fail[0].error;
     EXPECT_NE(fail[0].error.find("field"), std::string::npos) << fail[0].error;
     EXPECT_NE(fail[0].error.find("--encoding"), std::string::npos) << fail[0].error;
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'enc_dltb'"), 0);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'enc_dltb%'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'enc_dltb'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'enc_dltb%'"), 0);
 
     req.encoding = "GBK";
     const auto ok = import(req);
     ASSERT_EQ(ok.at(0).status, "published") << ok.at(0).error;
-    EXPECT_GT(scalar<int>("SELECT count(*) FROM onemap_data.enc_dltb__v1 WHERE dlmc = '旱地' AND dlbm = '0103'"), 0);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.enc_dltb__v1 WHERE qsdwmc !~ '(村|社区|居委会|镇|乡|街道)'"), 0);
+    EXPECT_GT(test::query_value<int>("SELECT count(*) FROM onemap_data.enc_dltb__v1 WHERE dlmc = '旱地' AND dlbm = '0103'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap_data.enc_dltb__v1 WHERE qsdwmc !~ '(村|社区|居委会|镇|乡|街道)'"), 0);
 }
 
 TEST_F(import_db, wrong_encoding_is_an_error_naming_file_feature_and_field)
@@ -111,7 +100,7 @@ TEST_F(import_db, wrong_encoding_is_an_error_naming_file_feature_and_field)
     EXPECT_NE(r[0].error.find("county.shp"), std::string::npos);
     EXPECT_NE(r[0].error.find("field XZQMC"), std::string::npos) << r[0].error;
     EXPECT_NE(r[0].error.find("feature 0"), std::string::npos) << r[0].error;
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'enc_wrong'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'enc_wrong'"), 0);
 }
 
 // Each CRS sample lands where PostGIS's own transformation puts the source coordinates.
@@ -156,7 +145,7 @@ TEST_F(import_db, each_crs_sample_lands_within_a_tenth_of_a_metre)
             poly->getExteriorRing()->getPoint(0, &p);
             const long long id = s.id_field != nullptr ? std::stoll(f->GetFieldAsString(s.id_field)) : f->GetFID() + 1;
             // Nearest stored vertex to PostGIS's transform of the source vertex, in metres.
-            const double d = scalar<double>(
+            const double d = test::query_value<double>(
                 "SELECT min(ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint(" + std::to_string(p.getX()) + ", " +
                 std::to_string(p.getY()) + "), " + std::to_string(s.epsg) + "), 4490)::geography, (dp).geom::geography)) "
                 "FROM (SELECT ST_DumpPoints(geom) AS dp FROM onemap_data." + std::string(s.layer) +
@@ -167,7 +156,7 @@ TEST_F(import_db, each_crs_sample_lands_within_a_tenth_of_a_metre)
         EXPECT_EQ(checked, 5) << s.file;
     }
     // The zone-prefixed layer really has 38 xxx xxx eastings and landed in Zhumadian.
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.crs_reservoir__v1 WHERE NOT ST_Within(geom, "
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap_data.crs_reservoir__v1 WHERE NOT ST_Within(geom, "
                           "ST_MakeEnvelope(113.0, 32.2, 115.3, 33.6, 4490))"),
               0);
 }
@@ -179,7 +168,7 @@ TEST_F(import_db, zone_prefix_mismatch_is_refused_with_the_right_code)
     const auto r = import(req);
     ASSERT_EQ(r.at(0).status, "failed");
     EXPECT_NE(r[0].error.find("EPSG:4526"), std::string::npos) << r[0].error;
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'crs_mismatch'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'crs_mismatch'"), 0);
 }
 
 TEST_F(import_db, reimport_of_the_same_file_is_a_no_op_unless_forced)
@@ -195,8 +184,8 @@ TEST_F(import_db, reimport_of_the_same_file_is_a_no_op_unless_forced)
     ASSERT_EQ(f.at(0).status, "published");
     EXPECT_EQ(f[0].version, first[0].version + 1);
     // The forced import supersedes the first on the same date: one active version.
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'same_river' AND superseded_by IS NULL"), 1);
-    EXPECT_EQ(scalar<int>("SELECT version FROM onemap.version_as_of('same_river', '2024-01-01')"), f[0].version);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'same_river' AND superseded_by IS NULL"), 1);
+    EXPECT_EQ(test::query_value<int>("SELECT version FROM onemap.version_as_of('same_river', '2024-01-01')"), f[0].version);
 }
 
 TEST_F(import_db, versions_answer_as_of_queries)
@@ -208,23 +197,23 @@ TEST_F(import_db, versions_answer_as_of_queries)
     v2.valid_from = "2024-07-01";
     ASSERT_EQ(import(v1).at(0).status, "published");
     ASSERT_EQ(import(v2).at(0).status, "published");
-    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2023-06-01')"), "2023-01-01");
-    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2024-06-30')"), "2023-01-01");
-    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2024-07-01')"), "2024-07-01");
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.version_as_of('asof_grid', '2022-12-31')"), 0);
-    EXPECT_EQ(scalar("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
+    EXPECT_EQ(test::query_value("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2023-06-01')"), "2023-01-01");
+    EXPECT_EQ(test::query_value("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2024-06-30')"), "2023-01-01");
+    EXPECT_EQ(test::query_value("SELECT valid_from::text FROM onemap.version_as_of('asof_grid', '2024-07-01')"), "2024-07-01");
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.version_as_of('asof_grid', '2022-12-31')"), 0);
+    EXPECT_EQ(test::query_value("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
               "2024-07-01");
     // The versions differ: grids were split and moved.
-    EXPECT_NE(scalar<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
-              scalar<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 2"));
+    EXPECT_NE(test::query_value<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
+              test::query_value<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 2"));
     // An out-of-order import (a correction of 2023 published after 2024) slots in by date.
     auto c = request("grid/2023-01-01/grid.shp", "asof_grid");
     c.id_field = "WGBM";
     c.valid_from = "2023-06-01";
     ASSERT_EQ(import(c).at(0).status, "published");
-    EXPECT_EQ(scalar("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
+    EXPECT_EQ(test::query_value("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 1"),
               "2023-06-01");
-    EXPECT_EQ(scalar("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 3"),
+    EXPECT_EQ(test::query_value("SELECT valid_to::text FROM onemap.layer_version WHERE layer = 'asof_grid' AND version = 3"),
               "2024-07-01");
 }
 
@@ -264,11 +253,11 @@ TEST_F(import_db, publish_notifies_the_changed_area)
 
 TEST_F(import_db, killed_mid_copy_leaves_the_previous_version_served)
 {
-    ASSERT_EQ(cli("--layer kill_dltb --encoding GBK --valid-from 2022-12-31 --id-field BSM " + test::data_samples() +
+    ASSERT_EQ(test::run_import("--layer kill_dltb --encoding GBK --valid-from 2022-12-31 --id-field BSM " + test::data_samples() +
                       "/natural-resources/dltb_2022.shp",
                   nullptr),
               0);
-    const auto before = scalar<long long>("SELECT count(*) FROM onemap_data.kill_dltb__v1");
+    const auto before = test::query_value<long long>("SELECT count(*) FROM onemap_data.kill_dltb__v1");
     // The same layer again, stalled mid-COPY by the fault-injection variable, then kill -9.
     const pid_t pid = fork();
     if (pid == 0) {
@@ -283,30 +272,30 @@ TEST_F(import_db, killed_mid_copy_leaves_the_previous_version_served)
     bool copying = false;
     for (int i = 0; i < 300 && !copying; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        copying = scalar<int>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %kill_dltb__v2%'") > 0;
+        copying = test::query_value<int>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %kill_dltb__v2%'") > 0;
     }
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     ASSERT_TRUE(copying) << "the import never reached COPY";
     // The server notices the dead client and rolls back.
-    for (int i = 0; i < 100 && scalar<int>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %kill_dltb%'") > 0; ++i) {
+    for (int i = 0; i < 100 && test::query_value<int>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %kill_dltb%'") > 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'kill_dltb'"), 1);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_tables WHERE tablename = 'kill_dltb__v2'"), 0);
-    EXPECT_EQ(scalar<long long>("SELECT count(*) FROM onemap_data.kill_dltb__v1"), before);
-    EXPECT_EQ(scalar("SELECT table_name FROM onemap.version_as_of('kill_dltb', '2025-01-01')"), "kill_dltb__v1");
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'kill_dltb'"), 1);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM pg_tables WHERE tablename = 'kill_dltb__v2'"), 0);
+    EXPECT_EQ(test::query_value<long long>("SELECT count(*) FROM onemap_data.kill_dltb__v1"), before);
+    EXPECT_EQ(test::query_value("SELECT table_name FROM onemap.version_as_of('kill_dltb', '2025-01-01')"), "kill_dltb__v1");
     // And the next import goes through.
-    EXPECT_EQ(cli("--layer kill_dltb --encoding GBK --valid-from 2023-12-31 --id-field BSM " + test::data_samples() +
+    EXPECT_EQ(test::run_import("--layer kill_dltb --encoding GBK --valid-from 2023-12-31 --id-field BSM " + test::data_samples() +
                       "/natural-resources/dltb_2023.shp",
                   nullptr),
               0);
-    EXPECT_EQ(scalar("SELECT table_name FROM onemap.version_as_of('kill_dltb', '2025-01-01')"), "kill_dltb__v2");
+    EXPECT_EQ(test::query_value("SELECT table_name FROM onemap.version_as_of('kill_dltb', '2025-01-01')"), "kill_dltb__v2");
 }
 
 TEST_F(import_db, database_dropping_the_connection_mid_copy_rolls_back)
 {
-    ASSERT_EQ(cli("--layer drop_dltb --encoding GBK --valid-from 2022-12-31 --id-field BSM " + test::data_samples() +
+    ASSERT_EQ(test::run_import("--layer drop_dltb --encoding GBK --valid-from 2022-12-31 --id-field BSM " + test::data_samples() +
                       "/natural-resources/dltb_2022.shp",
                   nullptr),
               0);
@@ -321,25 +310,25 @@ TEST_F(import_db, database_dropping_the_connection_mid_copy_rolls_back)
     bool terminated = false;
     for (int i = 0; i < 300 && !terminated; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        terminated = scalar<int>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        terminated = test::query_value<int>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                  "WHERE query LIKE 'COPY %drop_dltb__v2%') t") > 0;
     }
     importer.join(); // after its stall the importer finds the connection gone and fails
     EXPECT_NE(rc, 0) << out;
     EXPECT_NE(out.find("drop_dltb"), std::string::npos) << out;
     ASSERT_TRUE(terminated);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'drop_dltb'"), 1);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_tables WHERE tablename = 'drop_dltb__v2'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'drop_dltb'"), 1);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM pg_tables WHERE tablename = 'drop_dltb__v2'"), 0);
 }
 
 TEST_F(import_db, bad_inputs_get_clear_messages_and_touch_nothing)
 {
-    ASSERT_EQ(cli("--layer bad_target --encoding GBK --id-field BSM --valid-from 2022-12-31 " + test::data_samples() +
+    ASSERT_EQ(test::run_import("--layer bad_target --encoding GBK --id-field BSM --valid-from 2022-12-31 " + test::data_samples() +
                       "/natural-resources/dltb_2022.shp",
                   nullptr),
               0);
-    const auto versions_before = scalar<int>("SELECT count(*) FROM onemap.layer_version");
-    const auto tables_before = scalar<int>("SELECT count(*) FROM pg_tables WHERE schemaname = 'onemap_data'");
+    const auto versions_before = test::query_value<int>("SELECT count(*) FROM onemap.layer_version");
+    const auto tables_before = test::query_value<int>("SELECT count(*) FROM pg_tables WHERE schemaname = 'onemap_data'");
 
     struct bad {
         std::string name;
@@ -395,14 +384,14 @@ TEST_F(import_db, bad_inputs_get_clear_messages_and_touch_nothing)
     }
     for (const auto& c : cases) {
         std::string out;
-        const int rc = cli("--layer bad_target --valid-from 2030-01-01 " + c.extra_args + " '" + c.path + "'", &out);
+        const int rc = test::run_import("--layer bad_target --valid-from 2030-01-01 " + c.extra_args + " '" + c.path + "'", &out);
         EXPECT_NE(rc, 0) << c.name << ": " << out;
         EXPECT_NE(out.find(c.expect), std::string::npos) << c.name << ": expected '" << c.expect << "' in:\n" << out;
         EXPECT_EQ(out.find("Segmentation"), std::string::npos) << c.name;
     }
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version"), versions_before);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_tables WHERE schemaname = 'onemap_data'"), tables_before);
-    EXPECT_EQ(scalar("SELECT table_name FROM onemap.version_as_of('bad_target', '2031-01-01')"), "bad_target__v1");
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version"), versions_before);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM pg_tables WHERE schemaname = 'onemap_data'"), tables_before);
+    EXPECT_EQ(test::query_value("SELECT table_name FROM onemap.version_as_of('bad_target', '2031-01-01')"), "bad_target__v1");
 }
 
 namespace {
@@ -463,18 +452,18 @@ TEST_F(import_db, broken_features_are_repaired_or_rejected_and_reported)
     EXPECT_EQ(r[0].features, 2003);
 
     const std::string t = "onemap_data.broken_dltb__v1";
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM " + t + " WHERE NOT ST_IsValid(geom)"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM " + t + " WHERE NOT ST_IsValid(geom)"), 0);
     // The bow-tie keeps both triangles; the ring-order one has its 300 m shell and 100 m hole.
-    EXPECT_EQ(scalar<int>("SELECT ST_NumGeometries(geom) FROM " + t + " WHERE fid = 4117029999900001"), 2);
-    EXPECT_EQ(scalar<int>("SELECT ST_NumInteriorRings(ST_GeometryN(geom, 1)) FROM " + t + " WHERE fid = 4117029999900002"), 1);
-    EXPECT_NEAR(scalar<double>("SELECT ST_Area(geom::geography) FROM " + t + " WHERE fid = 4117029999900002"),
+    EXPECT_EQ(test::query_value<int>("SELECT ST_NumGeometries(geom) FROM " + t + " WHERE fid = 4117029999900001"), 2);
+    EXPECT_EQ(test::query_value<int>("SELECT ST_NumInteriorRings(ST_GeometryN(geom, 1)) FROM " + t + " WHERE fid = 4117029999900002"), 1);
+    EXPECT_NEAR(test::query_value<double>("SELECT ST_Area(geom::geography) FROM " + t + " WHERE fid = 4117029999900002"),
                 300.0 * 300.0 - 100.0 * 100.0, 0.05 * 300 * 300);
-    EXPECT_EQ(scalar<int>("SELECT ST_NPoints(geom) - ST_NPoints(ST_RemoveRepeatedPoints(geom)) FROM " + t +
+    EXPECT_EQ(test::query_value<int>("SELECT ST_NPoints(geom) - ST_NPoints(ST_RemoveRepeatedPoints(geom)) FROM " + t +
                           " WHERE fid = 4117029999900003"),
               0);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM " + t + " WHERE fid = 4117029999900004"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM " + t + " WHERE fid = 4117029999900004"), 0);
     // The catalog keeps the per-feature report.
-    EXPECT_EQ(scalar<int>("SELECT jsonb_array_length(report->'rejections') FROM onemap.layer_version WHERE layer = 'broken_dltb'"), 1);
+    EXPECT_EQ(test::query_value<int>("SELECT jsonb_array_length(report->'rejections') FROM onemap.layer_version WHERE layer = 'broken_dltb'"), 1);
 
     auto farmland = request("planning/basic_farmland.geojson", "broken_farmland");
     const auto f = import(farmland);
@@ -482,6 +471,6 @@ TEST_F(import_db, broken_features_are_repaired_or_rejected_and_reported)
     const long long line = source_fid("planning/basic_farmland.geojson", "JBNTBH", "411702999990001");
     EXPECT_TRUE(noted(f[0].rejections, line, "wrong_type"));
     EXPECT_EQ(f[0].rejected, 1);
-    EXPECT_EQ(scalar("SELECT geometry_type FROM onemap.layer WHERE name = 'broken_farmland'"), "MULTIPOLYGON");
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.broken_farmland__v1 WHERE jbntbh = '411702999990001'"), 0);
+    EXPECT_EQ(test::query_value("SELECT geometry_type FROM onemap.layer WHERE name = 'broken_farmland'"), "MULTIPOLYGON");
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap_data.broken_farmland__v1 WHERE jbntbh = '411702999990001'"), 0);
 }

@@ -15,17 +15,6 @@ namespace {
 
 class import_sources : public ::testing::Test {
 protected:
-    static int cli(const std::string& args, std::string* out)
-    {
-        return test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' " + args, out);
-    }
-    template <typename T = std::string>
-    static T scalar(const std::string& sql)
-    {
-        auto conn = test::db().connect();
-        pqxx::work txn(*conn);
-        return txn.exec(sql)[0][0].as<T>();
-    }
     static fs::path scratch(const std::string& name)
     {
         const fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
@@ -37,12 +26,6 @@ protected:
     {
         std::string out;
         ASSERT_EQ(test::run_command(command, &out), 0) << command << "\n" << out;
-    }
-    static nlohmann::json summary(const std::string& out)
-    {
-        const auto start = out.find("{\n");
-        EXPECT_NE(start, std::string::npos) << out;
-        return nlohmann::json::parse(out.substr(start, out.rfind('}') - start + 1));
     }
 };
 
@@ -56,10 +39,10 @@ TEST_F(import_sources, zip_of_a_shapefile)
     sh("cd " + test::data_samples() + "/water && zip -q " + (dir / "reservoir.zip").string() +
        " reservoir.shp reservoir.shx reservoir.dbf reservoir.prj reservoir.cpg");
     std::string out;
-    ASSERT_EQ(cli("--layer zip_reservoir " + (dir / "reservoir.zip").string(), &out), 0) << out;
-    EXPECT_EQ(scalar<long long>("SELECT count(*) FROM onemap_data.zip_reservoir__v1"),
-              scalar<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'zip_reservoir'"));
-    EXPECT_GT(scalar<int>("SELECT count(*) FROM onemap_data.zip_reservoir__v1 WHERE skmc LIKE '%水库'"), 0);
+    ASSERT_EQ(test::run_import("--layer zip_reservoir " + (dir / "reservoir.zip").string(), &out), 0) << out;
+    EXPECT_EQ(test::query_value<long long>("SELECT count(*) FROM onemap_data.zip_reservoir__v1"),
+              test::query_value<long long>("SELECT feature_count FROM onemap.layer_version WHERE layer = 'zip_reservoir'"));
+    EXPECT_GT(test::query_value<int>("SELECT count(*) FROM onemap_data.zip_reservoir__v1 WHERE skmc LIKE '%水库'"), 0);
 }
 
 TEST_F(import_sources, geopackage_with_several_layers_imports_each)
@@ -69,12 +52,12 @@ TEST_F(import_sources, geopackage_with_several_layers_imports_each)
     sh("ogr2ogr -f GPKG " + gpkg + " " + test::data_samples() + "/water/river.shp -nln river");
     sh("ogr2ogr -f GPKG -update " + gpkg + " " + test::data_samples() + RESERVOIR + " -nln reservoir");
     std::string out;
-    ASSERT_EQ(cli("--valid-from 2023-01-01 " + gpkg, &out), 0) << out;
-    const auto s = summary(out);
+    ASSERT_EQ(test::run_import("--valid-from 2023-01-01 " + gpkg, &out), 0) << out;
+    const auto s = test::import_summary(out);
     ASSERT_EQ(s["layers"].size(), 2U) << out;
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name IN ('river', 'reservoir')"), 2);
-    EXPECT_EQ(scalar("SELECT geometry_type FROM onemap.layer WHERE name = 'river'"), "MULTILINESTRING");
-    EXPECT_EQ(scalar<int>("SELECT source_srid FROM onemap.layer WHERE name = 'reservoir'"), 4526);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name IN ('river', 'reservoir')"), 2);
+    EXPECT_EQ(test::query_value("SELECT geometry_type FROM onemap.layer WHERE name = 'river'"), "MULTILINESTRING");
+    EXPECT_EQ(test::query_value<int>("SELECT source_srid FROM onemap.layer WHERE name = 'reservoir'"), 4526);
 }
 
 TEST_F(import_sources, filegdb_folder)
@@ -83,15 +66,15 @@ TEST_F(import_sources, filegdb_folder)
     const auto gdb = (dir / "planning.gdb").string();
     sh("ogr2ogr -f OpenFileGDB " + gdb + " " + test::data_samples() + "/planning/urban_boundary.geojson -nln urban");
     std::string out;
-    ASSERT_EQ(cli("--layer gdb_urban --valid-from 2023-01-01 " + gdb, &out), 0) << out;
-    EXPECT_GT(scalar<long long>("SELECT count(*) FROM onemap_data.gdb_urban__v1"), 0);
+    ASSERT_EQ(test::run_import("--layer gdb_urban --valid-from 2023-01-01 " + gdb, &out), 0) << out;
+    EXPECT_GT(test::query_value<long long>("SELECT count(*) FROM onemap_data.gdb_urban__v1"), 0);
 }
 
 TEST_F(import_sources, folder_of_shapefiles)
 {
     std::string out;
-    ASSERT_EQ(cli("--valid-from 2023-01-01 " + test::data_samples() + "/water", &out), 0) << out;
-    const auto s = summary(out);
+    ASSERT_EQ(test::run_import("--valid-from 2023-01-01 " + test::data_samples() + "/water", &out), 0) << out;
+    const auto s = test::import_summary(out);
     std::set<std::string> layers;
     for (const auto& l : s["layers"]) {
         layers.insert(l["layer"].get<std::string>());
@@ -103,8 +86,8 @@ TEST_F(import_sources, folder_of_shapefiles)
 TEST_F(import_sources, geojson_in_cgcs2000)
 {
     std::string out;
-    ASSERT_EQ(cli("--layer gj_urban " + test::data_samples() + "/planning/urban_boundary.geojson", &out), 0) << out;
-    EXPECT_EQ(scalar<int>("SELECT source_srid FROM onemap.layer WHERE name = 'gj_urban'"), 4490);
+    ASSERT_EQ(test::run_import("--layer gj_urban " + test::data_samples() + "/planning/urban_boundary.geojson", &out), 0) << out;
+    EXPECT_EQ(test::query_value<int>("SELECT source_srid FROM onemap.layer WHERE name = 'gj_urban'"), 4490);
 }
 
 TEST_F(import_sources, a_failing_layer_in_a_batch_is_named_and_the_others_still_land)
@@ -118,16 +101,16 @@ TEST_F(import_sources, a_failing_layer_in_a_batch_is_named_and_the_others_still_
                                             "    layer: batch_bad\n"
                                             "    theme: natural-resource\n";
     std::string out;
-    const int rc = cli("--manifest " + (dir / "manifest.yaml").string(), &out);
+    const int rc = test::run_import("--manifest " + (dir / "manifest.yaml").string(), &out);
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("batch_bad"), std::string::npos);
-    const auto s = summary(out);
+    const auto s = test::import_summary(out);
     EXPECT_FALSE(s["ok"].get<bool>());
     EXPECT_EQ(s["layers"][0]["status"], "published");
     EXPECT_EQ(s["layers"][1]["status"], "failed");
     EXPECT_NE(s["layers"][1]["error"].get<std::string>().find("--encoding"), std::string::npos);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_ok'"), 1);
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_bad'"), 0);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_ok'"), 1);
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'batch_bad'"), 0);
 }
 
 TEST_F(import_sources, progress_is_plain_lines_when_not_a_terminal)
@@ -152,11 +135,11 @@ TEST_F(import_sources, z_and_m_are_dropped_with_a_note_and_parts_promoted_to_mul
                         R"({"type":"Feature","properties":{"n":2},"geometry":{"type":"MultiPolygon","coordinates":)"
                         R"([[[[114.1,33.0,5],[114.11,33.0,5],[114.11,33.01,5],[114.1,33.0,5]]]]}}]})";
     std::string out;
-    ASSERT_EQ(cli("--layer z_polys " + p.string(), &out), 0) << out;
-    const auto s = summary(out);
+    ASSERT_EQ(test::run_import("--layer z_polys " + p.string(), &out), 0) << out;
+    const auto s = test::import_summary(out);
     const auto notes = s["layers"][0]["notes"].dump();
     EXPECT_NE(notes.find("Z/M dropped from 2 features"), std::string::npos) << notes;
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap_data.z_polys__v1 WHERE ST_NDims(geom) = 2 AND "
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap_data.z_polys__v1 WHERE ST_NDims(geom) = 2 AND "
                           "GeometryType(geom) = 'MULTIPOLYGON'"),
               2);
 }

@@ -16,35 +16,6 @@ namespace {
 
 class import_manifest : public ::testing::Test {
 protected:
-    static int cli(const std::string& args, std::string* out)
-    {
-        return test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' " + args, out);
-    }
-    template <typename T = std::string>
-    static T scalar(const std::string& sql)
-    {
-        auto conn = test::db().connect();
-        pqxx::work txn(*conn);
-        return txn.exec(sql)[0][0].as<T>();
-    }
-    static fs::path scratch(const std::string& name)
-    {
-        const fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-        return dir;
-    }
-    static void sh(const std::string& command)
-    {
-        std::string out;
-        ASSERT_EQ(test::run_command(command, &out), 0) << command << "\n" << out;
-    }
-    static nlohmann::json summary(const std::string& out)
-    {
-        const auto start = out.find("{\n");
-        EXPECT_NE(start, std::string::npos) << out;
-        return nlohmann::json::parse(out.substr(start, out.rfind('}') - start + 1));
-    }
 };
 
 const std::string RESERVOIR = "/water/reservoir.shp";
@@ -54,11 +25,11 @@ const std::string RESERVOIR = "/water/reservoir.shp";
 TEST_F(import_manifest, manifest_batch_imports_all_four_themes_and_both_versions)
 {
     std::string out;
-    const int rc = cli("--manifest " + test::data_samples() + "/manifest.yaml --summary " +
+    const int rc = test::run_import("--manifest " + test::data_samples() + "/manifest.yaml --summary " +
                            (fs::path(::testing::TempDir()) / "summary.json").string(),
                        &out);
     ASSERT_EQ(rc, 0) << out;
-    const auto s = summary(out);
+    const auto s = test::import_summary(out);
     EXPECT_TRUE(s["ok"].get<bool>());
     for (const auto& l : s["layers"]) {
         EXPECT_EQ(l["status"], "published") << l.dump();
@@ -69,22 +40,22 @@ TEST_F(import_manifest, manifest_batch_imports_all_four_themes_and_both_versions
     }
     std::ifstream in(fs::path(::testing::TempDir()) / "summary.json");
     EXPECT_EQ(nlohmann::json::parse(in), s);
-    EXPECT_EQ(scalar("SELECT string_agg(DISTINCT theme, ',' ORDER BY theme) FROM onemap.layer WHERE name IN "
+    EXPECT_EQ(test::query_value("SELECT string_agg(DISTINCT theme, ',' ORDER BY theme) FROM onemap.layer WHERE name IN "
                      "('admin_county', 'grid', 'dltb', 'river', 'basic_farmland')"),
               "grid,natural-resource,planning,water");
     for (const char* layer : {"admin_county", "admin_town", "admin_village", "grid"}) {
-        EXPECT_EQ(scalar<int>(std::string("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = '") +
+        EXPECT_EQ(test::query_value<int>(std::string("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = '") +
                               layer + "'"),
                   2)
             << layer;
     }
-    EXPECT_EQ(scalar<int>("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = 'dltb'"), 2);
-    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('dltb', '2023-06-30')"), "2022-12-31");
-    EXPECT_EQ(scalar("SELECT valid_from::text FROM onemap.version_as_of('grid', '2024-07-01')"), "2024-07-01");
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version WHERE superseded_by IS NULL AND layer = 'dltb'"), 2);
+    EXPECT_EQ(test::query_value("SELECT valid_from::text FROM onemap.version_as_of('dltb', '2023-06-30')"), "2022-12-31");
+    EXPECT_EQ(test::query_value("SELECT valid_from::text FROM onemap.version_as_of('grid', '2024-07-01')"), "2024-07-01");
 
     // Run again: nothing changes, everything is reported unchanged.
-    ASSERT_EQ(cli("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
-    for (const auto& l : summary(out)["layers"]) {
+    ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
+    for (const auto& l : test::import_summary(out)["layers"]) {
         EXPECT_EQ(l["status"], "unchanged") << l.dump();
     }
 }

@@ -23,11 +23,7 @@ protected:
     static void SetUpTestSuite()
     {
         std::string out;
-        ASSERT_EQ(test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' --manifest " +
-                                        test::data_samples() + "/manifest.yaml",
-                                    &out),
-                  0)
-            << out;
+        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
         auto conn = test::db().connect();
         s_layers = new std::vector<core::layer>(core::load_catalog(*conn));
         s_pool = new core::connection_pool(test::db().conninfo(), 2);
@@ -42,13 +38,6 @@ protected:
     {
         tileserver::tile_service service(*s_pool);
         return service.render({&l, &l.versions.back(), &tms, z, x, y});
-    }
-    template <typename T>
-    static T scalar(const std::string& sql)
-    {
-        auto conn = test::db().connect();
-        pqxx::work txn(*conn);
-        return txn.exec(sql)[0][0].as<T>();
     }
     static std::vector<core::layer>* s_layers;
     static core::connection_pool* s_pool;
@@ -75,8 +64,8 @@ TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
         const auto& v = l.versions.back();
         ASSERT_TRUE(v.bbox) << l.name;
         // A 3x3 block of z13 tiles around a feature of the layer.
-        const double lon = scalar<double>("SELECT ST_X(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
-        const double lat = scalar<double>("SELECT ST_Y(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
+        const double lon = test::query_value<double>("SELECT ST_X(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
+        const double lat = test::query_value<double>("SELECT ST_Y(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
         const int z = 13;
         int compared = 0;
         for (int dx = -1; dx <= 1; ++dx) {
@@ -138,7 +127,7 @@ TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
     }
 }
 
-TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_two_pixels_or_more)
+TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_three_pixels_or_more)
 {
     for (const auto& l : *s_layers) {
         if (l.name != "dltb" && l.name != "grid" && l.name != "reservoir") {
@@ -173,7 +162,7 @@ TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_two_pixels_or_more)
                 EXPECT_EQ(served.count(id), 0U) << l.name << " z" << z << ": sub-pixel feature " << id << " drawn";
             }
             for (auto id : big) {
-                EXPECT_EQ(served.count(id), 1U) << l.name << " z" << z << ": feature " << id << " of two pixels or more missing";
+                EXPECT_EQ(served.count(id), 1U) << l.name << " z" << z << ": feature " << id << " of three pixels or more missing";
             }
         }
     }
@@ -241,7 +230,7 @@ TEST_F(tile_engine, cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the
         EXPECT_GT(checked, 20) << t.tms->id();
     }
     // The village under the point is in both.
-    const auto here = scalar<long long>("SELECT fid FROM onemap_data." + v.table +
+    const auto here = test::query_value<long long>("SELECT fid FROM onemap_data." + v.table +
                                         " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(114.02, 32.98), 4490))");
     EXPECT_EQ(ids["WebMercatorQuad"].count(static_cast<std::uint64_t>(here)), 1U);
     EXPECT_EQ(ids["CGCS2000Quad"].count(static_cast<std::uint64_t>(here)), 1U);

@@ -19,11 +19,7 @@ protected:
     static void SetUpTestSuite()
     {
         std::string out;
-        ASSERT_EQ(test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() + "' --manifest " +
-                                        test::data_samples() + "/manifest.yaml",
-                                    &out),
-                  0)
-            << out;
+        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
         s_server = new test::server_process(test::db().conninfo(),
                                             {"--tilesets", test::source_dir() + "/tileserver/tilesets.yaml"});
     }

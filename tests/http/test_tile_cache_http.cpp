@@ -171,16 +171,18 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
         }
         auto conn = test::db().connect();
         pqxx::work txn(*conn);
-        // Every served grid is a 2024 grid in reach of the tile, and every 2024 grid with a
-        // visible share of the tile is served (slivers in the buffer may quantize away).
+        // Every served grid is a 2024 grid in reach of the tile, and every 2024 grid drawn at
+        // this zoom with a visible share of the tile is served (slivers may quantize away).
         std::set<std::string> reachable;
         std::set<std::string> visible;
         for (const auto& r : txn.exec_params(
                  // z9 reads the copy simplified to half a pixel: reach grows by one pixel.
-                 "SELECT wgbm, ST_Area(ST_Intersection(geom, e)) > 1e-4 * ST_Area(e) FROM onemap_data.cgrid__v2, "
-                 "ST_Transform(ST_TileEnvelope(9, $1, $2, margin => 64.0/4096), 4490) e "
+                 // Drawn at z9: a visible share of the tile and the size rule (MIN_FEATURE_PIXELS).
+                 "SELECT wgbm, ST_Area(ST_Intersection(geom, e)) > 1e-4 * ST_Area(e) AND "
+                 "GREATEST(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin(geom)) >= $4 "
+                 "FROM onemap_data.cgrid__v2, ST_Transform(ST_TileEnvelope(9, $1, $2, margin => 64.0/4096), 4490) e "
                  "WHERE ST_Intersects(geom, ST_Expand(e, $3))",
-                 x, y, core::degrees_per_pixel(9))) {
+                 x, y, core::degrees_per_pixel(9), core::MIN_FEATURE_PIXELS * core::degrees_per_pixel(9))) {
             reachable.insert(r[0].as<std::string>());
             if (r[1].as<bool>()) {
                 visible.insert(r[0].as<std::string>());

@@ -84,6 +84,20 @@ public:
 const auto* const registered = ::testing::AddGlobalTestEnvironment(new tempdb_environment);
 } // namespace
 
+int run_import(const std::string& args, std::string* output)
+{
+    return run_command(import_exe() + " -q --db '" + db().conninfo() + "' " + args, output);
+}
+
+nlohmann::json import_summary(const std::string& output)
+{
+    const auto start = output.find("{\n");
+    if (start == std::string::npos) {
+        throw std::runtime_error("no JSON summary in:\n" + output);
+    }
+    return nlohmann::json::parse(output.substr(start, output.rfind('}') - start + 1));
+}
+
 tempdb& db()
 {
     if (g_db == nullptr) {

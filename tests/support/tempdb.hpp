@@ -2,6 +2,7 @@
 // A throwaway PostGIS database per test binary, after osm2pgsql's tempdb_t: a uniquely named
 // database with PostGIS, dropped afterwards unless ONEMAP_KEEP_TEST_DB is set. No reachable
 // server is a loud failure with a hint, never a skip.
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include <memory>
@@ -30,6 +31,21 @@ tempdb& db();
 
 /// Runs a command line, returns its exit status; stdout+stderr go to `output`.
 int run_command(const std::string& command, std::string* output = nullptr);
+
+/// Runs `onemap-import -q` against the test database with `args`; returns its exit status.
+int run_import(const std::string& args, std::string* output = nullptr);
+
+/// The JSON summary onemap-import printed in `output` (after any log lines).
+nlohmann::json import_summary(const std::string& output);
+
+/// The first column of the first row `sql` returns in the test database.
+template <typename T = std::string>
+T query_value(const std::string& sql)
+{
+    auto conn = db().connect();
+    pqxx::work txn(*conn);
+    return txn.exec(sql)[0][0].as<T>();
+}
 
 /// Paths known at configure time.
 std::string source_dir();

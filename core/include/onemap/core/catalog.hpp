@@ -77,7 +77,7 @@ struct layer {
 constexpr int OVERVIEW_MAX_ZOOM = 12;
 /// A feature is drawn at zoom z (up to OVERVIEW_MAX_ZOOM) when its bounding box spans at least
 /// this many pixels of degrees_per_pixel(z), in longitude or latitude.
-constexpr double MIN_FEATURE_PIXELS = 2.0;
+constexpr double MIN_FEATURE_PIXELS = 3.0;
 
 /// Longitude degrees one 256-px tile pixel spans at Web Mercator zoom z (at the equator).
 double degrees_per_pixel(int z) noexcept;
