@@ -1,6 +1,7 @@
 #include "onemap/core/tile_matrix_set.hpp"
 
 #include <cassert>
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -41,6 +42,25 @@ box tile_matrix_set::tile_bounds(int level, std::uint64_t col, std::uint64_t row
     b.max_y = m->origin_y - static_cast<double>(row) * span_y;
     b.min_y = m->origin_y - static_cast<double>(row + 1) * span_y;
     return b;
+}
+
+tile_matrix_set::range tile_matrix_set::tile_range(int level, const box& lonlat) const
+{
+    const tile_matrix* m = matrix(level);
+    assert(m != nullptr);
+    const double span_x = m->cell_size * m->tile_width;
+    const double span_y = m->cell_size * m->tile_height;
+    const double x0 = m_geographic ? lonlat.min_x : lon_to_mercator_x(lonlat.min_x);
+    const double x1 = m_geographic ? lonlat.max_x : lon_to_mercator_x(lonlat.max_x);
+    const double y0 = m_geographic ? lonlat.min_y : lat_to_mercator_y(lonlat.min_y);
+    const double y1 = m_geographic ? lonlat.max_y : lat_to_mercator_y(lonlat.max_y);
+    auto clamp = [](double v, std::uint64_t n) {
+        return static_cast<std::uint64_t>(std::min(std::max(v, 0.0), static_cast<double>(n - 1)));
+    };
+    return range{clamp(std::floor((x0 - m->origin_x) / span_x), m->matrix_width),
+                 clamp(std::floor((m->origin_y - y1) / span_y), m->matrix_height),
+                 clamp(std::floor((x1 - m->origin_x) / span_x), m->matrix_width),
+                 clamp(std::floor((m->origin_y - y0) / span_y), m->matrix_height)};
 }
 
 int tile_matrix_set::web_mercator_zoom(int level) const

@@ -196,3 +196,42 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
         }
     }
 }
+
+TEST_F(cache_http, seeding_fills_the_cache_for_a_box_and_zoom_range)
+{
+    std::string out;
+    const int rc = test::run_command(test::server_exe() + " seed --server " + s_server->base_url() +
+                                         " --tileset cgrid --bbox 113.9,32.9,114.2,33.1 --zooms 10-12",
+                                     &out);
+    ASSERT_EQ(rc, 0) << out;
+    const auto seeded = nlohmann::json::parse(out.substr(out.find('{')));
+    const auto& wm = core::web_mercator_quad();
+    std::size_t expected = 0;
+    for (int z = 10; z <= 12; ++z) {
+        const auto r = wm.tile_range(z, core::box{113.9, 32.9, 114.2, 33.1});
+        expected += (r.max_col - r.min_col + 1) * (r.max_row - r.min_row + 1);
+    }
+    EXPECT_EQ(seeded["tiles"].get<std::size_t>(), expected);
+
+    // Every seeded tile is now a cache hit.
+    const auto before = stats()["cache"];
+    auto c = s_server->client();
+    for (int z = 10; z <= 12; ++z) {
+        const auto r = wm.tile_range(z, core::box{113.9, 32.9, 114.2, 33.1});
+        for (auto x = r.min_col; x <= r.max_col; ++x) {
+            for (auto y = r.min_row; y <= r.max_row; ++y) {
+                ASSERT_TRUE(c.Get("/tiles/cgrid/" + std::to_string(z) + "/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt"));
+            }
+        }
+    }
+    const auto after = stats()["cache"];
+    EXPECT_EQ(after["misses"], before["misses"]);
+    EXPECT_EQ(after["hits"].get<std::size_t>() - before["hits"].get<std::size_t>(), expected);
+
+    auto bad = c.Post("/admin/seed", httplib::Params{{"tileset", "cgrid"}, {"bbox", "1,2,3"}, {"minzoom", "1"}, {"maxzoom", "2"}});
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_EQ(nlohmann::json::parse(bad->body)["parameter"], "bbox");
+    auto huge = c.Post("/admin/seed", httplib::Params{{"tileset", "cgrid"}, {"bbox", "-180,-85,180,85"}, {"minzoom", "0"}, {"maxzoom", "18"}});
+    EXPECT_EQ(huge->status, 400);
+}

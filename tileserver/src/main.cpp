@@ -4,6 +4,9 @@
 #include "onemap/tileserver/server.hpp"
 
 #include <CLI/CLI.hpp>
+#include <httplib.h>
+
+#include <cstdio>
 
 #include <csignal>
 
@@ -31,7 +34,36 @@ int main(int argc, char** argv)
     app.add_option("--tilesets", config.tilesets_path, "YAML of composite tilesets, e.g. tileserver/tilesets.yaml");
     app.add_option("--public-url", config.public_url, "base URL clients reach this server at");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
+    // `onemap-server seed …` asks a running server to fill its cache (its cache is in-process).
+    auto* seed = app.add_subcommand("seed", "fill a running server's tile cache over a bbox and zoom range");
+    std::string seed_url = "http://127.0.0.1:8080";
+    std::string seed_tileset;
+    std::string seed_bbox;
+    std::string seed_zooms;
+    std::string seed_tms = "WebMercatorQuad";
+    seed->add_option("--server", seed_url, "the server to seed")->capture_default_str();
+    seed->add_option("--tileset", seed_tileset, "tileset (layer or composite) to seed")->required();
+    seed->add_option("--bbox", seed_bbox, "west,south,east,north in degrees")->required();
+    seed->add_option("--zooms", seed_zooms, "zoom range, e.g. 0-14")->required();
+    seed->add_option("--tms", seed_tms, "tile matrix set")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    if (seed->parsed()) {
+        const auto dash = seed_zooms.find('-');
+        httplib::Client client(seed_url);
+        client.set_read_timeout(3600, 0);
+        const httplib::Params params{{"tileset", seed_tileset},
+                                     {"bbox", seed_bbox},
+                                     {"tms", seed_tms},
+                                     {"minzoom", seed_zooms.substr(0, dash)},
+                                     {"maxzoom", dash == std::string::npos ? seed_zooms : seed_zooms.substr(dash + 1)}};
+        auto res = client.Post("/admin/seed", params);
+        if (!res) {
+            onemap::log().error("cannot reach {}", seed_url);
+            return 1;
+        }
+        std::printf("%s\n", res->body.c_str());
+        return res->status == 200 ? 0 : 1;
+    }
     try {
         onemap::set_log_level(log_level);
         config.cache_bytes = cache_mb << 20;

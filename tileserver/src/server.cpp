@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 namespace onemap::tileserver {
 
@@ -108,14 +109,28 @@ struct server::impl {
         }
         const std::string date = requested_date(req);
         res.set_header("Cache-Control", "public, max-age=300");
+        const auto tile = tile_for(*pinned, composite, layer, tms, static_cast<int>(level), col, row, date);
+        if (!tile) {
+            res.status = 204; // nothing existed on that date at this zoom
+            return;
+        }
+        send_tile(req, res, *tile, "application/vnd.mapbox-vector-tile");
+    }
+
+    // The tile from the cache, built on a miss; nullptr when no layer is drawn at that date and
+    // zoom. Exactly one of `composite` and `layer` is set.
+    std::shared_ptr<const cached_tile> tile_for(const std::vector<core::layer>& layers, const tileset_config* composite,
+                                                   const core::layer* layer, const core::tile_matrix_set& tms, int level,
+                                                   std::uint64_t col, std::uint64_t row, const std::string& date)
+    {
         // What to draw: the layer, or the composite's members shown at this zoom, each in the
         // version valid on the date.
         std::vector<layer_pick> picks;
         std::vector<std::string> layer_names;
         if (composite != nullptr) {
-            const int zoom = tms.web_mercator_zoom(static_cast<int>(level));
+            const int zoom = tms.web_mercator_zoom(level);
             for (const auto& member : composite->layers) {
-                const core::layer* l = find_layer(*pinned, member.layer);
+                const core::layer* l = find_layer(layers, member.layer);
                 layer_names.push_back(member.layer);
                 if (l != nullptr && member.shown_at(zoom)) {
                     if (const auto* v = l->as_of(date)) {
@@ -130,16 +145,76 @@ struct server::impl {
             }
         }
         if (picks.empty()) {
-            res.status = 204; // nothing existed on that date at this zoom
-            return;
+            return nullptr;
         }
         // Time is part of the key: the date asked for (today when none), so a publish that
         // only affects other dates cannot serve stale tiles, and a new day re-resolves.
-        const std::string key = layer_name + '/' + tms.id() + '/' + z + '/' + x + '/' + y + '@' + date;
-        const auto tile = cache.get(key, layer_names, tms.tile_bounds_lonlat(static_cast<int>(level), col, row),
-                                    [&] { return tiles.render_layers(picks, tms, static_cast<int>(level), col, row); });
-        send_tile(req, res, *tile, "application/vnd.mapbox-vector-tile");
+        const std::string name = composite != nullptr ? composite->name : layer->name;
+        const std::string key = name + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(col) + '/' +
+                                std::to_string(row) + '@' + date;
+        return cache.get(key, layer_names, tms.tile_bounds_lonlat(level, col, row),
+                         [&] { return tiles.render_layers(picks, tms, level, col, row); });
     }
+
+    // Fills the cache with every tile of a tileset over a lon/lat box and zoom range.
+    nlohmann::json seed(const httplib::Request& req)
+    {
+        if (req.remote_addr != "127.0.0.1" && req.remote_addr != "::1") {
+            throw forbidden("seeding is only accepted from the server's own host");
+        }
+        const catalog_ptr pinned = catalog();
+        const std::string name = req.get_param_value("tileset");
+        const tileset_config* composite = find_tileset(name);
+        const core::layer* layer = composite == nullptr ? find_layer(*pinned, name) : nullptr;
+        if (composite == nullptr && layer == nullptr) {
+            throw not_found("no tileset named '" + name + "'");
+        }
+        const std::string tms_id = req.has_param("tms") ? req.get_param_value("tms") : "WebMercatorQuad";
+        const auto* tms = core::find_tile_matrix_set(tms_id);
+        if (tms == nullptr) {
+            throw input_error("tms", "no tile matrix set '" + tms_id + "'");
+        }
+        core::box b;
+        if (std::sscanf(req.get_param_value("bbox").c_str(), "%lf,%lf,%lf,%lf", &b.min_x, &b.min_y, &b.max_x, &b.max_y) != 4 ||
+            !(b.min_x < b.max_x && b.min_y < b.max_y) || b.min_x < -180 || b.max_x > 180 || b.min_y < -90 || b.max_y > 90) {
+            throw input_error("bbox", "bbox must be west,south,east,north in degrees");
+        }
+        const auto minzoom = static_cast<int>(parse_index(req.get_param_value("minzoom"), "minzoom"));
+        const auto maxzoom = static_cast<int>(parse_index(req.get_param_value("maxzoom"), "maxzoom"));
+        if (minzoom < tms->min_level() || maxzoom > tms->max_level() || minzoom > maxzoom) {
+            throw input_error("maxzoom", "zooms must lie in " + std::to_string(tms->min_level()) + ".." +
+                                             std::to_string(tms->max_level()) + " with minzoom <= maxzoom");
+        }
+        const std::string date = requested_date(req);
+        std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> todo;
+        for (int z = minzoom; z <= maxzoom; ++z) {
+            const auto r = tms->tile_range(z, b);
+            if ((r.max_col - r.min_col + 1) * (r.max_row - r.min_row + 1) + todo.size() > MAX_SEED_TILES) {
+                throw input_error("maxzoom", "more than " + std::to_string(MAX_SEED_TILES) +
+                                                 " tiles; seed a smaller box or fewer zooms");
+            }
+            for (auto col = r.min_col; col <= r.max_col; ++col) {
+                for (auto row = r.min_row; row <= r.max_row; ++row) {
+                    todo.emplace_back(z, col, row);
+                }
+            }
+        }
+        const auto started = std::chrono::steady_clock::now();
+        std::size_t bytes = 0;
+        std::size_t empty = 0;
+        for (const auto& [z, col, row] : todo) {
+            const auto t = tile_for(*pinned, composite, layer, *tms, z, col, row, date);
+            if (!t || t->body.empty()) {
+                ++empty;
+            } else {
+                bytes += t->body.size();
+            }
+        }
+        return {{"tileset", name}, {"tms", tms->id()}, {"tiles", todo.size()}, {"empty", empty}, {"bytes", bytes},
+                {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}};
+    }
+
+    static constexpr std::size_t MAX_SEED_TILES = 200000;
 
     static nlohmann::json fields_of(const core::layer_version* v, const tileset_member* member)
     {
@@ -391,6 +466,9 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
                  self->handle_tile(req, res, req.matches[1], *tms, req.matches[3], req.matches[4],
                                    req.matches[5]);
              }));
+    http.Post("/admin/seed", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(self->seed(req).dump(), "application/json");
+    }));
     http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
         const auto c = self->cache.stats();
         res.set_content(nlohmann::json({{"cache", {{"hits", c.hits}, {"misses", c.misses}, {"evictions", c.evictions},

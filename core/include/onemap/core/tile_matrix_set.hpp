@@ -62,6 +62,12 @@ public:
     /// Bounds of a tile in the set's CRS. \pre contains(level, col, row)
     box tile_bounds(int level, std::uint64_t col, std::uint64_t row) const;
 
+    struct range {
+        std::uint64_t min_col, min_row, max_col, max_row;
+    };
+    /// The tiles of `level` that cover a lon/lat box (clamped to the matrix).
+    range tile_range(int level, const box& lonlat) const;
+
     /// The Web Mercator zoom whose tiles span as many degrees of longitude as this level's.
     int web_mercator_zoom(int level) const;
 
