@@ -39,9 +39,28 @@ echo "tiles: $(wc -l < /tmp/onemap-tiles.txt) ($(awk "\$1<=8" /tmp/onemap-tiles.
      "$(awk "\$1>=9 && \$1<=11" /tmp/onemap-tiles.txt | wc -l) z9-11, $(awk "\$1>=12" /tmp/onemap-tiles.txt | wc -l) z12-16)"
 "$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=tb --port 18080 --cache-mb 0 --log-level warn &
 server=$!
-trap "kill $server 2>/dev/null || true" EXIT
+cleanup() { kill "$server" 2>/dev/null || true; }
+trap cleanup EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
 "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" onemap http://127.0.0.1:18080/tiles/dltb
 echo "server peak RSS: $(grep VmHWM /proc/$server/status)"
 "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" postgis dbname=tb onemap_data.dltb__v1
+kill $server; wait $server 2>/dev/null || true
+# Memory under a cache budget smaller than the tiles: 2,000 extra z14 tiles (~60 KB each)
+# through a 32 MB cache, twice.
+"$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=tb --port 18080 --cache-mb 32 --log-level warn &
+server=$!
+for i in $(seq 50); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
+/usr/bin/python3 -c "
+import math
+def tx(lon, z): return int((lon + 180) / 360 * 2**z)
+def ty(lat, z):
+    r = math.radians(lat); return int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * 2**z)
+x0, y0 = tx(113.9, 14), ty(33.2, 14)
+for i in range(2000): print(14, x0 + i % 50, y0 + i // 50)
+" > /tmp/onemap-tiles-mem.txt
+for pass in 1 2; do
+  "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles-mem.txt --clients "$CLIENTS" onemap http://127.0.0.1:18080/tiles/dltb
+done
+echo "cache 32 MB: $(grep VmHWM /proc/$server/status); $(curl -s http://127.0.0.1:18080/stats)"
 '

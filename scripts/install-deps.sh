@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libssl-dev
   postgresql postgresql-contrib postgresql-15-postgis-3 postgis
-  zip python3 python3-gdal python3-shapely python3-pyproj python3-numpy
+  zip curl python3 python3-gdal python3-shapely python3-pyproj python3-numpy python3-yaml
   locales
 )
 

@@ -28,6 +28,7 @@ int main(int argc, char** argv)
     app.add_option("-d,--db", config.db, "libpq connection string (default: PG* environment)");
     app.add_option("--host", config.host, "address to listen on")->capture_default_str();
     app.add_option("-p,--port", config.port, "port to listen on (0 = any free port)")->capture_default_str();
+    app.add_option("--http-threads", config.http_threads, "HTTP worker threads (one per keep-alive connection)")->capture_default_str();
     app.add_option("--db-connections", config.db_connections, "database connections in the pool")->capture_default_str();
     std::size_t cache_mb = config.cache_bytes >> 20;
     app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();

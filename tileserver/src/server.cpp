@@ -398,6 +398,8 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     auto& http = m_impl->http;
     http.set_tcp_nodelay(true); // without it cpp-httplib stalls ~40 ms per response
     http.set_keep_alive_max_count(100000);
+    const std::size_t threads = m_impl->config.http_threads;
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
     auto guarded = [](auto&& fn) {
         return [fn](const httplib::Request& req, httplib::Response& res) {

@@ -13,6 +13,9 @@ struct server_config {
     std::string host = "127.0.0.1";
     int port = 8080;               ///< 0 = any free port (see server::bind)
     std::size_t db_connections = 8;
+    /// cpp-httplib serves each keep-alive connection on one pool thread until it closes, so
+    /// the pool must be as large as the concurrent connections expected.
+    std::size_t http_threads = 256;
     std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
     std::size_t cache_bytes = 256u << 20; ///< tile cache budget
     bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
