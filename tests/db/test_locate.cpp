@@ -1,0 +1,117 @@
+// In-memory point location (Boost.Geometry R-tree) against PostGIS ST_Covers on 100,000
+// points per grid version: random points over the city, grid vertices and midpoints of grid
+// edges (points exactly on shared boundaries). Zero mismatches.
+#include "onemap/core/boundary_index.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace onemap;
+
+namespace {
+
+// Both grid versions imported once (a second import of the same files is a no-op).
+void import_grid_versions()
+{
+    for (const char* v : {"2023-01-01", "2024-07-01"}) {
+        std::string out;
+        ASSERT_EQ(test::run_import("--layer grid --theme grid --id-field WGBM --valid-from " + std::string(v) + " " +
+                                       test::data_samples() + "/grid/" + v + "/grid.shp",
+                                   &out),
+                  0)
+            << out;
+    }
+}
+
+class locate_db : public ::testing::TestWithParam<const char*> {
+protected:
+    static void SetUpTestSuite() { import_grid_versions(); }
+};
+
+class locate_neighbors : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { import_grid_versions(); }
+};
+
+} // namespace
+
+TEST_P(locate_db, agrees_with_postgis_st_covers_on_100k_points)
+{
+    const std::string table = std::string("onemap_data.") + GetParam();
+    auto conn = test::db().connect();
+    core::boundary_index index;
+    {
+        pqxx::work txn(*conn);
+        for (const auto& r : txn.exec("SELECT fid, wgbm, wgmc, ST_AsBinary(geom) FROM " + table)) {
+            const pqxx::binarystring wkb(r[3]);
+            index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>()},
+                      std::string_view(wkb.get(), wkb.size()));
+        }
+    }
+    index.build();
+    ASSERT_GT(index.size(), 2000U);
+
+    pqxx::work txn(*conn);
+    txn.exec("SELECT setseed(0.42)");
+    // 70,000 random points over (and a little beyond) the city, 15,000 vertices, 15,000 edge
+    // midpoints; PostgreSQL prints doubles in shortest round-trip form, so both sides see the
+    // same coordinates.
+    txn.exec("CREATE TEMP TABLE pts AS "
+             "SELECT 113.0 + random() * 2.3 AS x, 32.2 + random() * 1.4 AS y FROM generate_series(1, 70000) "
+             "UNION ALL (SELECT ST_X(g), ST_Y(g) FROM (SELECT (ST_DumpPoints(geom)).geom AS g FROM " + table +
+             ") v ORDER BY random() LIMIT 15000) "
+             "UNION ALL (SELECT (ST_X(a) + ST_X(b)) / 2, (ST_Y(a) + ST_Y(b)) / 2 FROM (SELECT ST_PointN(r, i) AS a, "
+             "ST_PointN(r, i + 1) AS b FROM (SELECT ST_ExteriorRing((ST_Dump(geom)).geom) AS r FROM " + table +
+             ") rings, generate_series(1, ST_NPoints(r) - 1) i) s ORDER BY random() LIMIT 15000)");
+    const auto rows = txn.exec("SELECT x, y, (SELECT wgbm FROM " + table +
+                               " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(x, y), 4490)) ORDER BY wgbm LIMIT 1) FROM pts");
+    ASSERT_EQ(rows.size(), 100000U);
+    std::size_t mismatches = 0;
+    std::size_t inside = 0;
+    for (const auto& r : rows) {
+        const double x = r[0].as<double>();
+        const double y = r[1].as<double>();
+        const core::boundary* b = index.locate(x, y);
+        const std::string ours = b != nullptr ? b->code : "";
+        const std::string theirs = r[2].is_null() ? "" : r[2].as<std::string>();
+        inside += theirs.empty() ? 0 : 1;
+        if (ours != theirs) {
+            if (++mismatches <= 10) {
+                ADD_FAILURE() << "point " << r[0].c_str() << " " << r[1].c_str() << ": onemap '" << ours
+                              << "', PostGIS '" << theirs << "'";
+            }
+        }
+    }
+    EXPECT_EQ(mismatches, 0U);
+    EXPECT_GT(inside, 60000U);
+}
+
+INSTANTIATE_TEST_SUITE_P(grid_versions, locate_db, ::testing::Values("grid__v1", "grid__v2"));
+
+TEST_F(locate_neighbors, grids_sharing_an_edge_are_neighbours)
+{
+    auto conn = test::db().connect();
+    core::boundary_index index;
+    pqxx::work txn(*conn);
+    for (const auto& r : txn.exec("SELECT fid, wgbm, wgmc, ST_AsBinary(geom) FROM onemap_data.grid__v1")) {
+        const pqxx::binarystring wkb(r[3]);
+        index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>()},
+                  std::string_view(wkb.get(), wkb.size()));
+    }
+    index.build();
+    const std::string code = txn.exec("SELECT wgbm FROM onemap_data.grid__v1 ORDER BY wgbm LIMIT 1")[0][0].as<std::string>();
+    std::vector<std::string> ours;
+    for (const auto* n : index.neighbors(code)) {
+        ours.push_back(n->code);
+    }
+    std::vector<std::string> theirs;
+    for (const auto& r : txn.exec_params("SELECT b.wgbm FROM onemap_data.grid__v1 a, onemap_data.grid__v1 b WHERE "
+                                         "a.wgbm = $1 AND b.wgbm <> a.wgbm AND ST_Intersects(a.geom, b.geom) ORDER BY b.wgbm",
+                                         code)) {
+        theirs.push_back(r[0].as<std::string>());
+    }
+    EXPECT_FALSE(theirs.empty());
+    EXPECT_EQ(ours, theirs);
+    EXPECT_EQ(index.find(code)->code, code);
+    EXPECT_EQ(index.find("no-such-code"), nullptr);
+}
