@@ -15,7 +15,7 @@ createdb cb
 "$ONEMAP_ROOT/build/importers/onemap-import" -q --db dbname=cb --manifest "$ONEMAP_ROOT/data-samples/manifest.yaml" > /dev/null
 WORK=$(mktemp -d /tmp/onemap-cached.XXXX); chmod 755 "$WORK"
 "$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=cb --port 18080 --cache-mb 64 --log-level warn \
-  --tilesets "$ONEMAP_ROOT/tileserver/tilesets.yaml" &
+  --config "$ONEMAP_ROOT/tileserver/onemap.yaml" &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; }
 trap cleanup EXIT

@@ -55,7 +55,7 @@ onemap is serving on http://localhost:$HTTP_PORT/
 Ctrl-C stops the server and the database.
 
 INFO
-build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --tilesets tileserver/tilesets.yaml --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
+build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --config tileserver/onemap.yaml --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' INT TERM
 wait $SERVER || true

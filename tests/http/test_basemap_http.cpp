@@ -1,5 +1,5 @@
 // The unified basemap: the whole sample imported with its manifest, served as one tileset
-// composed by tileserver/tilesets.yaml, beside each layer on its own.
+// composed by tileserver/onemap.yaml, beside each layer on its own.
 #include "mvt_decode.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 #include "server_process.hpp"
@@ -21,7 +21,7 @@ protected:
         std::string out;
         ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
         s_server = new test::server_process(test::db().conninfo(),
-                                            {"--tilesets", test::source_dir() + "/tileserver/tilesets.yaml"});
+                                            {"--config", test::source_dir() + "/tileserver/onemap.yaml"});
     }
     static void TearDownTestSuite()
     {

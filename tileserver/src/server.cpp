@@ -4,8 +4,10 @@
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
 #include "onemap/core/error.hpp"
+#include "onemap/core/gcj02.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/tileserver/http_errors.hpp"
+#include "onemap/tileserver/locator.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
@@ -37,6 +39,22 @@ std::uint64_t parse_index(const std::string& text, const char* parameter)
     return v;
 }
 
+double parse_coordinate(const httplib::Request& req, const char* parameter, double min, double max)
+{
+    if (!req.has_param(parameter)) {
+        throw input_error(parameter, std::string(parameter) + " is required");
+    }
+    const std::string text = req.get_param_value(parameter);
+    double v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end || !(v >= min && v <= max)) {
+        throw input_error(parameter, std::string(parameter) + " must be a number in " + std::to_string(min) + ".." +
+                                         std::to_string(max) + ", got '" + text + "'");
+    }
+    return v;
+}
+
 std::string requested_date(const httplib::Request& req)
 {
     if (!req.has_param("datetime")) {
@@ -56,8 +74,9 @@ struct server::impl {
     explicit impl(server_config c)
         : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool)
     {
-        if (!config.tilesets_path.empty()) {
-            tilesets = read_tilesets(config.tilesets_path);
+        if (!config.config_path.empty()) {
+            tilesets = read_tilesets(config.config_path);
+            locate_levels = read_locate_levels(config.config_path);
         }
     }
 
@@ -215,6 +234,108 @@ struct server::impl {
     }
 
     static constexpr std::size_t MAX_SEED_TILES = 200000;
+
+    std::shared_ptr<const locator> locator_now() const
+    {
+        auto l = std::atomic_load(&locate_snapshot);
+        if (!l) {
+            throw not_found("point location is not configured (no locate: section in the server config)");
+        }
+        return l;
+    }
+
+    // The boundary of one located feature as GeoJSON text, optionally simplified (metres).
+    std::string boundary_geojson(const located& hit, const std::string& code_field, double simplify_m)
+    {
+        auto conn = pool.acquire();
+        pqxx::read_transaction txn(*conn);
+        const auto r = txn.exec_params("SELECT ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(geom, $1)), 7) FROM " +
+                                           core::qualified(core::DATA_SCHEMA, hit.version->table) + " WHERE fid = $2 AND " +
+                                           core::quote_ident(code_field) + "::text = $3",
+                                       simplify_m / 111320.0, static_cast<long long>(hit.boundary->fid), hit.boundary->code);
+        return r.empty() ? "null" : r[0][0].as<std::string>();
+    }
+
+    const std::string& code_field_of(const std::string& level) const
+    {
+        for (const auto& l : locate_levels) {
+            if (l.level == level) {
+                return l.code_field;
+            }
+        }
+        throw std::logic_error("unknown level " + level);
+    }
+
+    nlohmann::json locate(const httplib::Request& req)
+    {
+        double lon = parse_coordinate(req, "lon", -180, 180);
+        double lat = parse_coordinate(req, "lat", -90, 90);
+        const std::string crs = req.has_param("crs") ? req.get_param_value("crs") : "wgs84";
+        if (crs == "gcj02") {
+            const auto w = core::gcj02_to_wgs84({lon, lat});
+            lon = w.lon;
+            lat = w.lat;
+        } else if (crs != "wgs84" && crs != "cgcs2000") {
+            throw input_error("crs", "crs must be wgs84, cgcs2000 or gcj02, got '" + crs + "'");
+        }
+        const bool with_boundary = req.has_param("boundary") && req.get_param_value("boundary") == "true";
+        const std::string date = requested_date(req);
+        const auto loc = locator_now();
+        const auto hits = loc->locate(lon, lat, date);
+        if (hits.empty() || hits.back().level != loc->levels().back().level) {
+            char where[96];
+            std::snprintf(where, sizeof where, "%.7f, %.7f", lon, lat);
+            throw not_found(std::string("no ") + loc->levels().back().level + " covers the point (" + where + ") on " + date);
+        }
+        nlohmann::json doc = {{"lon", lon}, {"lat", lat}, {"crs", crs}, {"datetime", date}};
+        nlohmann::json chain = nlohmann::json::array();
+        for (const auto& h : hits) {
+            nlohmann::json item = {{"level", h.level},         {"code", h.boundary->code},
+                                   {"name", h.boundary->name}, {"layer", h.layer},
+                                   {"version", h.version->version}, {"valid_from", h.version->valid_from}};
+            if (with_boundary) {
+                item["boundary"] = nlohmann::json::parse(boundary_geojson(h, code_field_of(h.level), 0.0));
+            }
+            doc[h.level] = item;
+            chain.push_back(item);
+        }
+        doc["levels"] = chain;
+        return doc;
+    }
+
+    nlohmann::json grid(const httplib::Request& req, const std::string& code)
+    {
+        const std::string date = requested_date(req);
+        double simplify = 0;
+        if (req.has_param("simplify")) {
+            simplify = parse_coordinate(req, "simplify", 0, 10000);
+        }
+        const auto loc = locator_now();
+        const auto hit = loc->find(code, date);
+        if (!hit) {
+            throw not_found("no " + loc->levels().back().level + " '" + code + "' on " + date);
+        }
+        return {{"type", "Feature"},
+                {"id", hit->boundary->code},
+                {"properties",
+                 {{"code", hit->boundary->code}, {"name", hit->boundary->name}, {"level", hit->level},
+                  {"version", hit->version->version}, {"valid_from", hit->version->valid_from}}},
+                {"geometry", nlohmann::json::parse(boundary_geojson(*hit, code_field_of(hit->level), simplify))}};
+    }
+
+    nlohmann::json grid_neighbors(const httplib::Request& req, const std::string& code)
+    {
+        const std::string date = requested_date(req);
+        const auto loc = locator_now();
+        if (!loc->find(code, date)) {
+            throw not_found("no " + loc->levels().back().level + " '" + code + "' on " + date);
+        }
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto* n : loc->neighbors(code, date)) {
+            list.push_back({{"code", n->code}, {"name", n->name}});
+        }
+        return {{"code", code}, {"datetime", date}, {"neighbors", list}};
+    }
 
     static nlohmann::json fields_of(const core::layer_version* v, const tileset_member* member)
     {
@@ -386,6 +507,8 @@ struct server::impl {
     tile_service tiles;
     tile_cache cache{config.cache_bytes};
     std::vector<tileset_config> tilesets;
+    std::vector<locate_level> locate_levels;
+    std::shared_ptr<const locator> locate_snapshot;
     catalog_ptr snapshot = std::make_shared<const std::vector<core::layer>>();
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<bool> stopping{false};
@@ -471,6 +594,15 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     http.Post("/admin/seed", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->seed(req).dump(), "application/json");
     }));
+    http.Get("/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(self->locate(req).dump(), "application/json");
+    }));
+    http.Get(R"(/grids/([^/]+)/neighbors)", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(self->grid_neighbors(req, req.matches[1]).dump(), "application/json");
+    }));
+    http.Get(R"(/grids/([^/]+))", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(self->grid(req, req.matches[1]).dump(), "application/geo+json");
+    }));
     http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
         const auto c = self->cache.stats();
         res.set_content(nlohmann::json({{"cache", {{"hits", c.hits}, {"misses", c.misses}, {"evictions", c.evictions},
@@ -500,6 +632,10 @@ void server::reload_catalog()
     auto conn = m_impl->pool.acquire();
     auto layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
     log().info("catalog: {} layers", layers->size());
+    if (!m_impl->locate_levels.empty()) {
+        auto loc = std::make_shared<const locator>(*conn, *layers, m_impl->locate_levels);
+        std::atomic_store(&m_impl->locate_snapshot, std::shared_ptr<const locator>(std::move(loc)));
+    }
     std::atomic_store(&m_impl->snapshot, catalog_ptr(std::move(layers)));
     ++m_impl->reloads;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Composite tilesets (the unified basemap): which catalog layers, in which order, at which
-// zooms, with which attributes. Read from YAML (tileserver/tilesets.yaml).
+// zooms, with which attributes. Read from YAML (tileserver/onemap.yaml).
 #include <optional>
 #include <string>
 #include <vector>

@@ -1,0 +1,134 @@
+#include "onemap/tileserver/locator.hpp"
+
+#include "onemap/core/db.hpp"
+#include "onemap/core/error.hpp"
+#include "onemap/core/log.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+namespace onemap::tileserver {
+
+std::vector<locate_level> read_locate_levels(const std::string& path)
+{
+    std::vector<locate_level> out;
+    try {
+        const YAML::Node doc = YAML::LoadFile(path);
+        if (!doc["locate"]) {
+            return out;
+        }
+        for (const auto& l : doc["locate"]) {
+            out.push_back(locate_level{l["level"].as<std::string>(), l["layer"].as<std::string>(),
+                                       l["code"].as<std::string>(), l["name"].as<std::string>()});
+        }
+    } catch (const YAML::Exception& e) {
+        throw config_error(path + ": locate: " + e.what());
+    }
+    return out;
+}
+
+locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels)
+    : m_levels(std::move(levels)), m_catalog(catalog)
+{
+    pqxx::read_transaction txn(conn);
+    for (const auto& lv : m_levels) {
+        level_state st;
+        st.config = lv;
+        for (const auto& l : m_catalog) {
+            if (l.name == lv.layer) {
+                st.layer = &l;
+            }
+        }
+        if (st.layer == nullptr) {
+            log().warn("locate: layer '{}' ({}) is not in the catalog", lv.layer, lv.level);
+            m_state.push_back(std::move(st));
+            continue;
+        }
+        for (const auto& v : st.layer->versions) {
+            bool has_fields = false;
+            int found = 0;
+            for (const auto& a : v.attributes) {
+                found += (a.name == lv.code_field || a.name == lv.name_field) ? 1 : 0;
+            }
+            has_fields = found == 2;
+            if (!has_fields) {
+                log().warn("locate: {} version {} lacks {} or {}", lv.layer, v.version, lv.code_field, lv.name_field);
+                continue;
+            }
+            core::boundary_index index;
+            // Identifiers come from the configuration checked against the catalog; quoted.
+            for (const auto& r : txn.exec("SELECT fid, " + core::quote_ident(lv.code_field) + "::text, " +
+                                          core::quote_ident(lv.name_field) + "::text, ST_AsBinary(geom) FROM " +
+                                          core::qualified(core::DATA_SCHEMA, v.table))) {
+                const pqxx::binarystring wkb(r[3]);
+                index.add(core::boundary{r[1].as<std::string>(""), r[2].as<std::string>(""), r[0].as<std::uint64_t>()},
+                          std::string_view(wkb.get(), wkb.size()));
+            }
+            index.build();
+            st.by_version.emplace(v.version, std::move(index));
+        }
+        m_state.push_back(std::move(st));
+    }
+}
+
+bool locator::uses(const std::string& layer) const
+{
+    for (const auto& l : m_levels) {
+        if (l.layer == layer) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<located> locator::locate(double lon, double lat, const std::string& date) const
+{
+    std::vector<located> out;
+    for (const auto& st : m_state) {
+        if (st.layer == nullptr) {
+            continue;
+        }
+        const core::layer_version* v = st.layer->as_of(date);
+        if (v == nullptr) {
+            continue;
+        }
+        const auto it = st.by_version.find(v->version);
+        if (it == st.by_version.end()) {
+            continue;
+        }
+        if (const core::boundary* b = it->second.locate(lon, lat)) {
+            out.push_back(located{st.config.level, st.layer->name, b, v});
+        }
+    }
+    return out;
+}
+
+std::optional<located> locator::find(const std::string& code, const std::string& date) const
+{
+    if (m_state.empty() || m_state.back().layer == nullptr) {
+        return std::nullopt;
+    }
+    const auto& st = m_state.back();
+    const core::layer_version* v = st.layer->as_of(date);
+    if (v == nullptr) {
+        return std::nullopt;
+    }
+    const auto it = st.by_version.find(v->version);
+    if (it == st.by_version.end()) {
+        return std::nullopt;
+    }
+    if (const core::boundary* b = it->second.find(code)) {
+        return located{st.config.level, st.layer->name, b, v};
+    }
+    return std::nullopt;
+}
+
+std::vector<const core::boundary*> locator::neighbors(const std::string& code, const std::string& date) const
+{
+    const auto self = find(code, date);
+    if (!self) {
+        return {};
+    }
+    return m_state.back().by_version.at(self->version->version).neighbors(code);
+}
+
+} // namespace onemap::tileserver
