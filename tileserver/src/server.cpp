@@ -6,6 +6,7 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/gcj02.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/features_api.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 #include "onemap/tileserver/locator.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
@@ -594,6 +595,11 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     http.Post("/admin/seed", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->seed(req).dump(), "application/json");
     }));
+    features_context features;
+    features.pool = &m_impl->pool;
+    features.catalog = [self] { return self->catalog(); };
+    features.base_url = [self](const httplib::Request& req) { return self->base_url(req); };
+    register_features_api(http, std::move(features));
     http.Get("/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->locate(req).dump(), "application/json");
     }));

@@ -1,0 +1,36 @@
+#pragma once
+// OGC API – Features, Part 1 (Core, GeoJSON) and Part 2 (CRS by reference) under /ogc, over
+// every public catalog layer. Feature ids and attributes are those of the tiles.
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace httplib {
+class Server;
+struct Request;
+} // namespace httplib
+
+namespace onemap::tileserver {
+
+struct features_limits {
+    int default_limit = 100;
+    int max_limit = 10000;         ///< larger requests are clamped (the standard's rule)
+    double max_bbox_degrees2 = 10; ///< larger bbox → 400
+    int statement_timeout_ms = 10000;
+};
+
+struct features_context {
+    core::connection_pool* pool = nullptr;
+    std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
+    std::function<std::string(const httplib::Request&)> base_url;
+    features_limits limits;
+};
+
+/// Registers the /ogc routes; handlers report errors through send_exception.
+void register_features_api(httplib::Server& http, features_context ctx);
+
+} // namespace onemap::tileserver

@@ -1,0 +1,359 @@
+#include "onemap/tileserver/features_api.hpp"
+
+#include "onemap/core/calendar.hpp"
+#include "onemap/core/error.hpp"
+#include "onemap/tileserver/http_errors.hpp"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <set>
+
+namespace onemap::tileserver {
+
+namespace {
+
+using json = nlohmann::json;
+
+const char* CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const char* EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490";
+const char* EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857";
+
+const std::set<std::string> RESERVED{"bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "f"};
+
+std::string lower(std::string s)
+{
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+long long parse_int(const std::string& text, const char* parameter, long long min, long long max)
+{
+    long long v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || p != end || v < min || v > max) {
+        throw input_error(parameter, std::string(parameter) + " must be an integer in " + std::to_string(min) + ".." +
+                                         std::to_string(max) + ", got '" + text + "'");
+    }
+    return v;
+}
+
+// The version of a layer an OGC request means: `datetime` as an instant (a date or an RFC 3339
+// date-time); without it, today's.
+const core::layer_version* version_for(const core::layer& l, const httplib::Request& req)
+{
+    std::string date = core::today();
+    if (req.has_param("datetime")) {
+        const std::string v = req.get_param_value("datetime");
+        if (v.find('/') != std::string::npos) {
+            throw input_error("datetime", "datetime intervals are not supported for versioned layers; give an "
+                                          "instant (YYYY-MM-DD or an RFC 3339 date-time)");
+        }
+        const auto d = core::parse_iso_date(v.substr(0, 10));
+        if (!d || (v.size() > 10 && v[10] != 'T')) {
+            throw input_error("datetime", "datetime must be YYYY-MM-DD or an RFC 3339 date-time, got '" + v + "'");
+        }
+        date = *d;
+    }
+    return l.as_of(date);
+}
+
+json collection_json(const core::layer& l, const std::string& base)
+{
+    json bbox = json::array();
+    for (const auto& v : l.versions) {
+        if (v.bbox) {
+            bbox.push_back({v.bbox->min_x, v.bbox->min_y, v.bbox->max_x, v.bbox->max_y});
+            break;
+        }
+    }
+    const std::string first = l.versions.empty() ? std::string() : l.versions.front().valid_from;
+    const std::string url = base + "/ogc/collections/" + l.name;
+    return {{"id", l.name},
+            {"title", l.title},
+            {"description", l.title + " (" + l.department + ", " + l.theme + ")"},
+            {"itemType", "feature"},
+            {"crs", {CRS84, EPSG4490, EPSG3857}},
+            {"storageCrs", EPSG4490},
+            {"extent",
+             {{"spatial", {{"bbox", bbox}, {"crs", CRS84}}},
+              {"temporal", {{"interval", json::array({json::array({first + "T00:00:00Z", nullptr})})}}}}},
+            {"links",
+             {{{"href", url}, {"rel", "self"}, {"type", "application/json"}},
+              {{"href", url + "/items"}, {"rel", "items"}, {"type", "application/geo+json"}}}}};
+}
+
+class features_api {
+public:
+    explicit features_api(features_context ctx) : m_ctx(std::move(ctx)) {}
+
+    json landing(const httplib::Request& req) const
+    {
+        const std::string base = m_ctx.base_url(req) + "/ogc";
+        return {{"title", "onemap"},
+                {"description", "OGC API - Features over the city's one-map layers"},
+                {"links",
+                 {{{"href", base}, {"rel", "self"}, {"type", "application/json"}},
+                  {{"href", base + "/api"}, {"rel", "service-desc"}, {"type", "application/vnd.oai.openapi+json;version=3.0"}},
+                  {{"href", base + "/conformance"}, {"rel", "conformance"}, {"type", "application/json"}},
+                  {{"href", base + "/collections"}, {"rel", "data"}, {"type", "application/json"}}}}};
+    }
+
+    static json conformance()
+    {
+        return {{"conformsTo",
+                 {"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+                  "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+                  "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"}}};
+    }
+
+    json collections(const httplib::Request& req) const
+    {
+        const std::string base = m_ctx.base_url(req);
+        json list = json::array();
+        for (const auto& l : *m_ctx.catalog()) {
+            if (l.is_public) {
+                list.push_back(collection_json(l, base));
+            }
+        }
+        return {{"collections", list},
+                {"links", {{{"href", base + "/ogc/collections"}, {"rel", "self"}, {"type", "application/json"}}}}};
+    }
+
+    json collection(const httplib::Request& req, const std::string& id) const
+    {
+        const auto cat = m_ctx.catalog();
+        return collection_json(find(*cat, id), m_ctx.base_url(req));
+    }
+
+    // Items or one item: GeoJSON text, and the CRS written in Content-Crs.
+    std::pair<std::string, std::string> items(const httplib::Request& req, const std::string& id,
+                                              const std::string* feature_id) const
+    {
+        const auto cat = m_ctx.catalog();
+        const core::layer& l = find(*cat, id);
+        const core::layer_version* v = version_for(l, req);
+
+        // Output CRS (Part 2): EPSG:4490 in its own axis order (latitude first).
+        const std::string crs = req.has_param("crs") ? req.get_param_value("crs") : CRS84;
+        std::string geom_sql;
+        if (crs == CRS84) {
+            geom_sql = "geom";
+        } else if (crs == EPSG4490) {
+            geom_sql = "ST_FlipCoordinates(geom)";
+        } else if (crs == EPSG3857) {
+            geom_sql = "ST_Transform(geom, 3857)";
+        } else {
+            throw input_error("crs", "crs must be one of " + std::string(CRS84) + ", " + EPSG4490 + ", " + EPSG3857);
+        }
+
+        std::vector<std::string> where;
+        std::vector<std::string> values;
+        auto bind = [&values](std::string value_text) {
+            values.push_back(std::move(value_text));
+            return "$" + std::to_string(values.size());
+        };
+        long long limit = m_ctx.limits.default_limit;
+        long long offset = 0;
+        if (feature_id == nullptr) {
+            for (const auto& [name, value] : req.params) {
+                if (RESERVED.count(name) != 0) {
+                    continue;
+                }
+                const core::attribute* attr = nullptr;
+                if (v != nullptr) {
+                    for (const auto& a : v->attributes) {
+                        if (a.name == lower(name)) {
+                            attr = &a;
+                        }
+                    }
+                }
+                if (attr == nullptr) {
+                    throw input_error(name, "unknown query parameter '" + name + "' (not a property of " + id + ")");
+                }
+                where.push_back(core::quote_ident(attr->name) + "::text = " + bind(value));
+            }
+            if (req.has_param("limit")) {
+                limit = std::min<long long>(parse_int(req.get_param_value("limit"), "limit", 1, 1000000000),
+                                            m_ctx.limits.max_limit);
+            }
+            if (req.has_param("offset")) {
+                offset = parse_int(req.get_param_value("offset"), "offset", 0, 1000000000000LL);
+            }
+            if (req.has_param("bbox")) {
+                double b[4];
+                const std::string text = req.get_param_value("bbox");
+                if (std::sscanf(text.c_str(), "%lf,%lf,%lf,%lf", &b[0], &b[1], &b[2], &b[3]) != 4 || b[0] > b[2] ||
+                    b[1] > b[3]) {
+                    throw input_error("bbox", "bbox must be minx,miny,maxx,maxy, got '" + text + "'");
+                }
+                const std::string bcrs = req.has_param("bbox-crs") ? req.get_param_value("bbox-crs") : CRS84;
+                std::string env;
+                if (bcrs == CRS84) {
+                    env = "ST_MakeEnvelope(" + bind(std::to_string(b[0])) + "::float8, " + bind(std::to_string(b[1])) +
+                          "::float8, " + bind(std::to_string(b[2])) + "::float8, " + bind(std::to_string(b[3])) +
+                          "::float8, 4490)";
+                } else if (bcrs == EPSG4490) { // latitude first
+                    env = "ST_MakeEnvelope(" + bind(std::to_string(b[1])) + "::float8, " + bind(std::to_string(b[0])) +
+                          "::float8, " + bind(std::to_string(b[3])) + "::float8, " + bind(std::to_string(b[2])) +
+                          "::float8, 4490)";
+                    std::swap(b[0], b[1]);
+                    std::swap(b[2], b[3]);
+                } else if (bcrs == EPSG3857) {
+                    env = "ST_Transform(ST_MakeEnvelope(" + bind(std::to_string(b[0])) + "::float8, " +
+                          bind(std::to_string(b[1])) + "::float8, " + bind(std::to_string(b[2])) + "::float8, " +
+                          bind(std::to_string(b[3])) + "::float8, 3857), 4490)";
+                    b[0] = b[1] = 0;
+                    b[2] = b[3] = 0; // area checked in degrees below only for geographic boxes
+                } else {
+                    throw input_error("bbox-crs", "bbox-crs must be one of " + std::string(CRS84) + ", " + EPSG4490 +
+                                                      ", " + EPSG3857);
+                }
+                if ((b[2] - b[0]) * (b[3] - b[1]) > m_ctx.limits.max_bbox_degrees2) {
+                    throw input_error("bbox", "bbox covers more than " + std::to_string(m_ctx.limits.max_bbox_degrees2) +
+                                                  " square degrees; ask for a smaller area");
+                }
+                where.push_back("geom && " + env + " AND ST_Intersects(geom, " + env + ")");
+            }
+        } else {
+            parse_int(*feature_id, "featureId", 0, 9223372036854775807LL);
+            where.push_back("fid = " + bind(*feature_id) + "::bigint");
+        }
+
+        if (v == nullptr) {
+            if (feature_id != nullptr) {
+                throw not_found("collection '" + id + "' has no version on that date");
+            }
+            return {json({{"type", "FeatureCollection"}, {"features", json::array()}, {"numberReturned", 0}}).dump(), crs};
+        }
+        // Identifiers from the catalog (quoted); values bound.
+        std::string props = "'{}'::jsonb";
+        for (const auto& a : v->attributes) {
+            props += " || jsonb_build_object('" + a.name + "', " + core::quote_ident(a.name) + ")";
+        }
+        std::string sql = "SELECT fid, (" + props + ")::text, ST_AsGeoJSON(" + geom_sql + ", 9, 0) FROM " +
+                          core::qualified(core::DATA_SCHEMA, v->table);
+        for (std::size_t i = 0; i < where.size(); ++i) {
+            sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+        }
+        sql += " ORDER BY fid LIMIT " + std::to_string(limit + 1) + " OFFSET " + std::to_string(offset);
+
+        auto conn = m_ctx.pool->acquire();
+        pqxx::work txn(*conn);
+        txn.exec("SET LOCAL statement_timeout = " + std::to_string(m_ctx.limits.statement_timeout_ms));
+        const pqxx::result rows = txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+
+        auto feature_text = [&](const pqxx::row& r) {
+            return "{\"type\":\"Feature\",\"id\":" + std::string(r[0].c_str()) + ",\"properties\":" + r[1].c_str() +
+                   ",\"geometry\":" + (r[2].is_null() ? std::string("null") : std::string(r[2].c_str())) + "}";
+        };
+        if (feature_id != nullptr) {
+            if (rows.empty()) {
+                throw not_found("collection '" + id + "' has no feature " + *feature_id);
+            }
+            return {feature_text(rows[0]), crs};
+        }
+        const bool more = static_cast<long long>(rows.size()) > limit;
+        std::string out = "{\"type\":\"FeatureCollection\",\"features\":[";
+        const auto n = std::min<std::size_t>(rows.size(), static_cast<std::size_t>(limit));
+        for (std::size_t i = 0; i < n; ++i) {
+            out += (i == 0 ? "" : ",") + feature_text(rows[static_cast<pqxx::result::size_type>(i)]);
+        }
+        out += "],\"numberReturned\":" + std::to_string(n) + ",\"timeStamp\":\"" + core::today() + "T00:00:00Z\"";
+        json links = json::array();
+        const std::string self = m_ctx.base_url(req) + req.path;
+        links.push_back({{"href", self + query(req, offset)}, {"rel", "self"}, {"type", "application/geo+json"}});
+        if (more) {
+            links.push_back({{"href", self + query(req, offset + limit)}, {"rel", "next"}, {"type", "application/geo+json"}});
+        }
+        out += ",\"links\":" + links.dump() + "}";
+        return {out, crs};
+    }
+
+private:
+    static const core::layer& find(const std::vector<core::layer>& layers, const std::string& id)
+    {
+        for (const auto& l : layers) {
+            if (l.name == id && l.is_public) {
+                return l;
+            }
+        }
+        throw not_found("no collection '" + id + "'");
+    }
+
+    static std::string query(const httplib::Request& req, long long offset)
+    {
+        std::string q;
+        for (const auto& [k, val] : req.params) {
+            if (k != "offset") {
+                q += (q.empty() ? "?" : "&") + k + "=" + httplib::detail::encode_query_param(val);
+            }
+        }
+        q += (q.empty() ? "?" : "&") + std::string("offset=") + std::to_string(offset);
+        return q;
+    }
+
+    features_context m_ctx;
+};
+
+} // namespace
+
+void register_features_api(httplib::Server& http, features_context ctx)
+{
+    auto api = std::make_shared<features_api>(std::move(ctx));
+    auto guard = [](auto&& fn) {
+        return [fn](const httplib::Request& req, httplib::Response& res) {
+            try {
+                fn(req, res);
+            } catch (...) {
+                send_exception(res, std::current_exception());
+            }
+        };
+    };
+    http.Get("/ogc", guard([api](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(api->landing(req).dump(), "application/json");
+    }));
+    http.Get("/ogc/api", guard([](const httplib::Request&, httplib::Response& res) {
+        // A minimal OpenAPI 3.0 description of the routes, for clients that look for one.
+        const json doc = {
+            {"openapi", "3.0.3"},
+            {"info", {{"title", "onemap OGC API - Features"}, {"version", "1.0.0"}}},
+            {"paths",
+             {{"/ogc", {{"get", {{"summary", "landing page"}, {"responses", {{"200", {{"description", "landing"}}}}}}}}},
+              {"/ogc/conformance", {{"get", {{"summary", "conformance classes"}, {"responses", {{"200", {{"description", "classes"}}}}}}}}},
+              {"/ogc/collections", {{"get", {{"summary", "collections"}, {"responses", {{"200", {{"description", "collections"}}}}}}}}},
+              {"/ogc/collections/{collectionId}/items",
+               {{"get", {{"summary", "features (bbox, bbox-crs, datetime, limit, offset, crs, property=value)"},
+                         {"responses", {{"200", {{"description", "GeoJSON FeatureCollection"}}}}}}}}},
+              {"/ogc/collections/{collectionId}/items/{featureId}",
+               {{"get", {{"summary", "one feature"}, {"responses", {{"200", {{"description", "GeoJSON Feature"}}}}}}}}}}}};
+        res.set_content(doc.dump(), "application/vnd.oai.openapi+json;version=3.0");
+    }));
+    http.Get("/ogc/conformance", guard([](const httplib::Request&, httplib::Response& res) {
+        res.set_content(features_api::conformance().dump(), "application/json");
+    }));
+    http.Get("/ogc/collections", guard([api](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(api->collections(req).dump(), "application/json");
+    }));
+    http.Get(R"(/ogc/collections/([^/]+))", guard([api](const httplib::Request& req, httplib::Response& res) {
+        res.set_content(api->collection(req, req.matches[1]).dump(), "application/json");
+    }));
+    http.Get(R"(/ogc/collections/([^/]+)/items)", guard([api](const httplib::Request& req, httplib::Response& res) {
+        auto [body, crs] = api->items(req, req.matches[1], nullptr);
+        res.set_header("Content-Crs", "<" + crs + ">");
+        res.set_content(body, "application/geo+json");
+    }));
+    http.Get(R"(/ogc/collections/([^/]+)/items/([^/]+))", guard([api](const httplib::Request& req, httplib::Response& res) {
+        const std::string fid = req.matches[2];
+        auto [body, crs] = api->items(req, req.matches[1], &fid);
+        res.set_header("Content-Crs", "<" + crs + ">");
+        res.set_content(body, "application/geo+json");
+    }));
+}
+
+} // namespace onemap::tileserver
