@@ -32,12 +32,21 @@ std::optional<std::string> parse_iso_date(std::string_view text)
 
 std::string today()
 {
+    // Request threads ask for every tile and locate; localtime_r takes glibc's time-zone lock,
+    // so the answer is kept for the second it was computed in.
+    struct cached {
+        std::time_t second = -1;
+        char date[16] = {};
+    };
+    thread_local cached c;
     const std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &local);
-    return buf;
+    if (now != c.second) {
+        std::tm local{};
+        localtime_r(&now, &local);
+        std::strftime(c.date, sizeof c.date, "%Y-%m-%d", &local);
+        c.second = now;
+    }
+    return c.date;
 }
 
 } // namespace onemap::core

@@ -12,12 +12,15 @@ namespace onemap::tileserver {
 void send_problem(httplib::Response& res, int status, const std::string& title,
                   const std::string& detail, const std::string& parameter)
 {
-    nlohmann::json p = {{"type", "about:blank"}, {"title", title}, {"status", status}, {"detail", detail}};
+    // nlohmann::json escapes; the object is small and flat, built in one pass.
+    std::string body = "{\"type\":\"about:blank\",\"title\":" + nlohmann::json(title).dump() +
+                       ",\"status\":" + std::to_string(status) + ",\"detail\":" + nlohmann::json(detail).dump();
     if (!parameter.empty()) {
-        p["parameter"] = parameter;
+        body += ",\"parameter\":" + nlohmann::json(parameter).dump();
     }
+    body += "}";
     res.status = status;
-    res.set_content(p.dump(), "application/problem+json");
+    res.set_content(std::move(body), "application/problem+json");
 }
 
 void send_exception(httplib::Response& res, std::exception_ptr error)

@@ -40,6 +40,31 @@ std::uint64_t parse_index(const std::string& text, const char* parameter)
     return v;
 }
 
+// JSON string literal (UTF-8 passes through; quotes, backslashes and controls are escaped).
+void append_json_string(std::string& out, const std::string& s)
+{
+    out.push_back('"');
+    for (char c : s) {
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            } else {
+                out.push_back(c);
+            }
+        }
+    }
+    out.push_back('"');
+}
+
 double parse_coordinate(const httplib::Request& req, const char* parameter, double min, double max)
 {
     if (!req.has_param(parameter)) {
@@ -267,7 +292,8 @@ struct server::impl {
         throw std::logic_error("unknown level " + level);
     }
 
-    nlohmann::json locate(const httplib::Request& req)
+    // The JSON answer, or a problem (404) when no finest-level boundary covers the point.
+    std::string locate(const httplib::Request& req, httplib::Response& res)
     {
         double lon = parse_coordinate(req, "lon", -180, 180);
         double lat = parse_coordinate(req, "lat", -90, 90);
@@ -286,22 +312,44 @@ struct server::impl {
         if (hits.empty() || hits.back().level != loc->levels().back().level) {
             char where[96];
             std::snprintf(where, sizeof where, "%.7f, %.7f", lon, lat);
-            throw not_found(std::string("no ") + loc->levels().back().level + " covers the point (" + where + ") on " + date);
+            // Phones ask from outside the city often: answer without unwinding an exception.
+            send_problem(res, 404, "Not Found",
+                         std::string("no ") + loc->levels().back().level + " covers the point (" + where + ") on " + date);
+            return {};
         }
-        nlohmann::json doc = {{"lon", lon}, {"lat", lat}, {"crs", crs}, {"datetime", date}};
-        nlohmann::json chain = nlohmann::json::array();
-        for (const auto& h : hits) {
-            nlohmann::json item = {{"level", h.level},         {"code", h.boundary->code},
-                                   {"name", h.boundary->name}, {"layer", h.layer},
-                                   {"version", h.version->version}, {"valid_from", h.version->valid_from}};
+        // Written by hand: this is the hottest JSON the server produces.
+        std::string out;
+        out.reserve(1024);
+        char num[64];
+        std::snprintf(num, sizeof num, "{\"lon\":%.9f,\"lat\":%.9f,\"crs\":", lon, lat);
+        out += num;
+        append_json_string(out, crs);
+        out += ",\"datetime\":";
+        append_json_string(out, date);
+        std::string levels = ",\"levels\":[";
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            const auto& h = hits[i];
+            std::string item = "{\"level\":";
+            append_json_string(item, h.level);
+            item += ",\"code\":";
+            append_json_string(item, h.boundary->code);
+            item += ",\"name\":";
+            append_json_string(item, h.boundary->name);
+            item += ",\"layer\":";
+            append_json_string(item, h.layer);
+            item += ",\"version\":" + std::to_string(h.version->version) + ",\"valid_from\":";
+            append_json_string(item, h.version->valid_from);
             if (with_boundary) {
-                item["boundary"] = nlohmann::json::parse(boundary_geojson(h, code_field_of(h.level), 0.0));
+                item += ",\"boundary\":" + boundary_geojson(h, code_field_of(h.level), 0.0);
             }
-            doc[h.level] = item;
-            chain.push_back(item);
+            item += "}";
+            out += ",";
+            append_json_string(out, h.level);
+            out += ":" + item;
+            levels += (i == 0 ? "" : ",") + item;
         }
-        doc["levels"] = chain;
-        return doc;
+        out += levels + "]}";
+        return out;
     }
 
     nlohmann::json grid(const httplib::Request& req, const std::string& code)
@@ -539,6 +587,13 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     http.Get("/health", guarded([](const httplib::Request&, httplib::Response& res) {
         res.set_content("{\"status\":\"ok\"}", "application/json");
     }));
+    // Hot routes first: cpp-httplib tries the patterns in registration order.
+    http.Get("/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        std::string body = self->locate(req, res);
+        if (!body.empty()) {
+            res.set_content(std::move(body), "application/json");
+        }
+    }));
     http.Get("/tiles", guarded([self](const httplib::Request&, httplib::Response& res) {
         nlohmann::json sets = nlohmann::json::array();
         for (const auto& l : *self->catalog()) {
@@ -600,9 +655,6 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     features.catalog = [self] { return self->catalog(); };
     features.base_url = [self](const httplib::Request& req) { return self->base_url(req); };
     register_features_api(http, std::move(features));
-    http.Get("/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
-        res.set_content(self->locate(req).dump(), "application/json");
-    }));
     http.Get(R"(/grids/([^/]+)/neighbors)", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->grid_neighbors(req, req.matches[1]).dump(), "application/json");
     }));

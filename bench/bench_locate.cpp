@@ -1,0 +1,71 @@
+// In-process point location: the committed sample's 2024 grid layer (2,383 grids) in a
+// core::boundary_index, 100,000 seeded points over the city. The PostGIS side of the
+// comparison (ST_Covers with the GiST index) runs in bench/locate_bench.sh.
+#include "onemap/core/boundary_index.hpp"
+
+#include <benchmark/benchmark.h>
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
+
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#ifndef ONEMAP_SOURCE_DIR
+#error "ONEMAP_SOURCE_DIR must be defined"
+#endif
+
+namespace {
+
+const onemap::core::boundary_index& grid_index()
+{
+    static const onemap::core::boundary_index index = [] {
+        GDALAllRegister();
+        const char* opts[] = {"ENCODING=", nullptr};
+        std::unique_ptr<GDALDataset> ds(static_cast<GDALDataset*>(GDALOpenEx(
+            ONEMAP_SOURCE_DIR "/data-samples/grid/2024-07-01/grid.shp", GDAL_OF_VECTOR, nullptr, opts, nullptr)));
+        if (!ds) {
+            throw std::runtime_error("cannot open the sample grid layer");
+        }
+        onemap::core::boundary_index idx;
+        for (auto& f : *ds->GetLayer(0)) {
+            std::vector<unsigned char> wkb(static_cast<std::size_t>(f->GetGeometryRef()->WkbSize()));
+            f->GetGeometryRef()->exportToWkb(wkbNDR, wkb.data(), wkbVariantIso);
+            idx.add({f->GetFieldAsString("WGBM"), "", static_cast<std::uint64_t>(f->GetFID())},
+                    std::string_view(reinterpret_cast<const char*>(wkb.data()), wkb.size()));
+        }
+        idx.build();
+        return idx;
+    }();
+    return index;
+}
+
+void BM_core_locate_point(benchmark::State& state)
+{
+    const auto& index = grid_index();
+    std::mt19937_64 rng(20261127);
+    std::uniform_real_distribution<double> lon(113.1, 115.22);
+    std::uniform_real_distribution<double> lat(32.28, 33.53);
+    std::vector<std::pair<double, double>> points(100000);
+    for (auto& p : points) {
+        p = {lon(rng), lat(rng)};
+    }
+    std::size_t found = 0;
+    for (const auto& p : points) {
+        found += index.locate(p.first, p.second) != nullptr ? 1 : 0;
+    }
+    if (index.size() < 2000 || found < 50000) {
+        throw std::logic_error("benchmark index or points are wrong");
+    }
+    std::size_t i = 0;
+    for (auto _ : state) {
+        const auto& p = points[i++ % points.size()];
+        benchmark::DoNotOptimize(index.locate(p.first, p.second));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_core_locate_point);
+
+} // namespace
+
+BENCHMARK_MAIN();
