@@ -1,6 +1,7 @@
 #include "onemap/core/boundary_index.hpp"
 
 #include "onemap/core/error.hpp"
+#include "wkb_cursor.hpp"
 
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
@@ -8,6 +9,10 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+
+// GCC 12 reports a false "maybe uninitialized" inside Boost.Geometry's envelope when it inlines
+// it here; the box is filled by assign_inverse before use.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace bg = boost::geometry;
 namespace bgi = boost::geometry::index;
@@ -22,52 +27,13 @@ using multi_polygon = bg::model::multi_polygon<polygon>;
 using bbox = bg::model::box<point>;
 using entry = std::pair<bbox, std::size_t>;
 
-class wkb_cursor {
-public:
-    explicit wkb_cursor(std::string_view d) : m_d(d) {}
-    std::uint8_t byte()
-    {
-        need(1);
-        return static_cast<std::uint8_t>(m_d[m_p++]);
-    }
-    std::uint32_t u32(bool le)
-    {
-        need(4);
-        std::uint32_t v;
-        std::memcpy(&v, m_d.data() + m_p, 4);
-        m_p += 4;
-        return le ? v : __builtin_bswap32(v);
-    }
-    double f64(bool le)
-    {
-        need(8);
-        std::uint64_t v;
-        std::memcpy(&v, m_d.data() + m_p, 8);
-        m_p += 8;
-        if (!le) {
-            v = __builtin_bswap64(v);
-        }
-        double d;
-        std::memcpy(&d, &v, 8);
-        return d;
-    }
-
-private:
-    void need(std::size_t n) const
-    {
-        if (m_p + n > m_d.size()) {
-            throw input_error("malformed WKB: truncated");
-        }
-    }
-    std::string_view m_d;
-    std::size_t m_p = 0;
-};
+using detail::wkb_cursor;
 
 void read_polygon(wkb_cursor& c, bool le, polygon& out)
 {
-    const std::uint32_t rings = c.u32(le);
+    const std::uint32_t rings = c.count(le, 4);
     for (std::uint32_t r = 0; r < rings; ++r) {
-        const std::uint32_t n = c.u32(le);
+        const std::uint32_t n = c.count(le, 16);
         auto& ring = r == 0 ? out.outer() : (out.inners().emplace_back(), out.inners().back());
         for (std::uint32_t i = 0; i < n; ++i) {
             const double x = c.f64(le);
@@ -87,7 +53,7 @@ multi_polygon read_areal(std::string_view wkb)
         mp.emplace_back();
         read_polygon(c, le, mp.back());
     } else if (type == 6) {
-        const std::uint32_t parts = c.u32(le);
+        const std::uint32_t parts = c.count(le, 9);
         for (std::uint32_t i = 0; i < parts; ++i) {
             const bool ple = c.byte() == 1;
             if ((c.u32(ple) & 0x0FFFFFFFU) != 3) {

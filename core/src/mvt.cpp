@@ -2,6 +2,7 @@
 
 #include "onemap/core/error.hpp"
 #include "vector_tile.pb.h"
+#include "wkb_cursor.hpp"
 
 #include <boost/geometry.hpp>
 
@@ -35,19 +36,19 @@ struct ipoint {
 
 class wkb_reader {
 public:
-    wkb_reader(std::string_view data, const tile_projection& proj) : m_data(data), m_proj(proj) {}
+    wkb_reader(std::string_view data, const tile_projection& proj) : m_cursor(data), m_proj(proj) {}
 
     std::uint32_t read_header(bool& little)
     {
-        const auto order = read_byte();
+        const auto order = m_cursor.byte();
         if (order > 1) {
             throw input_error("malformed WKB: bad byte order");
         }
         little = order == 1;
-        std::uint32_t type = read_u32(little);
+        std::uint32_t type = m_cursor.u32(little);
         // EWKB flags (Z, M, SRID) and ISO dimension offsets both reduce to the 2D type.
         if ((type & 0x20000000U) != 0) {
-            read_u32(little);
+            m_cursor.u32(little);
         }
         m_dims = 2;
         if ((type & 0x80000000U) != 0) {
@@ -67,10 +68,10 @@ public:
 
     point read_point(bool little)
     {
-        const double lon = read_double(little);
-        const double lat = read_double(little);
+        const double lon = m_cursor.f64(little);
+        const double lat = m_cursor.f64(little);
         for (int i = 2; i < m_dims; ++i) {
-            read_double(little);
+            m_cursor.f64(little);
         }
         return point(m_proj.to_tile_x(lon), m_proj.to_tile_y(lat));
     }
@@ -98,51 +99,10 @@ public:
         }
     }
 
-    std::uint32_t read_count(bool little, std::size_t min_bytes_each)
-    {
-        const std::uint32_t n = read_u32(little);
-        if (static_cast<std::size_t>(n) * min_bytes_each > m_data.size() - m_pos) {
-            throw input_error("malformed WKB: count exceeds data");
-        }
-        return n;
-    }
+    std::uint32_t read_count(bool little, std::size_t min_bytes_each) { return m_cursor.count(little, min_bytes_each); }
 
 private:
-    std::uint8_t read_byte()
-    {
-        need(1);
-        return static_cast<std::uint8_t>(m_data[m_pos++]);
-    }
-    std::uint32_t read_u32(bool little)
-    {
-        need(4);
-        std::uint32_t v;
-        std::memcpy(&v, m_data.data() + m_pos, 4);
-        m_pos += 4;
-        return little ? v : __builtin_bswap32(v);
-    }
-    double read_double(bool little)
-    {
-        need(8);
-        std::uint64_t bits;
-        std::memcpy(&bits, m_data.data() + m_pos, 8);
-        m_pos += 8;
-        if (!little) {
-            bits = __builtin_bswap64(bits);
-        }
-        double d;
-        std::memcpy(&d, &bits, 8);
-        return d;
-    }
-    void need(std::size_t n) const
-    {
-        if (m_pos + n > m_data.size()) {
-            throw input_error("malformed WKB: truncated");
-        }
-    }
-
-    std::string_view m_data;
-    std::size_t m_pos = 0;
+    detail::wkb_cursor m_cursor;
     int m_dims = 2;
     const tile_projection& m_proj;
 };
