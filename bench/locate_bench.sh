@@ -3,8 +3,9 @@
 #  - in-process: Google Benchmark BM_core_locate_point (one core);
 #  - PostGIS: the same question (ST_Covers with the GiST index, smallest code) through libpq with
 #    pgbench at 2 and 64 clients over 20,000 seeded points;
-#  - HTTP: wrk at 64 keep-alive connections on GET /locate over the same points, beside the
-#    trivial GET /health on the same server (the HTTP stack's ceiling).
+#  - HTTP: wrk at 64 keep-alive connections on GET /locate over the same points, beside a bare
+#    cpp-httplib handler returning 200 bytes with the same server settings (bench/http_ceiling,
+#    the HTTP stack's ceiling) and the server's own GET /health.
 #
 #   bench/locate_bench.sh [DURATION_S]      (default 10)
 set -euo pipefail
@@ -30,7 +31,9 @@ for c in 2 64; do
 done
 "$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=lb --port 18070 --config "$ONEMAP_ROOT/tileserver/onemap.yaml" --log-level warn &
 server=$!
-cleanup() { kill "$server" 2>/dev/null || true; }
+"$ONEMAP_ROOT/build/bench/http_ceiling" 18071 &
+ceiling=$!
+cleanup() { kill "$server" "$ceiling" 2>/dev/null || true; }
 trap cleanup EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18070/health >/dev/null && break; sleep 0.1; done
 echo "sample answer: $(curl -s "http://127.0.0.1:18070/locate?$(head -1 "$WORK/points.txt" | awk "{print \"lon=\" \$1 \"&lat=\" \$2}")" | head -c 160)"
@@ -44,9 +47,9 @@ math.randomseed(7)
 request = function() return wrk.format("GET", pts[math.random(#pts)]) end
 LUA
 echo "== HTTP (wrk -t2 -c64 -d${DURATION}s)"
-for target in "/locate:-s $WORK/locate.lua" "/health:"; do
+for target in "18070/locate:-s $WORK/locate.lua" "18071/ceiling:" "18070/health:"; do
   name=${target%%:*}; script=${target#*:}
-  out=$(wrk -t2 -c64 -d${DURATION}s --latency $script http://127.0.0.1:18070$name)
+  out=$(wrk -t2 -c64 -d${DURATION}s --latency $script http://127.0.0.1:$name)
   echo "$name req/s=$(echo "$out" | sed -n "s/^Requests\/sec: *//p") p99=$(echo "$out" | sed -n "s/^ *99% *//p") $(echo "$out" | grep -E "Non-2xx|Socket errors" | tr "\n" " " || true)"
 done
 '

@@ -9,6 +9,7 @@
 #include "onemap/tileserver/features_api.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 #include "onemap/tileserver/locator.hpp"
+#include "onemap/tileserver/shared_snapshot.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
@@ -126,7 +127,7 @@ struct server::impl {
         return nullptr;
     }
 
-    catalog_ptr catalog() const { return std::atomic_load(&snapshot); }
+    catalog_ptr catalog() const { return snapshot.load(); }
 
     void handle_tile(const httplib::Request& req, httplib::Response& res, const std::string& layer_name,
                      const core::tile_matrix_set& tms, const std::string& z, const std::string& x,
@@ -263,7 +264,7 @@ struct server::impl {
 
     std::shared_ptr<const locator> locator_now() const
     {
-        auto l = std::atomic_load(&locate_snapshot);
+        auto l = locate_snapshot.load();
         if (!l) {
             throw not_found("point location is not configured (no locate: section in the server config)");
         }
@@ -557,8 +558,8 @@ struct server::impl {
     tile_cache cache{config.cache_bytes};
     std::vector<tileset_config> tilesets;
     std::vector<locate_level> locate_levels;
-    std::shared_ptr<const locator> locate_snapshot;
-    catalog_ptr snapshot = std::make_shared<const std::vector<core::layer>>();
+    shared_snapshot<locator> locate_snapshot;
+    shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<bool> stopping{false};
     std::thread listener;
@@ -692,9 +693,9 @@ void server::reload_catalog()
     log().info("catalog: {} layers", layers->size());
     if (!m_impl->locate_levels.empty()) {
         auto loc = std::make_shared<const locator>(*conn, *layers, m_impl->locate_levels);
-        std::atomic_store(&m_impl->locate_snapshot, std::shared_ptr<const locator>(std::move(loc)));
+        m_impl->locate_snapshot.store(std::move(loc));
     }
-    std::atomic_store(&m_impl->snapshot, catalog_ptr(std::move(layers)));
+    m_impl->snapshot.store(std::move(layers));
     ++m_impl->reloads;
 }
 

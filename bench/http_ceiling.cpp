@@ -1,0 +1,30 @@
+// The HTTP stack's ceiling for the locate benchmark: a bare cpp-httplib server, configured as
+// onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive), answering every GET with the
+// same 200-byte JSON body.
+//
+//   http_ceiling PORT
+#include <httplib.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+int main(int argc, char** argv)
+{
+    if (argc != 2) {
+        return 2;
+    }
+    static httplib::Server server;
+    server.set_tcp_nodelay(true);
+    server.set_keep_alive_max_count(100000);
+    server.new_task_queue = [] { return new httplib::ThreadPool(256); };
+    const std::string body =
+        R"({"county":{"code":"411702","name":"驿城区"},"town":{"code":"411702001"},"village":{"code":"411702001001"},)"
+        R"("grid":{"code":"411702001001001","name":"第1网格"},"pad":"0123456789012345678901"})";
+    server.Get(R"(/.*)", [&body](const httplib::Request&, httplib::Response& res) {
+        res.set_content(body, "application/json");
+    });
+    std::signal(SIGTERM, [](int) { server.stop(); });
+    server.listen("127.0.0.1", std::atoi(argv[1]));
+    return 0;
+}
