@@ -234,7 +234,11 @@ public:
         // Identifiers from the catalog (quoted); values bound.
         std::string props = "'{}'::jsonb";
         for (const auto& a : v->attributes) {
-            props += " || jsonb_build_object('" + a.name + "', " + core::quote_ident(a.name) + ")";
+            std::string key; // the catalog's column name as an SQL string literal
+            for (char c : a.name) {
+                key += c == '\'' ? std::string("''") : std::string(1, c);
+            }
+            props += " || jsonb_build_object('" + key + "', " + core::quote_ident(a.name) + ")";
         }
         std::string sql = "SELECT fid, (" + props + ")::text, ST_AsGeoJSON(" + geom_sql + ", 9, 0) FROM " +
                           core::qualified(core::DATA_SCHEMA, v->table);
