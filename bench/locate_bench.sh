@@ -7,17 +7,22 @@
 #    cpp-httplib handler returning 200 bytes with the same server settings (bench/http_ceiling,
 #    the HTTP stack's ceiling) and the server's own GET /health.
 #
-#   bench/locate_bench.sh [DURATION_S]      (default 10)
+#   bench/locate_bench.sh [DURATION_S] [DATA_DIR]   (defaults 10, data-samples/)
+#
+# DATA_DIR may be a set made by `data-samples/generate.py --out DIR --grids 20000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 export DURATION=${1:-10} ONEMAP_ROOT=$PWD
+export DATA=${2:-$PWD/data-samples}
+export ONEMAP_LOCATE_GRID_SHP=$DATA/grid/2024-07-01/grid.shp
 echo "== in-process"
 build/bench/bench_locate --benchmark_min_time=2 2>/dev/null | grep BM_
 pg_virtualenv -t -i '--encoding=UTF8 --locale=C.UTF-8' -o 'max_connections=200' bash -c '
 set -euo pipefail
 createdb lb
-"$ONEMAP_ROOT/build/importers/onemap-import" -q --db dbname=lb --manifest "$ONEMAP_ROOT/data-samples/manifest.yaml" > /dev/null
+"$ONEMAP_ROOT/build/importers/onemap-import" -q --db dbname=lb --manifest "$DATA/manifest.yaml" > /dev/null
+echo "grids: $(psql -tAd lb -c "SELECT count(*) FROM onemap_data.grid__v2")"
 WORK=$(mktemp -d /tmp/onemap-locate.XXXX)
 psql -qd lb -c "SELECT setseed(0.27); CREATE TABLE pts AS SELECT g AS id, 113.1 + random() * 2.12 AS x, 32.28 + random() * 1.25 AS y FROM generate_series(1, 20000) g; ALTER TABLE pts ADD PRIMARY KEY (id)"
 psql -qAtd lb -c "SELECT x || '"'"' '"'"' || y FROM pts ORDER BY id" > "$WORK/points.txt"

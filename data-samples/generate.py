@@ -245,12 +245,13 @@ def write_manifest(out):
 
 # ---------------------------------------------------------------------------------------------
 
-def generate(out, n_parcels=DEFAULT_PARCELS, seed=DEFAULT_SEED):
+def generate(out, n_parcels=DEFAULT_PARCELS, seed=DEFAULT_SEED, n_grids=None):
     os.makedirs(out, exist_ok=True)
     for d in OUTPUT_DIRS:
         shutil.rmtree(os.path.join(out, d), ignore_errors=True)
     outline = build_outline(seed)
-    versions, info = build_hierarchy(outline, seed)
+    versions, info = (build_hierarchy(outline, seed) if n_grids is None
+                      else build_hierarchy(outline, seed, n_grids))
     log('grid hierarchy: %d grids, %d villages, %d towns; %d grids moved, %d split in 2024-07-01' % (
         info['n_grids'], len(info['villages']), len(info['towns']), len(info['moved']), len(info['splits'])))
     L = build_landscape(outline, info, seed)
@@ -274,10 +275,12 @@ def main(argv=None):
     ap.add_argument('--out', default=HERE, help='output directory (default: the committed sample, %(default)s)')
     ap.add_argument('--parcels', type=int, default=DEFAULT_PARCELS, help='number of land parcels (default %(default)s)')
     ap.add_argument('--seed', type=int, default=DEFAULT_SEED, help='random seed (default %(default)s)')
+    ap.add_argument('--grids', type=int, default=None,
+                    help='about how many grids (default: the committed sample\'s ~2,400); for benchmarks')
     args = ap.parse_args(argv)
     if args.parcels < 10:
         ap.error('--parcels must be at least 10')
-    generate(os.path.abspath(args.out), args.parcels, args.seed)
+    generate(os.path.abspath(args.out), args.parcels, args.seed, args.grids)
     return 0
 
 

@@ -31,7 +31,7 @@ DEG_DECIMALS = 7
 # ---------------------------------------------------------------------------------------------
 # The finest partition
 
-def _seed_points(outline, rng):
+def _seed_points(outline, rng, target_grids=TARGET_GRIDS):
     seats = [(ll2m(np.array([c[2], c[3]])), c[5]) for c in COUNTIES]
     pts = []
     urban_area = 0.0
@@ -45,7 +45,7 @@ def _seed_points(outline, rng):
                     pts.append(p)
         urban_area += math.pi * radius ** 2
     n_urban = len(pts)
-    d = math.sqrt((outline.area - urban_area) / (TARGET_GRIDS - n_urban))
+    d = math.sqrt((outline.area - urban_area) / (target_grids - n_urban))
     minx, miny, maxx, maxy = outline.bounds
     for y in np.arange(miny + d / 2, maxy, d):
         for x in np.arange(minx + d / 2, maxx, d):
@@ -286,9 +286,9 @@ def _connected(nodes, adj):
     return len(seen) == len(nodes)
 
 
-def build_hierarchy(outline, seed):
+def build_hierarchy(outline, seed, target_grids=TARGET_GRIDS):
     rng = rng_for(seed, 'grid')
-    seeds = _seed_points(outline, rng)
+    seeds = _seed_points(outline, rng, target_grids)
     faces_m = _faces(outline, seeds, rng)
     # deterministic order: north to south, west to east
     cent_m0 = np.array([f.centroid.coords[0] for f in faces_m])

@@ -35,6 +35,13 @@ class NamePool:
             if name not in self.used:
                 self.used.add(name)
                 return name
+        # Only reached for benchmark-sized hierarchies (--grids): number the repeats.
+        base = make()
+        for k in range(2, 1000000):
+            name = '%s%d' % (base, k)
+            if name not in self.used:
+                self.used.add(name)
+                return name
         raise RuntimeError('name pool exhausted')
 
     def town(self, kind):
