@@ -32,6 +32,7 @@ int main(int argc, char** argv)
     app.add_option("--db-connections", config.db_connections, "database connections in the pool")->capture_default_str();
     std::size_t cache_mb = config.cache_bytes >> 20;
     app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();
+    app.add_option("--styles", config.styles_dir, "folder of MapLibre style JSON files")->capture_default_str();
     app.add_option("--config", config.config_path, "YAML of composite tilesets, e.g. tileserver/onemap.yaml");
     app.add_option("--public-url", config.public_url, "base URL clients reach this server at");
     app.add_option("--log-level", log_level, "debug, info, warn, error");

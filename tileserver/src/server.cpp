@@ -19,6 +19,8 @@
 
 #include <atomic>
 #include <charconv>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -661,6 +663,22 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     }));
     http.Get(R"(/grids/([^/]+))", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->grid(req, req.matches[1]).dump(), "application/geo+json");
+    }));
+    // Styles are files; "{server}" in them becomes this server's URL, so web apps and the
+    // renderer load the same document.
+    http.Get(R"(/styles/([a-z0-9_-]+)\.json)", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        const std::string path = self->config.styles_dir + "/" + std::string(req.matches[1]) + ".json";
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            throw not_found("no style named '" + std::string(req.matches[1]) + "'");
+        }
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string base = self->base_url(req);
+        for (std::size_t at = text.find("{server}"); at != std::string::npos; at = text.find("{server}", at + base.size())) {
+            text.replace(at, 8, base);
+        }
+        res.set_header("Cache-Control", "public, max-age=60");
+        res.set_content(std::move(text), "application/json");
     }));
     http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
         const auto c = self->cache.stats();

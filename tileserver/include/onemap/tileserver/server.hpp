@@ -19,6 +19,7 @@ struct server_config {
     std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
     std::size_t cache_bytes = 256u << 20; ///< tile cache budget
     bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
+    std::string styles_dir = "styles"; ///< MapLibre style JSON files served at /styles/{name}.json
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none
 };
 

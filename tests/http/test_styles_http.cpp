@@ -1,0 +1,112 @@
+// The basemap style (styles/basemap.json) served with its source pointing at this server, and
+// checked against what the server really has: every source-layer is a layer of the basemap
+// tileset and every property a style expression reads is a field of that layer.
+#include "server_process.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using namespace onemap;
+using nlohmann::json;
+
+namespace {
+
+class styles_http : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        std::string out;
+        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
+        s_server = new test::server_process(test::db().conninfo(), {"--config", test::source_dir() + "/tileserver/onemap.yaml",
+                                                                    "--styles", test::source_dir() + "/styles"});
+    }
+    static void TearDownTestSuite()
+    {
+        delete s_server;
+        s_server = nullptr;
+    }
+    static test::server_process* s_server;
+};
+
+test::server_process* styles_http::s_server = nullptr;
+
+// Property names an expression or a legacy filter reads.
+void fields_read(const json& e, std::set<std::string>& out)
+{
+    if (!e.is_array() || e.empty()) {
+        return;
+    }
+    if (e[0].is_string()) {
+        const std::string op = e[0];
+        if (op == "get" && e.size() == 2 && e[1].is_string()) {
+            out.insert(e[1]);
+            return;
+        }
+        // Legacy filters: ["==", "field", value], ["in", "field", v1, v2 …], ["has", "field"].
+        if ((op == "==" || op == "!=" || op == "in" || op == "!in" || op == "has" || op == "<" || op == ">") &&
+            e.size() >= 2 && e[1].is_string()) {
+            out.insert(e[1]);
+        }
+    }
+    for (const auto& x : e) {
+        fields_read(x, out);
+    }
+}
+
+} // namespace
+
+TEST_F(styles_http, basemap_style_points_at_this_server_and_uses_only_real_layers_and_fields)
+{
+    auto c = s_server->client();
+    auto res = c.Get("/styles/basemap.json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const auto style = json::parse(res->body);
+    EXPECT_EQ(style["version"], 8);
+    EXPECT_EQ(style["sources"]["onemap"]["url"], s_server->base_url() + "/tiles/basemap.json");
+    EXPECT_EQ(res->body.find("{server}"), std::string::npos);
+
+    const auto tilejson = json::parse(c.Get("/tiles/basemap.json")->body);
+    std::map<std::string, std::set<std::string>> fields;
+    for (const auto& vl : tilejson["vector_layers"]) {
+        auto& f = fields[vl["id"]];
+        for (auto it = vl["fields"].begin(); it != vl["fields"].end(); ++it) {
+            f.insert(it.key());
+        }
+    }
+    int checked = 0;
+    for (const auto& layer : style["layers"]) {
+        if (!layer.contains("source-layer")) {
+            continue;
+        }
+        const std::string sl = layer["source-layer"];
+        ASSERT_EQ(fields.count(sl), 1U) << layer["id"] << ": source-layer " << sl << " is not in the basemap";
+        std::set<std::string> used;
+        for (const char* part : {"paint", "layout"}) {
+            if (layer.contains(part)) {
+                for (const auto& [k, v] : layer[part].items()) {
+                    fields_read(v, used);
+                }
+            }
+        }
+        if (layer.contains("filter")) {
+            fields_read(layer["filter"], used);
+        }
+        for (const auto& f : used) {
+            EXPECT_EQ(fields[sl].count(f), 1U) << layer["id"] << " reads '" << f << "', not a field of " << sl;
+        }
+        ++checked;
+    }
+    EXPECT_GE(checked, 15);
+}
+
+TEST_F(styles_http, unknown_or_unsafe_style_names_are_404)
+{
+    auto c = s_server->client();
+    EXPECT_EQ(c.Get("/styles/nothing.json")->status, 404);
+    EXPECT_EQ(c.Get("/styles/..%2Fonemap.json")->status, 404);
+    EXPECT_EQ(c.Get("/styles/../tileserver/onemap.json")->status, 404);
+}
