@@ -346,7 +346,8 @@ std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_proj
         std::vector<ipoint> kept;
         for (const auto& p : pts) {
             if (bg::covered_by(p, clip)) {
-                kept.push_back(quantize(std::vector<point>{p}).front());
+                kept.push_back(ipoint{static_cast<std::int32_t>(std::lround(bg::get<0>(p))),
+                                      static_cast<std::int32_t>(std::lround(bg::get<1>(p)))});
             }
         }
         if (kept.empty()) {

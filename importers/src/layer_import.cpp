@@ -21,7 +21,6 @@
 #include <cstdlib>
 #include <set>
 #include <thread>
-#include <unordered_set>
 
 namespace onemap::importers {
 
@@ -165,14 +164,6 @@ geometry_family layer_family(OGRLayer& layer, const std::string& label)
                                         " (points, lines or polygons are supported)");
     }
     return static_cast<geometry_family>(best - std::begin(counts));
-}
-
-std::string json_bbox(const std::optional<core::box>& b)
-{
-    if (!b) {
-        return "null";
-    }
-    return nlohmann::json::array({b->min_x, b->min_y, b->max_x, b->max_y}).dump();
 }
 
 // Generalised copies for low zooms, each derived from the next finer one: "<table>__z<z>" holds
@@ -520,7 +511,8 @@ UPDATE onemap.layer_version v SET valid_to = n.next_from
     const nlohmann::json payload = {{"layer", result.layer},
                                     {"version", version},
                                     {"valid_from", result.valid_from},
-                                    {"bbox", nlohmann::json::parse(json_bbox(changed))}};
+                                    {"bbox", changed ? nlohmann::json::array({changed->min_x, changed->min_y, changed->max_x, changed->max_y})
+                                                     : nlohmann::json()}};
     txn.exec_params("SELECT pg_notify($1, $2)", core::PUBLISH_CHANNEL, payload.dump());
     txn.commit();
 

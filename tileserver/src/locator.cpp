@@ -70,16 +70,6 @@ locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& ca
     }
 }
 
-bool locator::uses(const std::string& layer) const
-{
-    for (const auto& l : m_levels) {
-        if (l.layer == layer) {
-            return true;
-        }
-    }
-    return false;
-}
-
 std::vector<located> locator::locate(double lon, double lat, const std::string& date) const
 {
     std::vector<located> out;

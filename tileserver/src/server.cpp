@@ -717,12 +717,6 @@ void server::reload_catalog()
     ++m_impl->reloads;
 }
 
-server_stats server::stats() const
-{
-    const auto c = m_impl->cache.stats();
-    return server_stats{c.hits, c.misses, c.invalidated, c.bytes, m_impl->reloads.load()};
-}
-
 int server::bind()
 {
     reload_catalog();

@@ -47,7 +47,6 @@ public:
     std::vector<const core::boundary*> neighbors(const std::string& code, const std::string& date) const;
 
     const std::vector<locate_level>& levels() const noexcept { return m_levels; }
-    bool uses(const std::string& layer) const;
 
 private:
     struct level_state {

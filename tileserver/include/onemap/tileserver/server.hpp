@@ -23,14 +23,6 @@ struct server_config {
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none
 };
 
-struct server_stats {
-    std::uint64_t cache_hits = 0;
-    std::uint64_t cache_misses = 0;
-    std::uint64_t cache_invalidated = 0;
-    std::size_t cache_bytes = 0;
-    std::uint64_t catalog_reloads = 0;
-};
-
 class server {
 public:
     explicit server(server_config config);
@@ -46,7 +38,6 @@ public:
     void stop();
     /// Re-reads the catalog from PostgreSQL.
     void reload_catalog();
-    server_stats stats() const;
 
 private:
     struct impl;
