@@ -13,6 +13,9 @@ find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+# Raster rendering (tileserver/src/render) and glyph PBFs for MapLibre (tileserver/src/glyphs).
+pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo)
+find_package(Freetype REQUIRED)
 
 # Debian builds cpp-httplib as a shared library (with OpenSSL, zlib and brotli); pkg-config has it.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -257,9 +257,8 @@ void write_lines(const multi_linestring& ml, encoded_geometry& out)
 
 tile_box clip_box(const tile_projection& proj)
 {
-    const double lo = -static_cast<double>(proj.buffer());
-    const double hi = static_cast<double>(proj.extent() + proj.buffer());
-    return tile_box(point(lo, lo), point(hi, hi));
+    const double b = proj.buffer_units();
+    return tile_box(point(-b, -b), point(proj.width() + b, proj.height() + b));
 }
 
 void add_clipped_polygon(polygon& poly, const tile_box& clip, multi_polygon& out)
@@ -294,13 +293,19 @@ void add_clipped_line(const linestring& line, const tile_box& clip, multi_linest
 
 tile_projection::tile_projection(const tile_matrix_set& tms, int level, std::uint64_t col,
                                  std::uint64_t row, std::uint32_t extent, std::uint32_t buffer)
-    : m_bounds(tms.tile_bounds(level, col, row)), m_mercator(!tms.geographic()), m_extent(extent),
-      m_buffer(buffer)
+    : tile_projection(tms, tms.tile_bounds(level, col, row), extent, extent, buffer)
 {
-    const double fx = m_bounds.width() * buffer / extent;
-    const double fy = m_bounds.height() * buffer / extent;
-    const box grown{m_bounds.min_x - fx, m_bounds.min_y - fy, m_bounds.max_x + fx,
-                    m_bounds.max_y + fy};
+}
+
+tile_projection::tile_projection(const tile_matrix_set& tms, const box& bounds, double width, double height,
+                                 double buffer)
+    : m_bounds(bounds), m_mercator(!tms.geographic()), m_extent(static_cast<std::uint32_t>(width)),
+      m_buffer(static_cast<std::uint32_t>(buffer)), m_width(width), m_height(height), m_buffer_units(buffer),
+      m_scale_x(width / bounds.width()), m_scale_y(height / bounds.height())
+{
+    const double fx = buffer / m_scale_x;
+    const double fy = buffer / m_scale_y;
+    const box grown{m_bounds.min_x - fx, m_bounds.min_y - fy, m_bounds.max_x + fx, m_bounds.max_y + fy};
     if (m_mercator) {
         m_query_lonlat = box{mercator_x_to_lon(grown.min_x), mercator_y_to_lat(grown.min_y),
                              mercator_x_to_lon(grown.max_x), mercator_y_to_lat(grown.max_y)};
@@ -312,26 +317,36 @@ tile_projection::tile_projection(const tile_matrix_set& tms, int level, std::uin
 double tile_projection::to_tile_x(double lon) const noexcept
 {
     const double x = m_mercator ? lon_to_mercator_x(lon) : lon;
-    return (x - m_bounds.min_x) / m_bounds.width() * m_extent;
+    return (x - m_bounds.min_x) * m_scale_x;
 }
 
 double tile_projection::to_tile_y(double lat) const noexcept
 {
     const double y = m_mercator ? lat_to_mercator_y(lat) : lat;
-    return (m_bounds.max_y - y) / m_bounds.height() * m_extent;
+    return (m_bounds.max_y - y) * m_scale_y;
 }
 
-std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_projection& proj)
+namespace {
+
+// One WKB geometry projected into the tile and clipped to it plus the buffer.
+struct clipped {
+    geom_type type = geom_type::unknown;
+    std::vector<point> points;
+    multi_linestring lines;
+    multi_polygon polygons;
+};
+
+clipped read_clipped(std::string_view wkb, const tile_projection& proj)
 {
     wkb_reader reader(wkb, proj);
     bool little = true;
     const std::uint32_t type = reader.read_header(little);
     const tile_box clip = clip_box(proj);
-    encoded_geometry out;
-
+    clipped out;
     switch (type) {
     case 1: // Point
     case 4: { // MultiPoint
+        out.type = geom_type::point;
         std::vector<point> pts;
         if (type == 1) {
             pts.push_back(reader.read_point(little));
@@ -343,29 +358,16 @@ std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_proj
                 pts.push_back(reader.read_point(l));
             }
         }
-        std::vector<ipoint> kept;
         for (const auto& p : pts) {
             if (bg::covered_by(p, clip)) {
-                kept.push_back(ipoint{static_cast<std::int32_t>(std::lround(bg::get<0>(p))),
-                                      static_cast<std::int32_t>(std::lround(bg::get<1>(p)))});
+                out.points.push_back(p);
             }
         }
-        if (kept.empty()) {
-            return std::nullopt;
-        }
-        out.type = geom_type::point;
-        out.commands.push_back(command(MOVE_TO, static_cast<std::uint32_t>(kept.size())));
-        ipoint cursor{0, 0};
-        for (const auto& p : kept) {
-            out.commands.push_back(zigzag(p.x - cursor.x));
-            out.commands.push_back(zigzag(p.y - cursor.y));
-            cursor = p;
-        }
-        return out;
+        break;
     }
     case 2:   // LineString
     case 5: { // MultiLineString
-        multi_linestring lines;
+        out.type = geom_type::linestring;
         const std::uint32_t parts = type == 2 ? 1 : reader.read_count(little, 9);
         for (std::uint32_t i = 0; i < parts; ++i) {
             bool l = little;
@@ -374,15 +376,13 @@ std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_proj
             }
             linestring line;
             reader.read_points(l, line);
-            add_clipped_line(line, clip, lines);
+            add_clipped_line(line, clip, out.lines);
         }
-        out.type = geom_type::linestring;
-        write_lines(lines, out);
         break;
     }
     case 3:   // Polygon
     case 6: { // MultiPolygon
-        multi_polygon polys;
+        out.type = geom_type::polygon;
         const std::uint32_t parts = type == 3 ? 1 : reader.read_count(little, 9);
         for (std::uint32_t i = 0; i < parts; ++i) {
             bool l = little;
@@ -391,16 +391,98 @@ std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_proj
             }
             polygon poly;
             reader.read_polygon_body(l, poly);
-            add_clipped_polygon(poly, clip, polys);
+            add_clipped_polygon(poly, clip, out.polygons);
         }
-        out.type = geom_type::polygon;
-        write_polygons(polys, out);
         break;
     }
     default:
         throw input_error("unsupported WKB geometry type " + std::to_string(type));
     }
+    return out;
+}
+
+template <typename Range>
+std::vector<fpoint> to_fpoints(const Range& pts)
+{
+    std::vector<fpoint> out;
+    out.reserve(pts.size());
+    for (const auto& p : pts) {
+        out.push_back(fpoint{bg::get<0>(p), bg::get<1>(p)});
+    }
+    return out;
+}
+
+} // namespace
+
+std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_projection& proj)
+{
+    const clipped c = read_clipped(wkb, proj);
+    encoded_geometry out;
+    out.type = c.type;
+    switch (c.type) {
+    case geom_type::point: {
+        if (c.points.empty()) {
+            return std::nullopt;
+        }
+        out.commands.push_back(command(MOVE_TO, static_cast<std::uint32_t>(c.points.size())));
+        ipoint cursor{0, 0};
+        for (const auto& fp : c.points) {
+            const ipoint p{static_cast<std::int32_t>(std::lround(bg::get<0>(fp))),
+                           static_cast<std::int32_t>(std::lround(bg::get<1>(fp)))};
+            out.commands.push_back(zigzag(p.x - cursor.x));
+            out.commands.push_back(zigzag(p.y - cursor.y));
+            cursor = p;
+        }
+        return out;
+    }
+    case geom_type::linestring:
+        write_lines(c.lines, out);
+        break;
+    case geom_type::polygon:
+        write_polygons(c.polygons, out);
+        break;
+    default:
+        break;
+    }
     if (out.commands.empty()) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::optional<clipped_geometry> clip_wkb(std::string_view wkb, const tile_projection& proj)
+{
+    const clipped c = read_clipped(wkb, proj);
+    clipped_geometry out;
+    out.type = c.type;
+    switch (c.type) {
+    case geom_type::point:
+        for (const auto& p : c.points) {
+            out.parts.push_back({fpoint{bg::get<0>(p), bg::get<1>(p)}});
+        }
+        break;
+    case geom_type::linestring:
+        for (const auto& l : c.lines) {
+            if (l.size() >= 2) {
+                out.parts.push_back(to_fpoints(l));
+            }
+        }
+        break;
+    case geom_type::polygon:
+        for (const auto& poly : c.polygons) {
+            if (poly.outer().size() < 4) {
+                continue;
+            }
+            out.parts.push_back(to_fpoints(poly.outer()));
+            for (const auto& hole : poly.inners()) {
+                out.parts.push_back(to_fpoints(hole));
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    if (out.parts.empty()) {
         return std::nullopt;
     }
     return out;

@@ -110,3 +110,50 @@ TEST_F(styles_http, unknown_or_unsafe_style_names_are_404)
     EXPECT_EQ(c.Get("/styles/..%2Fonemap.json")->status, 404);
     EXPECT_EQ(c.Get("/styles/../tileserver/onemap.json")->status, 404);
 }
+
+// The style's "glyphs" URL serves every fontstack its symbol layers name: MapLibre fetches
+// {fontstack}/{range}.pbf for the characters of each label.
+TEST_F(styles_http, every_text_font_of_the_style_is_served_as_glyph_ranges)
+{
+    const auto style = json::parse(s_server->client().Get("/styles/basemap.json")->body);
+    const std::string glyphs = style["glyphs"];
+    const std::string prefix = s_server->base_url();
+    ASSERT_EQ(glyphs.rfind(prefix, 0), 0u) << glyphs;
+    std::set<std::string> stacks;
+    for (const auto& l : style["layers"]) {
+        if (l.contains("layout") && l["layout"].contains("text-font")) {
+            std::string stack;
+            for (const auto& f : l["layout"]["text-font"]) {
+                stack += (stack.empty() ? "" : ",") + f.get<std::string>();
+            }
+            stacks.insert(stack);
+        }
+    }
+    ASSERT_FALSE(stacks.empty());
+    for (const auto& stack : stacks) {
+        // 驻 (U+9A7B, the first character of 驻马店) lies in 39424-39679; digits in 0-255.
+        for (const char* range : {"0-255", "39424-39679"}) {
+            std::string path = glyphs.substr(prefix.size());
+            std::string encoded; // what MapLibre does: encodeURIComponent
+            for (char c : stack) {
+                encoded += c == ' ' ? std::string("%20") : c == ',' ? std::string("%2C") : std::string(1, c);
+            }
+            path.replace(path.find("{fontstack}"), 11, encoded);
+            path.replace(path.find("{range}"), 7, range);
+            const auto res = s_server->client().Get(path);
+            ASSERT_TRUE(res);
+            EXPECT_EQ(res->status, 200) << path << ": " << res->body;
+            EXPECT_EQ(res->get_header_value("Content-Type"), "application/x-protobuf");
+            // A glyphs message: field 1 (stacks), length-delimited, holding the stack name.
+            ASSERT_GT(res->body.size(), 1000u) << path;
+            EXPECT_EQ(res->body[0], '\x0a');
+            EXPECT_NE(res->body.find(stack), std::string::npos);
+        }
+    }
+    const auto unknown = s_server->client().Get("/fonts/No%20Such%20Font/0-255.pbf");
+    EXPECT_EQ(unknown->status, 404);
+    EXPECT_NE(unknown->body.find("No Such Font"), std::string::npos) << unknown->body;
+    const auto bad = s_server->client().Get("/fonts/Noto%20Sans%20CJK%20SC%20Regular/1-256.pbf");
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_NE(bad->body.find("range"), std::string::npos) << bad->body;
+}

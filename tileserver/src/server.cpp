@@ -6,13 +6,16 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/gcj02.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/render/glyphs.hpp"
 #include "onemap/tileserver/features_api.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 #include "onemap/tileserver/locator.hpp"
+#include "onemap/tileserver/raster_service.hpp"
 #include "onemap/tileserver/shared_snapshot.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
+#include "onemap/tileserver/wmts.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -101,7 +104,7 @@ std::string requested_date(const httplib::Request& req)
 
 struct server::impl {
     explicit impl(server_config c)
-        : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool)
+        : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool), raster(pool, config.styles_dir)
     {
         if (!config.config_path.empty()) {
             tilesets = read_tilesets(config.config_path);
@@ -133,7 +136,7 @@ struct server::impl {
 
     void handle_tile(const httplib::Request& req, httplib::Response& res, const std::string& layer_name,
                      const core::tile_matrix_set& tms, const std::string& z, const std::string& x,
-                     const std::string& y)
+                     const std::string& y, tile_format format = tile_format::mvt, double pixel_ratio = 1)
     {
         const catalog_ptr pinned = catalog();
         const tileset_config* composite = find_tileset(layer_name);
@@ -157,12 +160,72 @@ struct server::impl {
         }
         const std::string date = requested_date(req);
         res.set_header("Cache-Control", "public, max-age=300");
+        if (format == tile_format::png) {
+            const auto tile = raster_tile_for(*pinned, composite, layer, tms, static_cast<int>(level), col, row, date,
+                                              pixel_ratio);
+            send_tile(req, res, *tile, "image/png");
+            return;
+        }
         const auto tile = tile_for(*pinned, composite, layer, tms, static_cast<int>(level), col, row, date);
         if (!tile) {
             res.status = 204; // nothing existed on that date at this zoom
             return;
         }
         send_tile(req, res, *tile, "application/vnd.mapbox-vector-tile");
+    }
+
+    // A PNG tile of a layer or composite drawn with its style, from the cache or rendered with
+    // the rest of its metatile (whose other tiles are cached too). Exactly one of `composite`
+    // and `layer` is set.
+    std::shared_ptr<const cached_tile> raster_tile_for(const std::vector<core::layer>& layers,
+                                                       const tileset_config* composite, const core::layer* layer,
+                                                       const core::tile_matrix_set& tms, int level, std::uint64_t col,
+                                                       std::uint64_t row, const std::string& date, double pixel_ratio)
+    {
+        const double zoom = raster_service::style_zoom(tms, level);
+        const int member_zoom = std::max(0, static_cast<int>(std::floor(zoom + 1e-9)));
+        std::shared_ptr<const drawable_style> style;
+        std::vector<layer_pick> picks;
+        std::vector<std::string> layer_names;
+        if (composite != nullptr) {
+            style = raster.named_style(composite->name);
+            if (!style) {
+                throw not_found("no style file '" + composite->name + ".json' to draw tileset '" + composite->name +
+                                "' with");
+            }
+            for (const auto& member : composite->layers) {
+                const core::layer* l = find_layer(layers, member.layer);
+                layer_names.push_back(member.layer);
+                if (l != nullptr && member.shown_at(member_zoom)) {
+                    if (const auto* v = l->as_of(date)) {
+                        picks.push_back(layer_pick{l, v, &member});
+                    }
+                }
+            }
+        } else {
+            style = raster.layer_style(*layer, tilesets.empty() ? "basemap" : tilesets.front().name);
+            layer_names.push_back(layer->name);
+            if (const auto* v = layer->as_of(date)) {
+                picks.push_back(layer_pick{layer, v, nullptr});
+            }
+        }
+        const std::string name = composite != nullptr ? composite->name : layer->name;
+        const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' +
+                                   style->id + '@' + date + ".png";
+        auto key_of = [&](std::uint64_t c, std::uint64_t r) {
+            return prefix + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(c) + '/' +
+                   std::to_string(r);
+        };
+        return cache.get(key_of(col, row), layer_names, tms.tile_bounds_lonlat(level, col, row), [&] {
+            const std::uint64_t epoch = cache.epoch();
+            return raster.tile_png(prefix, *style, picks, tms, level, col, row, pixel_ratio,
+                                   [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
+                                       if (c != col || r != row) {
+                                           cache.put(key_of(c, r), layer_names, tms.tile_bounds_lonlat(level, c, r),
+                                                     std::move(png), epoch);
+                                       }
+                                   });
+        });
     }
 
     // The tile from the cache, built on a miss; nullptr when no layer is drawn at that date and
@@ -213,7 +276,7 @@ struct server::impl {
         const catalog_ptr pinned = catalog();
         const std::string name = req.get_param_value("tileset");
         const tileset_config* composite = find_tileset(name);
-        const core::layer* layer = composite == nullptr ? find_layer(*pinned, name) : nullptr;
+        const core::layer* layer = composite == nullptr ? impl::find_layer(*pinned, name) : nullptr;
         if (composite == nullptr && layer == nullptr) {
             throw not_found("no tileset named '" + name + "'");
         }
@@ -557,6 +620,8 @@ struct server::impl {
     server_config config;
     core::connection_pool pool;
     tile_service tiles;
+    raster_service raster;
+    render::glyph_source glyphs;
     tile_cache cache{config.cache_bytes};
     std::vector<tileset_config> tilesets;
     std::vector<locate_level> locate_levels;
@@ -650,6 +715,42 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
                  self->handle_tile(req, res, req.matches[1], *tms, req.matches[3], req.matches[4],
                                    req.matches[5]);
              }));
+    // Rendered PNG (the style of the same name for a composite, the layer's own for a layer);
+    // "@2x" draws the same area at twice the pixels.
+    http.Get(R"(/tiles/([^/]+)/([0-9]+)/([0-9]+)/([0-9]+)(@2x)?\.png)",
+             guarded([self](const httplib::Request& req, httplib::Response& res) {
+                 self->handle_tile(req, res, req.matches[1], core::web_mercator_quad(), req.matches[2],
+                                   req.matches[3], req.matches[4], tile_format::png, req.matches[5].length() > 0 ? 2 : 1);
+             }));
+    http.Get(R"(/tiles/([^/]+)/([^/]+)/([0-9]+)/([0-9]+)/([0-9]+)(@2x)?\.png)",
+             guarded([self](const httplib::Request& req, httplib::Response& res) {
+                 const auto* tms = core::find_tile_matrix_set(req.matches[2]);
+                 if (tms == nullptr) {
+                     throw not_found("no tile matrix set '" + std::string(req.matches[2]) + "'");
+                 }
+                 self->handle_tile(req, res, req.matches[1], *tms, req.matches[3], req.matches[4], req.matches[5],
+                                   tile_format::png, req.matches[6].length() > 0 ? 2 : 1);
+             }));
+    wmts_context wmts;
+    wmts.pool = &m_impl->pool;
+    wmts.catalog = [self] { return self->catalog(); };
+    wmts.base_url = [self](const httplib::Request& req) { return self->base_url(req); };
+    wmts.tilesets = &m_impl->tilesets;
+    wmts.tile = [self](const std::string& name, tile_format format, const core::tile_matrix_set& tms, int level,
+                       std::uint64_t col, std::uint64_t row, const std::string& date) {
+        const catalog_ptr pinned = self->catalog();
+        const tileset_config* composite = self->find_tileset(name);
+        const core::layer* layer = composite == nullptr ? impl::find_layer(*pinned, name) : nullptr;
+        if (composite == nullptr && layer == nullptr) {
+            throw not_found("no layer '" + name + "'");
+        }
+        return format == tile_format::png
+                   ? self->raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1)
+                   : self->tile_for(*pinned, composite, layer, tms, level, col, row, date);
+    };
+    wmts.send_tile = [](const httplib::Request& req, httplib::Response& res, const cached_tile& tile,
+                        const char* content_type) { impl::send_tile(req, res, tile, content_type); };
+    register_wmts(http, std::move(wmts));
     http.Post("/admin/seed", guarded([self](const httplib::Request& req, httplib::Response& res) {
         res.set_content(self->seed(req).dump(), "application/json");
     }));
@@ -679,6 +780,36 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
         }
         res.set_header("Cache-Control", "public, max-age=60");
         res.set_content(std::move(text), "application/json");
+    }));
+    // SDF glyphs for MapLibre GL (the style's "glyphs" URL), generated from the installed fonts.
+    http.Get("/fonts.json", guarded([self](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "public, max-age=86400");
+        res.set_content(nlohmann::json(self->glyphs.fonts()).dump(), "application/json");
+    }));
+    http.Get(R"(/fonts/([^/]+)/([0-9]+)-([0-9]+)\.pbf)", guarded([self](const httplib::Request& req, httplib::Response& res) {
+        const auto start = parse_index(req.matches[2], "range");
+        const auto end = parse_index(req.matches[3], "range");
+        if (start > 65535 || end > 65535) {
+            throw input_error("range", "range " + std::string(req.matches[2]) + "-" + std::string(req.matches[3]) +
+                                           " is outside 0-65535");
+        }
+        std::string pbf;
+        try {
+            pbf = self->glyphs.range_pbf(req.matches[1], static_cast<std::uint32_t>(start),
+                                         static_cast<std::uint32_t>(end));
+        } catch (const render::unknown_fontstack_error& e) {
+            throw not_found(e.what());
+        } catch (const render::glyph_range_error& e) {
+            throw input_error("range", e.what());
+        }
+        res.set_header("Cache-Control", "public, max-age=86400");
+        const bool gzip_ok = req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+        if (gzip_ok) {
+            res.set_header("Content-Encoding", "gzip");
+            res.set_content(gzip(pbf), "application/x-protobuf");
+        } else {
+            res.set_content(std::move(pbf), "application/x-protobuf");
+        }
     }));
     http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
         const auto c = self->cache.stats();

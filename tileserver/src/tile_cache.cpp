@@ -25,6 +25,25 @@ std::string make_etag(const std::string& body)
     return buf;
 }
 
+bool is_png(const std::string& body)
+{
+    return body.size() > 8 && body.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
+
+std::shared_ptr<const cached_tile> make_tile(std::string body)
+{
+    auto t = std::make_shared<cached_tile>();
+    t->body = std::move(body);
+    if (t->body.size() > 64 && !is_png(t->body)) { // PNG is deflated already
+        t->gzipped = gzip(t->body);
+        if (t->gzipped.size() >= t->body.size()) {
+            t->gzipped.clear();
+        }
+    }
+    t->etag = make_etag(t->body);
+    return t;
+}
+
 } // namespace
 
 std::string gzip(const std::string& data)
@@ -84,16 +103,7 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
     std::shared_ptr<const cached_tile> tile;
     std::exception_ptr error;
     try {
-        auto t = std::make_shared<cached_tile>();
-        t->body = compute();
-        if (t->body.size() > 64) {
-            t->gzipped = gzip(t->body);
-            if (t->gzipped.size() >= t->body.size()) {
-                t->gzipped.clear();
-            }
-        }
-        t->etag = make_etag(t->body);
-        tile = std::move(t);
+        tile = make_tile(compute());
     } catch (...) {
         error = std::current_exception();
     }
@@ -126,8 +136,37 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
     return tile;
 }
 
+std::uint64_t tile_cache::epoch() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_epoch;
+}
+
+std::shared_ptr<const cached_tile> tile_cache::put(const std::string& key, const std::vector<std::string>& layers,
+                                                   const core::box& bounds, std::string body, std::uint64_t epoch)
+{
+    auto tile = make_tile(std::move(body));
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (epoch != m_epoch) {
+        return tile; // built from data an invalidation has since replaced: not kept
+    }
+    entry e;
+    e.key = key;
+    e.tile = tile;
+    e.layers = layers;
+    e.bounds = bounds;
+    e.bytes = tile->body.size() + tile->gzipped.size() + key.size() + ENTRY_OVERHEAD;
+    insert_locked(std::move(e));
+    return tile;
+}
+
 void tile_cache::insert_locked(entry e)
 {
+    if (auto it = m_index.find(e.key); it != m_index.end()) { // a put() got there first
+        m_bytes -= it->second->bytes;
+        m_lru.erase(it->second);
+        m_index.erase(it);
+    }
     if (e.bytes > m_max_bytes) {
         return;
     }

@@ -6,7 +6,9 @@ namespace onemap::tileserver {
 
 namespace {
 
-core::mvt::value typed_value(const core::attribute& a, const pqxx::field& f)
+} // namespace
+
+core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f)
 {
     switch (a.type) {
     case core::attribute_type::integer:
@@ -21,6 +23,19 @@ core::mvt::value typed_value(const core::attribute& a, const pqxx::field& f)
     }
 }
 
+std::vector<const core::attribute*> kept_attributes(const layer_pick& pick)
+{
+    std::vector<const core::attribute*> attrs;
+    for (const auto& a : pick.version->attributes) {
+        if (pick.member == nullptr || pick.member->keeps(a.name)) {
+            attrs.push_back(&a);
+        }
+    }
+    return attrs;
+}
+
+namespace {
+
 void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const layer_pick& pick,
                const core::mvt::tile_projection& proj, double degrees_per_pixel)
 {
@@ -29,12 +44,7 @@ void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const
     if (version.bbox && !version.bbox->intersects(q)) {
         return;
     }
-    std::vector<const core::attribute*> attrs;
-    for (const auto& a : version.attributes) {
-        if (pick.member == nullptr || pick.member->keeps(a.name)) {
-            attrs.push_back(&a);
-        }
-    }
+    const auto attrs = kept_attributes(pick);
     // Identifiers come from the catalog; the bbox values are bound parameters.
     std::string sql = "SELECT fid";
     for (const auto* a : attrs) {
@@ -58,7 +68,7 @@ void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const
         for (std::size_t i = 0; i < attrs.size(); ++i) {
             const auto& f = r[static_cast<pqxx::row::size_type>(i + 1)];
             if (!f.is_null()) {
-                props.emplace_back(attrs[i]->name, typed_value(*attrs[i], f));
+                props.emplace_back(attrs[i]->name, attribute_value(*attrs[i], f));
             }
         }
         layer.add_feature(r[0].as<std::uint64_t>(), std::move(*geom), props);

@@ -28,9 +28,15 @@ public:
     /// \pre tms.contains(level, col, row)
     tile_projection(const tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
                     std::uint32_t extent = 4096, std::uint32_t buffer = 64);
+    /// Any box of the set's CRS onto a width × height canvas (a metatile in pixels), with a
+    /// buffer in canvas units around it.
+    tile_projection(const tile_matrix_set& tms, const box& bounds, double width, double height, double buffer);
 
     std::uint32_t extent() const noexcept { return m_extent; }
     std::uint32_t buffer() const noexcept { return m_buffer; }
+    double width() const noexcept { return m_width; }
+    double height() const noexcept { return m_height; }
+    double buffer_units() const noexcept { return m_buffer_units; }
     /// Tile bounds plus the buffer, in lon/lat: what to ask the database for.
     const box& query_bounds_lonlat() const noexcept { return m_query_lonlat; }
 
@@ -43,6 +49,11 @@ private:
     bool m_mercator;
     std::uint32_t m_extent;
     std::uint32_t m_buffer;
+    double m_width;
+    double m_height;
+    double m_buffer_units;
+    double m_scale_x; // tile units per CRS unit
+    double m_scale_y;
 };
 
 struct encoded_geometry {
@@ -53,6 +64,22 @@ struct encoded_geometry {
 /// Encodes one WKB geometry (2D, lon/lat) for the tile; nothing when no part survives
 /// clipping and quantization. \throws input_error on malformed WKB.
 std::optional<encoded_geometry> encode_wkb(std::string_view wkb, const tile_projection& proj);
+
+struct fpoint {
+    double x = 0;
+    double y = 0;
+};
+
+/// A geometry projected and clipped but not quantized (for the raster renderer): points one
+/// per part; lines one per part; polygons every ring (exterior counter-clockwise on screen
+/// first, then its holes), closed.
+struct clipped_geometry {
+    geom_type type = geom_type::unknown;
+    std::vector<std::vector<fpoint>> parts;
+};
+
+/// Projects and clips one WKB geometry; nothing when no part survives. \throws input_error.
+std::optional<clipped_geometry> clip_wkb(std::string_view wkb, const tile_projection& proj);
 
 using value = std::variant<std::string, double, std::int64_t, bool>;
 

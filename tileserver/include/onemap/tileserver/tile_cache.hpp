@@ -42,6 +42,13 @@ public:
                                            const core::box& bounds,
                                            const std::function<std::string()>& compute);
 
+    /// Stores a tile computed elsewhere (the other tiles of a rendered metatile) unless an
+    /// invalidation happened after `epoch` was read; returns the tile either way.
+    std::shared_ptr<const cached_tile> put(const std::string& key, const std::vector<std::string>& layers,
+                                           const core::box& bounds, std::string body, std::uint64_t epoch);
+    /// Bumped by every invalidation: read it before fetching the data a put() will store.
+    std::uint64_t epoch() const;
+
     /// Drops the entries built from `layer` whose bounds meet `bounds`; returns how many.
     std::size_t invalidate(const std::string& layer, const core::box& bounds);
     /// Drops the entries built from `layer`, wherever they are.

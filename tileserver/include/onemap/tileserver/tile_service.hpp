@@ -4,6 +4,7 @@
 // encoding in C++ (core::mvt).
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
+#include "onemap/core/mvt.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
 
@@ -27,6 +28,12 @@ struct layer_pick {
     const core::layer_version* version = nullptr;
     const tileset_member* member = nullptr; ///< nullptr = every attribute
 };
+
+/// The attributes of the pick's version that its tileset member keeps, in table order.
+std::vector<const core::attribute*> kept_attributes(const layer_pick& pick);
+
+/// An attribute column's value typed as MVT (and the renderer) carry it. \pre !f.is_null()
+core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f);
 
 class tile_service {
 public:

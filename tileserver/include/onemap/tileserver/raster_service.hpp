@@ -1,0 +1,93 @@
+#pragma once
+// PNG tiles of a MapLibre style: the features of a metatile (up to 4 × 4 tiles) are read once
+// from PostGIS, projected into its canvas, drawn by onemap::render and cut into tiles, so a
+// label is placed once per metatile and never cut at a tile edge.
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
+#include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/render/renderer.hpp"
+#include "onemap/tileserver/tile_service.hpp"
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace onemap::tileserver {
+
+/// A parsed style plus what the data fetch needs to know about it.
+struct drawable_style {
+    std::string id; ///< "basemap" (a file of the styles directory) or "layer:<name>"
+    std::shared_ptr<const render::style> style;
+    struct label_use {
+        std::string source_layer;
+        double minzoom = 0;
+        double maxzoom = 24;
+    };
+    std::vector<label_use> labels; ///< symbol layers: their features get a label anchor
+
+    bool labels_at(const std::string& source_layer, double zoom) const;
+};
+
+/// A block of tiles of one level drawn together.
+struct metatile {
+    int level = 0;
+    std::uint64_t col0 = 0;
+    std::uint64_t row0 = 0;
+    std::uint64_t cols = 1;
+    std::uint64_t rows = 1;
+};
+
+class raster_service {
+public:
+    raster_service(core::connection_pool& pool, std::string styles_dir);
+
+    /// The style file `<styles_dir>/<name>.json`, parsed once; nullptr when there is none.
+    /// \throws render::style_error when the file cannot be drawn.
+    std::shared_ptr<const drawable_style> named_style(const std::string& name);
+    /// A style for one layer alone: the layers of `base` (a style file) that read it, without
+    /// their zoom limits except for labels, or a plain one for its geometry type.
+    std::shared_ptr<const drawable_style> layer_style(const core::layer& layer, const std::string& base);
+
+    /// The metatile (at most `size` × `size`, aligned) holding a tile.
+    static metatile metatile_of(const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
+                                std::uint64_t size = 4);
+    /// MapLibre zoom whose resolution (512-px world) equals this level's 256-px resolution.
+    static double style_zoom(const core::tile_matrix_set& tms, int level);
+
+    /// PNG of one tile. The metatile around it is drawn once however many threads ask for its
+    /// tiles at the same time (`flight_key` names style, layers, date and scale); `store`
+    /// receives every tile of the metatile, the one asked for included.
+    std::string tile_png(const std::string& flight_key, const drawable_style& style, const std::vector<layer_pick>& picks,
+                         const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
+                         double pixel_ratio,
+                         const std::function<void(std::uint64_t col, std::uint64_t row, std::string&& png)>& store);
+
+    /// Draws a whole metatile (no caching); PNGs row by row.
+    std::vector<std::string> render_metatile(const drawable_style& style, const std::vector<layer_pick>& picks,
+                                             const core::tile_matrix_set& tms, const metatile& m, double pixel_ratio);
+
+private:
+    struct flight {
+        std::mutex mutex;
+        std::condition_variable done;
+        bool finished = false;
+        std::shared_ptr<const std::vector<std::string>> pngs;
+        std::exception_ptr error;
+    };
+
+    std::shared_ptr<const drawable_style> make_style(std::string id, const nlohmann::json& doc) const;
+
+    core::connection_pool& m_pool;
+    std::string m_styles_dir;
+    std::mutex m_styles_mutex;
+    std::map<std::string, std::shared_ptr<const drawable_style>> m_styles;
+    std::mutex m_flights_mutex;
+    std::unordered_map<std::string, std::shared_ptr<flight>> m_flights;
+};
+
+} // namespace onemap::tileserver

@@ -1,0 +1,45 @@
+#pragma once
+// OGC WMTS 1.0.0 (07-057r7) under /wmts: GetCapabilities, GetTile and GetFeatureInfo in KVP
+// and RESTful encodings, over the composite basemap and every public layer, in every tile
+// matrix set of the tile engine, with a TIME dimension listing each layer's versions. Errors
+// are OWS 1.1 ExceptionReports.
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
+#include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/tileserver/tile_cache.hpp"
+#include "onemap/tileserver/tileset_config.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+} // namespace httplib
+
+namespace onemap::tileserver {
+
+enum class tile_format { png, mvt };
+
+struct wmts_context {
+    core::connection_pool* pool = nullptr;
+    std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
+    std::function<std::string(const httplib::Request&)> base_url;
+    const std::vector<tileset_config>* tilesets = nullptr;
+    /// The tile of a layer or composite on a date; nullptr when nothing is drawn there.
+    std::function<std::shared_ptr<const cached_tile>(const std::string& name, tile_format format,
+                                                     const core::tile_matrix_set& tms, int level, std::uint64_t col,
+                                                     std::uint64_t row, const std::string& date)>
+        tile;
+    /// Writes a tile with ETag/gzip handling.
+    std::function<void(const httplib::Request&, httplib::Response&, const cached_tile&, const char* content_type)>
+        send_tile;
+};
+
+/// Registers /wmts (KVP) and /wmts/1.0.0/... (RESTful).
+void register_wmts(httplib::Server& http, wmts_context ctx);
+
+} // namespace onemap::tileserver

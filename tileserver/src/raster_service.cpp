@@ -1,0 +1,334 @@
+#include "onemap/tileserver/raster_service.hpp"
+
+#include "onemap/core/error.hpp"
+#include "onemap/core/mvt.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+namespace onemap::tileserver {
+
+namespace {
+
+// Canvas pixels drawn beyond the metatile on every side, so strokes and outlines of features
+// just outside reach into it.
+constexpr double FETCH_BUFFER_PX = 16;
+// MapLibre zoom 0 draws the world 512 px wide: metres per pixel at the equator.
+constexpr double ZOOM0_METERS_PER_PIXEL = 2 * core::WEB_MERCATOR_HALF / 512;
+
+nlohmann::json read_json(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error("cannot read " + path);
+    }
+    try {
+        return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw render::style_error(path + ": " + e.what());
+    }
+}
+
+double number_or(const nlohmann::json& j, const char* key, double fallback)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+// A style for a layer no style file mentions: neutral colours by geometry type.
+nlohmann::json plain_layers(const core::layer& layer)
+{
+    const std::string& t = layer.geometry_type;
+    if (t.find("POLYGON") != std::string::npos) {
+        return nlohmann::json::array(
+            {{{"id", layer.name + "-fill"}, {"type", "fill"}, {"source", "onemap"}, {"source-layer", layer.name},
+              {"paint", {{"fill-color", "#7FA7D9"}, {"fill-opacity", 0.35}}}},
+             {{"id", layer.name + "-outline"}, {"type", "line"}, {"source", "onemap"}, {"source-layer", layer.name},
+              {"paint", {{"line-color", "#2F5597"}, {"line-width", 1}}}}});
+    }
+    if (t.find("LINE") != std::string::npos) {
+        return nlohmann::json::array({{{"id", layer.name + "-line"}, {"type", "line"}, {"source", "onemap"},
+                                       {"source-layer", layer.name},
+                                       {"paint", {{"line-color", "#2F5597"}, {"line-width", 1.5}}}}});
+    }
+    return nlohmann::json::array({{{"id", layer.name + "-point"}, {"type", "circle"}, {"source", "onemap"},
+                                   {"source-layer", layer.name},
+                                   {"paint", {{"circle-color", "#2F5597"}, {"circle-radius", 4},
+                                              {"circle-stroke-color", "#FFFFFF"}, {"circle-stroke-width", 1}}}}});
+}
+
+render::point to_canvas(const core::mvt::fpoint& p)
+{
+    return render::point{p.x, p.y};
+}
+
+} // namespace
+
+bool drawable_style::labels_at(const std::string& source_layer, double zoom) const
+{
+    for (const auto& l : labels) {
+        if (l.source_layer == source_layer && zoom >= l.minzoom && zoom < l.maxzoom) {
+            return true;
+        }
+    }
+    return false;
+}
+
+raster_service::raster_service(core::connection_pool& pool, std::string styles_dir)
+    : m_pool(pool), m_styles_dir(std::move(styles_dir))
+{
+}
+
+std::shared_ptr<const drawable_style> raster_service::make_style(std::string id, const nlohmann::json& doc) const
+{
+    auto s = std::make_shared<drawable_style>();
+    s->id = std::move(id);
+    s->style = render::style::parse(doc);
+    for (const auto& l : doc.value("layers", nlohmann::json::array())) {
+        if (l.value("type", "") == "symbol" && l.contains("source-layer")) {
+            s->labels.push_back({l["source-layer"].get<std::string>(), number_or(l, "minzoom", 0),
+                                 number_or(l, "maxzoom", 24)});
+        }
+    }
+    return s;
+}
+
+std::shared_ptr<const drawable_style> raster_service::named_style(const std::string& name)
+{
+    std::lock_guard<std::mutex> lock(m_styles_mutex);
+    if (auto it = m_styles.find(name); it != m_styles.end()) {
+        return it->second;
+    }
+    const std::string path = m_styles_dir + "/" + name + ".json";
+    if (!std::ifstream(path)) {
+        return nullptr;
+    }
+    auto s = make_style(name, read_json(path));
+    m_styles.emplace(name, s);
+    return s;
+}
+
+std::shared_ptr<const drawable_style> raster_service::layer_style(const core::layer& layer, const std::string& base)
+{
+    const std::string id = "layer:" + layer.name + ":" + layer.geometry_type;
+    {
+        std::lock_guard<std::mutex> lock(m_styles_mutex);
+        if (auto it = m_styles.find(id); it != m_styles.end()) {
+            return it->second;
+        }
+    }
+    nlohmann::json layers = nlohmann::json::array();
+    const std::string path = m_styles_dir + "/" + base + ".json";
+    if (std::ifstream(path)) {
+        for (auto l : read_json(path).value("layers", nlohmann::json::array())) {
+            if (l.value("source-layer", "") != layer.name) {
+                continue;
+            }
+            if (l.value("type", "") != "symbol") { // shapes at every zoom; labels keep their range
+                l.erase("minzoom");
+                l.erase("maxzoom");
+            }
+            layers.push_back(std::move(l));
+        }
+    }
+    if (layers.empty()) {
+        layers = plain_layers(layer);
+    }
+    const nlohmann::json doc = {{"version", 8},
+                                {"name", layer.name},
+                                {"sources", {{"onemap", {{"type", "vector"}}}}},
+                                {"layers", layers}};
+    auto s = make_style(id, doc);
+    std::lock_guard<std::mutex> lock(m_styles_mutex);
+    return m_styles.emplace(id, s).first->second;
+}
+
+metatile raster_service::metatile_of(const core::tile_matrix_set& tms, int level, std::uint64_t col,
+                                     std::uint64_t row, std::uint64_t size)
+{
+    const auto* m = tms.matrix(level);
+    metatile t;
+    t.level = level;
+    t.col0 = col / size * size;
+    t.row0 = row / size * size;
+    t.cols = std::min(size, m->matrix_width - t.col0);
+    t.rows = std::min(size, m->matrix_height - t.row0);
+    return t;
+}
+
+double raster_service::style_zoom(const core::tile_matrix_set& tms, int level)
+{
+    const auto* m = tms.matrix(level);
+    const double meters = tms.geographic() ? m->cell_size * core::METERS_PER_DEGREE : m->cell_size;
+    const double z = std::log2(ZOOM0_METERS_PER_PIXEL / meters);
+    const double rounded = std::round(z);
+    return std::abs(z - rounded) < 1e-6 ? rounded : z;
+}
+
+std::vector<std::string> raster_service::render_metatile(const drawable_style& style,
+                                                         const std::vector<layer_pick>& picks,
+                                                         const core::tile_matrix_set& tms, const metatile& mt,
+                                                         double pixel_ratio)
+{
+    const auto* matrix = tms.matrix(mt.level);
+    const core::box first = tms.tile_bounds(mt.level, mt.col0, mt.row0);
+    const core::box last = tms.tile_bounds(mt.level, mt.col0 + mt.cols - 1, mt.row0 + mt.rows - 1);
+    const core::box bounds{first.min_x, last.min_y, last.max_x, first.max_y};
+    const int tile_w = static_cast<int>(std::lround(matrix->tile_width * pixel_ratio));
+    const int tile_h = static_cast<int>(std::lround(matrix->tile_height * pixel_ratio));
+    render::frame frame;
+    frame.width = tile_w * static_cast<int>(mt.cols);
+    frame.height = tile_h * static_cast<int>(mt.rows);
+    frame.zoom = style_zoom(tms, mt.level);
+    frame.pixel_ratio = pixel_ratio;
+    const core::mvt::tile_projection proj(tms, bounds, frame.width, frame.height, FETCH_BUFFER_PX * pixel_ratio);
+    const core::box lonlat = proj.query_bounds_lonlat();
+    const double degrees_per_pixel =
+        tms.tile_bounds_lonlat(mt.level, mt.col0, mt.row0).width() / matrix->tile_width;
+
+    std::vector<render::source_layer> data;
+    {
+        auto conn = m_pool.acquire();
+        pqxx::read_transaction txn(*conn);
+        for (const auto& pick : picks) {
+            if (!style.style->uses(pick.layer->name, frame.zoom)) {
+                continue;
+            }
+            const core::layer_version& version = *pick.version;
+            if (version.bbox && !version.bbox->intersects(lonlat)) {
+                continue;
+            }
+            const auto attrs = kept_attributes(pick);
+            const bool anchors = style.labels_at(pick.layer->name, frame.zoom) &&
+                                 pick.layer->geometry_type.find("POLYGON") != std::string::npos;
+            // Identifiers come from the catalog; the box is bound. A polygon's label anchor is
+            // computed on its whole geometry (its centroid when inside, else a point on its
+            // surface), so every metatile agrees where the label goes.
+            std::string sql = "SELECT fid";
+            for (const auto* a : attrs) {
+                sql += ", " + core::quote_ident(a->name);
+            }
+            sql += ", ST_AsBinary(geom)";
+            if (anchors) {
+                sql += ", ST_X(lp), ST_Y(lp)";
+            }
+            sql += " FROM " + core::qualified(core::DATA_SCHEMA, version.table_for_resolution(degrees_per_pixel)) + " t";
+            if (anchors) {
+                sql += ", LATERAL (SELECT CASE WHEN ST_Intersects(t.geom, c) THEN c ELSE ST_PointOnSurface(t.geom) "
+                       "END AS lp FROM ST_Centroid(t.geom) AS cc(c)) a";
+            }
+            sql += " WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4490) ORDER BY fid";
+            const pqxx::result rows = txn.exec_params(sql, lonlat.min_x, lonlat.min_y, lonlat.max_x, lonlat.max_y);
+
+            render::source_layer layer;
+            layer.name = pick.layer->name;
+            layer.features.reserve(rows.size());
+            const auto geom_col = static_cast<pqxx::row::size_type>(attrs.size() + 1);
+            for (const auto& r : rows) {
+                const pqxx::binarystring wkb(r[geom_col]);
+                auto geom = core::mvt::clip_wkb(std::string_view(wkb.get(), wkb.size()), proj);
+                if (!geom) {
+                    continue;
+                }
+                render::feature f;
+                f.type = geom->type;
+                f.id = r[0].as<std::uint64_t>();
+                f.parts.reserve(geom->parts.size());
+                for (const auto& part : geom->parts) {
+                    std::vector<render::point> pts;
+                    pts.reserve(part.size());
+                    for (const auto& p : part) {
+                        pts.push_back(to_canvas(p));
+                    }
+                    f.parts.push_back(std::move(pts));
+                }
+                for (std::size_t i = 0; i < attrs.size(); ++i) {
+                    const auto& field = r[static_cast<pqxx::row::size_type>(i + 1)];
+                    if (!field.is_null()) {
+                        f.properties.emplace_back(attrs[i]->name, attribute_value(*attrs[i], field));
+                    }
+                }
+                if (anchors && !r[geom_col + 1].is_null()) {
+                    f.label_anchor = render::point{proj.to_tile_x(r[geom_col + 1].as<double>()),
+                                                   proj.to_tile_y(r[geom_col + 2].as<double>())};
+                }
+                layer.features.push_back(std::move(f));
+            }
+            data.push_back(std::move(layer));
+        }
+    }
+
+    const render::image img = render::draw(*style.style, frame, data);
+    std::vector<std::string> pngs;
+    pngs.reserve(mt.cols * mt.rows);
+    for (std::uint64_t r = 0; r < mt.rows; ++r) {
+        for (std::uint64_t c = 0; c < mt.cols; ++c) {
+            pngs.push_back(img.png(static_cast<int>(c) * tile_w, static_cast<int>(r) * tile_h, tile_w, tile_h));
+        }
+    }
+    return pngs;
+}
+
+std::string raster_service::tile_png(const std::string& flight_key, const drawable_style& style,
+                                     const std::vector<layer_pick>& picks, const core::tile_matrix_set& tms, int level,
+                                     std::uint64_t col, std::uint64_t row, double pixel_ratio,
+                                     const std::function<void(std::uint64_t, std::uint64_t, std::string&&)>& store)
+{
+    const metatile mt = metatile_of(tms, level, col, row);
+    const std::string key = flight_key + '/' + tms.id() + '/' + std::to_string(level) + '/' +
+                            std::to_string(mt.col0) + '/' + std::to_string(mt.row0);
+    const std::size_t index = (row - mt.row0) * mt.cols + (col - mt.col0);
+
+    std::shared_ptr<flight> f;
+    bool leader = false;
+    {
+        std::lock_guard<std::mutex> lock(m_flights_mutex);
+        auto [it, inserted] = m_flights.try_emplace(key, nullptr);
+        if (inserted) {
+            it->second = std::make_shared<flight>();
+            leader = true;
+        }
+        f = it->second;
+    }
+    if (!leader) {
+        std::unique_lock<std::mutex> lock(f->mutex);
+        f->done.wait(lock, [&] { return f->finished; });
+        if (f->error) {
+            std::rethrow_exception(f->error);
+        }
+        return (*f->pngs)[index];
+    }
+
+    std::shared_ptr<std::vector<std::string>> pngs;
+    std::exception_ptr error;
+    try {
+        pngs = std::make_shared<std::vector<std::string>>(render_metatile(style, picks, tms, mt, pixel_ratio));
+        for (std::uint64_t r = 0; r < mt.rows; ++r) {
+            for (std::uint64_t c = 0; c < mt.cols; ++c) {
+                std::string copy = (*pngs)[r * mt.cols + c];
+                store(mt.col0 + c, mt.row0 + r, std::move(copy));
+            }
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    {
+        std::lock_guard<std::mutex> lock(m_flights_mutex);
+        m_flights.erase(key);
+    }
+    {
+        std::lock_guard<std::mutex> lock(f->mutex);
+        f->finished = true;
+        f->pngs = pngs;
+        f->error = error;
+    }
+    f->done.notify_all();
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return (*pngs)[index];
+}
+
+} // namespace onemap::tileserver

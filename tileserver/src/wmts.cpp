@@ -1,0 +1,745 @@
+#include "onemap/tileserver/wmts.hpp"
+
+#include "onemap/core/calendar.hpp"
+#include "onemap/core/error.hpp"
+#include "onemap/core/log.hpp"
+#include "onemap/tileserver/raster_service.hpp"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/except>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace onemap::tileserver {
+
+namespace {
+
+using catalog_ptr = std::shared_ptr<const std::vector<core::layer>>;
+
+const char* const PNG = "image/png";
+const char* const MVT = "application/vnd.mapbox-vector-tile";
+const char* const JSON = "application/json";
+const char* const HTML = "text/html";
+const char* const DEFAULT_STYLE = "default";
+/// Features within this many pixels of the clicked point answer GetFeatureInfo.
+constexpr double INFO_TOLERANCE_PX = 3;
+constexpr int INFO_MAX_FEATURES = 10;
+
+// An OWS 1.1 exception (07-057r7 table 28 and OWS 1.1 table 25).
+class ows_error : public std::runtime_error {
+public:
+    ows_error(int status, std::string code, std::string locator, const std::string& text)
+        : std::runtime_error(text), m_status(status), m_code(std::move(code)), m_locator(std::move(locator))
+    {
+    }
+    int status() const noexcept { return m_status; }
+    const std::string& code() const noexcept { return m_code; }
+    const std::string& locator() const noexcept { return m_locator; }
+
+private:
+    int m_status;
+    std::string m_code;
+    std::string m_locator;
+};
+
+ows_error missing(const std::string& parameter)
+{
+    return ows_error(400, "MissingParameterValue", parameter, parameter + " is required");
+}
+
+ows_error invalid(const std::string& parameter, const std::string& text)
+{
+    return ows_error(400, "InvalidParameterValue", parameter, text);
+}
+
+std::string xml_escape(const std::string& s)
+{
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
+        default:
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+std::string number(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+void send_exception_report(httplib::Response& res, const ows_error& e)
+{
+    std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                       "<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/1.1\" "
+                       "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                       "xsi:schemaLocation=\"http://www.opengis.net/ows/1.1 "
+                       "http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd\" version=\"1.0.0\" "
+                       "xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"" +
+                       e.code() + "\"";
+    if (!e.locator().empty()) {
+        body += " locator=\"" + xml_escape(e.locator()) + "\"";
+    }
+    body += ">\n    <ows:ExceptionText>" + xml_escape(e.what()) + "</ows:ExceptionText>\n  </ows:Exception>\n"
+            "</ows:ExceptionReport>\n";
+    res.status = e.status();
+    res.set_content(std::move(body), "application/xml");
+}
+
+// Every failure of a WMTS request becomes an ExceptionReport; other onemap errors map onto
+// the closest OWS code.
+void send_wmts_exception(httplib::Response& res, std::exception_ptr error)
+{
+    try {
+        std::rethrow_exception(error);
+    } catch (const ows_error& e) {
+        send_exception_report(res, e);
+    } catch (const input_error& e) {
+        send_exception_report(res, invalid(e.parameter(), e.what()));
+    } catch (const not_found& e) {
+        send_exception_report(res, ows_error(404, "InvalidParameterValue", "", e.what()));
+    } catch (const db_error& e) {
+        log().error("database: {}", e.what());
+        send_exception_report(res, ows_error(503, "NoApplicableCode", "", "the database cannot be reached"));
+    } catch (const pqxx::broken_connection& e) {
+        log().error("database connection: {}", e.what());
+        send_exception_report(res, ows_error(503, "NoApplicableCode", "", "the database cannot be reached"));
+    } catch (const std::exception& e) {
+        log().error("WMTS internal error: {}", e.what());
+        send_exception_report(res, ows_error(500, "NoApplicableCode", "", "internal error; see the server log"));
+    }
+}
+
+// KVP parameters with case-insensitive names (07-057r7 §8.1: names are case-insensitive).
+class kvp {
+public:
+    explicit kvp(const httplib::Request& req)
+    {
+        for (const auto& [name, value] : req.params) {
+            std::string key = name;
+            std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::toupper(c); });
+            m_values.emplace(std::move(key), value);
+        }
+    }
+    const std::string* find(const std::string& upper) const
+    {
+        const auto it = m_values.find(upper);
+        return it == m_values.end() ? nullptr : &it->second;
+    }
+    const std::string& required(const std::string& upper) const
+    {
+        const auto* v = find(upper);
+        if (v == nullptr || v->empty()) {
+            throw missing(upper);
+        }
+        return *v;
+    }
+
+private:
+    std::map<std::string, std::string> m_values;
+};
+
+std::uint64_t parse_index(const std::string& text, const char* parameter)
+{
+    std::uint64_t v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end) {
+        throw invalid(parameter, std::string(parameter) + " must be a non-negative integer, got '" + text + "'");
+    }
+    return v;
+}
+
+// The WMTS spelling of a set's CRS: URNs, lat/lon order for EPSG geographic CRSs.
+std::string wmts_crs(const core::tile_matrix_set& tms)
+{
+    if (tms.epsg() == 4326) {
+        return "urn:ogc:def:crs:OGC:1.3:CRS84";
+    }
+    return "urn:ogc:def:crs:EPSG::" + std::to_string(tms.epsg());
+}
+
+std::string top_left_corner(const core::tile_matrix_set& tms, const core::tile_matrix& m)
+{
+    if (tms.geographic() && tms.epsg() != 4326) { // EPSG axis order: latitude first
+        return number(m.origin_y) + " " + number(m.origin_x);
+    }
+    return number(m.origin_x) + " " + number(m.origin_y);
+}
+
+// The fields of one request, whichever encoding it came in.
+struct tile_address {
+    std::string layer;
+    std::string style;
+    std::string tms_id;
+    std::string matrix;
+    std::string row;
+    std::string col;
+    std::string time; ///< "" = current
+};
+
+struct resolved_tile {
+    const core::tile_matrix_set* tms = nullptr;
+    int level = 0;
+    std::uint64_t col = 0;
+    std::uint64_t row = 0;
+    std::string date;
+};
+
+struct wmts_layer {
+    std::string name;
+    std::string title;
+    std::string abstract;
+    const tileset_config* composite = nullptr;
+    std::vector<const core::layer*> members; ///< catalog layers drawn (one for a plain layer)
+};
+
+class wmts_service {
+public:
+    explicit wmts_service(wmts_context ctx) : m_ctx(std::move(ctx)) {}
+
+    std::vector<wmts_layer> layers(const std::vector<core::layer>& catalog) const
+    {
+        std::vector<wmts_layer> out;
+        for (const auto& t : *m_ctx.tilesets) {
+            wmts_layer w{t.name, t.title, t.description, &t, {}};
+            for (const auto& m : t.layers) {
+                if (const auto* l = find_layer(catalog, m.layer)) {
+                    w.members.push_back(l);
+                }
+            }
+            if (!w.members.empty()) {
+                out.push_back(std::move(w));
+            }
+        }
+        for (const auto& l : catalog) {
+            if (l.is_public && !l.versions.empty()) {
+                out.push_back(wmts_layer{l.name, l.title, l.department + " — " + l.theme, nullptr, {&l}});
+            }
+        }
+        return out;
+    }
+
+    static const core::layer* find_layer(const std::vector<core::layer>& catalog, const std::string& name)
+    {
+        for (const auto& l : catalog) {
+            if (l.name == name && l.is_public) {
+                return &l;
+            }
+        }
+        return nullptr;
+    }
+
+    std::string capabilities(const httplib::Request& req) const
+    {
+        const catalog_ptr pinned = m_ctx.catalog();
+        const std::string base = m_ctx.base_url(req);
+        const std::string kvp_url = base + "/wmts?";
+        const std::string rest_url = base + "/wmts/1.0.0/";
+        std::string x;
+        x.reserve(1 << 20);
+        x += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+             "<Capabilities xmlns=\"http://www.opengis.net/wmts/1.0\" xmlns:ows=\"http://www.opengis.net/ows/1.1\" "
+             "xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+             "xmlns:gml=\"http://www.opengis.net/gml\" xsi:schemaLocation=\"http://www.opengis.net/wmts/1.0 "
+             "http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd\" version=\"1.0.0\">\n"
+             "  <ows:ServiceIdentification>\n"
+             "    <ows:Title>onemap</ows:Title>\n"
+             "    <ows:Abstract>The city's unified basemap and department layers (一张图), versioned in time</ows:Abstract>\n"
+             "    <ows:ServiceType>OGC WMTS</ows:ServiceType>\n"
+             "    <ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>\n"
+             "  </ows:ServiceIdentification>\n"
+             "  <ows:ServiceProvider>\n"
+             "    <ows:ProviderName>onemap</ows:ProviderName>\n"
+             "    <ows:ServiceContact/>\n"
+             "  </ows:ServiceProvider>\n"
+             "  <ows:OperationsMetadata>\n";
+        for (const char* op : {"GetCapabilities", "GetTile", "GetFeatureInfo"}) {
+            x += std::string("    <ows:Operation name=\"") + op + "\">\n      <ows:DCP>\n        <ows:HTTP>\n";
+            for (const auto& [href, encoding] : {std::pair{kvp_url, "KVP"}, std::pair{rest_url, "RESTful"}}) {
+                x += "          <ows:Get xlink:href=\"" + xml_escape(href) +
+                     "\">\n            <ows:Constraint name=\"GetEncoding\">\n              <ows:AllowedValues>\n"
+                     "                <ows:Value>" +
+                     encoding + "</ows:Value>\n              </ows:AllowedValues>\n            </ows:Constraint>\n"
+                                "          </ows:Get>\n";
+            }
+            x += "        </ows:HTTP>\n      </ows:DCP>\n    </ows:Operation>\n";
+        }
+        x += "  </ows:OperationsMetadata>\n  <Contents>\n";
+        for (const auto& l : layers(*pinned)) {
+            append_layer(x, l, rest_url);
+        }
+        for (const auto* tms : core::all_tile_matrix_sets()) {
+            append_tile_matrix_set(x, *tms);
+        }
+        x += "  </Contents>\n  <ServiceMetadataURL xlink:href=\"" + xml_escape(rest_url) +
+             "WMTSCapabilities.xml\"/>\n</Capabilities>\n";
+        return x;
+    }
+
+    static void append_layer(std::string& x, const wmts_layer& l, const std::string& rest_url)
+    {
+        std::optional<core::box> bbox;
+        std::set<std::string> dates;
+        const std::string today = core::today();
+        std::string current;
+        for (const auto* m : l.members) {
+            for (const auto& v : m->versions) {
+                dates.insert(v.valid_from);
+                if (v.valid_from <= today && v.valid_from > current) {
+                    current = v.valid_from;
+                }
+                if (v.bbox) {
+                    if (!bbox) {
+                        bbox = *v.bbox;
+                    } else {
+                        bbox->min_x = std::min(bbox->min_x, v.bbox->min_x);
+                        bbox->min_y = std::min(bbox->min_y, v.bbox->min_y);
+                        bbox->max_x = std::max(bbox->max_x, v.bbox->max_x);
+                        bbox->max_y = std::max(bbox->max_y, v.bbox->max_y);
+                    }
+                }
+            }
+        }
+        if (current.empty() && !dates.empty()) {
+            current = *dates.begin();
+        }
+        const core::box b = bbox.value_or(core::box{-180, -85, 180, 85});
+        x += "    <Layer>\n      <ows:Title>" + xml_escape(l.title) + "</ows:Title>\n";
+        if (!l.abstract.empty()) {
+            x += "      <ows:Abstract>" + xml_escape(l.abstract) + "</ows:Abstract>\n";
+        }
+        x += "      <ows:WGS84BoundingBox>\n        <ows:LowerCorner>" + number(b.min_x) + " " + number(b.min_y) +
+             "</ows:LowerCorner>\n        <ows:UpperCorner>" + number(b.max_x) + " " + number(b.max_y) +
+             "</ows:UpperCorner>\n      </ows:WGS84BoundingBox>\n";
+        x += "      <ows:Identifier>" + xml_escape(l.name) + "</ows:Identifier>\n";
+        x += "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        <ows:Identifier>" +
+             std::string(DEFAULT_STYLE) + "</ows:Identifier>\n      </Style>\n";
+        x += std::string("      <Format>") + PNG + "</Format>\n      <Format>" + MVT + "</Format>\n";
+        x += std::string("      <InfoFormat>") + JSON + "</InfoFormat>\n      <InfoFormat>" + HTML + "</InfoFormat>\n";
+        x += "      <Dimension>\n        <ows:Title>Version date</ows:Title>\n        <ows:Abstract>The data as it "
+             "was on this date: each value is the date a version took effect</ows:Abstract>\n"
+             "        <ows:Identifier>time</ows:Identifier>\n        <ows:UOM>ISO8601</ows:UOM>\n        <Default>" +
+             current + "</Default>\n";
+        for (const auto& d : dates) {
+            x += "        <Value>" + d + "</Value>\n";
+        }
+        x += "      </Dimension>\n";
+        for (const auto* tms : core::all_tile_matrix_sets()) {
+            x += "      <TileMatrixSetLink>\n        <TileMatrixSet>" + tms->id() +
+                 "</TileMatrixSet>\n        <TileMatrixSetLimits>\n";
+            for (const auto& m : tms->matrices()) {
+                const auto r = tms->tile_range(m.level, b);
+                if (r.min_row == 0 || r.min_col == 0) {
+                    // The official schema types the limits xs:positiveInteger: a level whose
+                    // limits start at row or column 0 is left unlimited rather than invalid.
+                    continue;
+                }
+                x += "          <TileMatrixLimits>\n            <TileMatrix>" + m.identifier +
+                     "</TileMatrix>\n            <MinTileRow>" + std::to_string(r.min_row) +
+                     "</MinTileRow>\n            <MaxTileRow>" + std::to_string(r.max_row) +
+                     "</MaxTileRow>\n            <MinTileCol>" + std::to_string(r.min_col) +
+                     "</MinTileCol>\n            <MaxTileCol>" + std::to_string(r.max_col) +
+                     "</MaxTileCol>\n          </TileMatrixLimits>\n";
+            }
+            x += "        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n";
+        }
+        const std::string prefix = rest_url + l.name + "/{Style}/{time}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}";
+        x += "      <ResourceURL format=\"" + std::string(PNG) + "\" resourceType=\"tile\" template=\"" +
+             xml_escape(prefix) + ".png\"/>\n";
+        x += "      <ResourceURL format=\"" + std::string(MVT) + "\" resourceType=\"tile\" template=\"" +
+             xml_escape(prefix) + ".mvt\"/>\n";
+        x += "      <ResourceURL format=\"" + std::string(JSON) + "\" resourceType=\"FeatureInfo\" template=\"" +
+             xml_escape(prefix) + "/{J}/{I}.json\"/>\n";
+        x += "      <ResourceURL format=\"" + std::string(HTML) + "\" resourceType=\"FeatureInfo\" template=\"" +
+             xml_escape(prefix) + "/{J}/{I}.html\"/>\n";
+        x += "    </Layer>\n";
+    }
+
+    static void append_tile_matrix_set(std::string& x, const core::tile_matrix_set& tms)
+    {
+        x += "    <TileMatrixSet>\n      <ows:Title>" + xml_escape(tms.title()) + "</ows:Title>\n      <ows:Identifier>" +
+             tms.id() + "</ows:Identifier>\n      <ows:SupportedCRS>" + wmts_crs(tms) + "</ows:SupportedCRS>\n";
+        if (tms.id() == "WebMercatorQuad") {
+            x += "      <WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>\n";
+        }
+        for (const auto& m : tms.matrices()) {
+            x += "      <TileMatrix>\n        <ows:Identifier>" + m.identifier +
+                 "</ows:Identifier>\n        <ScaleDenominator>" + number(m.scale_denominator) +
+                 "</ScaleDenominator>\n        <TopLeftCorner>" + top_left_corner(tms, m) +
+                 "</TopLeftCorner>\n        <TileWidth>" + std::to_string(m.tile_width) +
+                 "</TileWidth>\n        <TileHeight>" + std::to_string(m.tile_height) +
+                 "</TileHeight>\n        <MatrixWidth>" + std::to_string(m.matrix_width) +
+                 "</MatrixWidth>\n        <MatrixHeight>" + std::to_string(m.matrix_height) +
+                 "</MatrixHeight>\n      </TileMatrix>\n";
+        }
+        x += "    </TileMatrixSet>\n";
+    }
+
+    // Checks layer, style, matrix set, matrix, row, column and time; the tile they name.
+    resolved_tile resolve(const tile_address& a, const std::vector<core::layer>& catalog) const
+    {
+        if (!has_layer(a.layer, catalog)) {
+            throw invalid("LAYER", "no layer '" + a.layer + "'");
+        }
+        if (!a.style.empty() && a.style != DEFAULT_STYLE) {
+            throw invalid("STYLE", "layer '" + a.layer + "' has one style, 'default'; got '" + a.style + "'");
+        }
+        resolved_tile t;
+        t.tms = core::find_tile_matrix_set(a.tms_id);
+        if (t.tms == nullptr) {
+            throw invalid("TILEMATRIXSET", "no tile matrix set '" + a.tms_id + "'");
+        }
+        const core::tile_matrix* m = nullptr;
+        for (const auto& candidate : t.tms->matrices()) {
+            if (candidate.identifier == a.matrix) {
+                m = &candidate;
+            }
+        }
+        if (m == nullptr) {
+            throw invalid("TILEMATRIX", "no tile matrix '" + a.matrix + "' in " + t.tms->id() + " (levels " +
+                                            t.tms->matrices().front().identifier + ".." +
+                                            t.tms->matrices().back().identifier + ")");
+        }
+        t.level = m->level;
+        t.row = parse_index(a.row, "TILEROW");
+        t.col = parse_index(a.col, "TILECOL");
+        if (t.row >= m->matrix_height) {
+            throw ows_error(400, "TileOutOfRange", "TILEROW",
+                            "TILEROW " + a.row + " is outside 0.." + std::to_string(m->matrix_height - 1) +
+                                " of matrix " + a.matrix);
+        }
+        if (t.col >= m->matrix_width) {
+            throw ows_error(400, "TileOutOfRange", "TILECOL",
+                            "TILECOL " + a.col + " is outside 0.." + std::to_string(m->matrix_width - 1) +
+                                " of matrix " + a.matrix);
+        }
+        t.date = resolve_time(a.time);
+        return t;
+    }
+
+    bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
+    {
+        for (const auto& t : *m_ctx.tilesets) {
+            if (t.name == name) {
+                return true;
+            }
+        }
+        const auto* l = find_layer(catalog, name);
+        return l != nullptr && !l->versions.empty();
+    }
+
+    // "" and "current" mean today; a date or an RFC 3339 instant picks the versions valid then.
+    // Clients that do not fill the template's {time} send it literally: that is the default.
+    static std::string resolve_time(const std::string& value)
+    {
+        if (value.empty() || value == "current" || value == "{time}" || value == "{Time}") {
+            return core::today();
+        }
+        const auto date = core::parse_iso_date(value.substr(0, 10));
+        if (!date || (value.size() > 10 && value[10] != 'T')) {
+            throw invalid("TIME", "TIME must be a date YYYY-MM-DD (or an RFC 3339 instant, or 'current'), got '" +
+                                      value + "'");
+        }
+        return *date;
+    }
+
+    static tile_format parse_format(const std::string& format, const char* parameter)
+    {
+        if (format == PNG || format == "png") {
+            return tile_format::png;
+        }
+        if (format == MVT || format == "mvt" || format == "application/x-protobuf" || format == "pbf") {
+            return tile_format::mvt;
+        }
+        throw invalid(parameter, std::string(parameter) + " must be " + PNG + " or " + MVT + ", got '" + format + "'");
+    }
+
+    void get_tile(const httplib::Request& req, httplib::Response& res, const tile_address& a, tile_format format) const
+    {
+        const catalog_ptr pinned = m_ctx.catalog();
+        const resolved_tile t = resolve(a, *pinned);
+        const auto tile = m_ctx.tile(a.layer, format, *t.tms, t.level, t.col, t.row, t.date);
+        res.set_header("Cache-Control", "public, max-age=300");
+        if (!tile) {
+            res.status = 204; // GDAL, QGIS and OpenLayers read 204 as an empty tile
+            return;
+        }
+        m_ctx.send_tile(req, res, *tile, format == tile_format::png ? PNG : MVT);
+    }
+
+    // Features under pixel (i, j) of a tile, nearest first, from each layer drawn there.
+    void feature_info(httplib::Response& res, const tile_address& a, const std::string& i_text,
+                      const std::string& j_text, bool html) const
+    {
+        const catalog_ptr pinned = m_ctx.catalog();
+        const resolved_tile t = resolve(a, *pinned);
+        const auto i = parse_index(i_text, "I");
+        const auto j = parse_index(j_text, "J");
+        const auto* m = t.tms->matrix(t.level);
+        if (i >= m->tile_width) {
+            throw ows_error(400, "PointIJOutOfRange", "I",
+                            "I " + i_text + " is outside 0.." + std::to_string(m->tile_width - 1));
+        }
+        if (j >= m->tile_height) {
+            throw ows_error(400, "PointIJOutOfRange", "J",
+                            "J " + j_text + " is outside 0.." + std::to_string(m->tile_height - 1));
+        }
+        const core::box tb = t.tms->tile_bounds(t.level, t.col, t.row);
+        double x = tb.min_x + (static_cast<double>(i) + 0.5) * m->cell_size;
+        double y = tb.max_y - (static_cast<double>(j) + 0.5) * m->cell_size;
+        if (!t.tms->geographic()) {
+            x = core::mercator_x_to_lon(x);
+            y = core::mercator_y_to_lat(y);
+        }
+        const core::box lonlat_tile = t.tms->tile_bounds_lonlat(t.level, t.col, t.row);
+        const double tolerance = INFO_TOLERANCE_PX * lonlat_tile.width() / m->tile_width;
+
+        // The layers drawn at this level, in drawing order.
+        std::vector<std::pair<const core::layer*, const core::layer_version*>> queried;
+        const double zoom = raster_service::style_zoom(*t.tms, t.level);
+        const tileset_config* composite = nullptr;
+        for (const auto& ts : *m_ctx.tilesets) {
+            if (ts.name == a.layer) {
+                composite = &ts;
+            }
+        }
+        if (composite != nullptr) {
+            for (const auto& member : composite->layers) {
+                const auto* l = find_layer(*pinned, member.layer);
+                if (l != nullptr && member.shown_at(static_cast<int>(std::floor(zoom + 1e-9)))) {
+                    if (const auto* v = l->as_of(t.date)) {
+                        queried.emplace_back(l, v);
+                    }
+                }
+            }
+        } else if (const auto* l = find_layer(*pinned, a.layer)) {
+            if (const auto* v = l->as_of(t.date)) {
+                queried.emplace_back(l, v);
+            }
+        }
+
+        nlohmann::json features = nlohmann::json::array();
+        {
+            auto conn = m_ctx.pool->acquire();
+            pqxx::read_transaction txn(*conn);
+            // Top of the drawing first: the layer the user sees is the last one drawn.
+            for (auto it = queried.rbegin(); it != queried.rend(); ++it) {
+                const auto& [layer, version] = *it;
+                std::string sql = "SELECT fid";
+                for (const auto& attr : version->attributes) {
+                    sql += ", " + core::quote_ident(attr.name);
+                }
+                // Identifiers come from the catalog; the point and tolerance are bound.
+                sql += " FROM " + core::qualified(core::DATA_SCHEMA, version->table) +
+                       " WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint($1, $2), 4490), $3)"
+                       " AND ST_DWithin(geom, ST_SetSRID(ST_MakePoint($1, $2), 4490), $3)"
+                       " ORDER BY ST_Distance(geom, ST_SetSRID(ST_MakePoint($1, $2), 4490)), fid LIMIT $4";
+                const auto rows = txn.exec_params(sql, x, y, tolerance, INFO_MAX_FEATURES);
+                for (const auto& r : rows) {
+                    nlohmann::json props = nlohmann::json::object();
+                    for (std::size_t k = 0; k < version->attributes.size(); ++k) {
+                        const auto& f = r[static_cast<pqxx::row::size_type>(k + 1)];
+                        const auto& attr = version->attributes[k];
+                        if (f.is_null()) {
+                            props[attr.name] = nullptr;
+                            continue;
+                        }
+                        switch (attr.type) {
+                        case core::attribute_type::integer:
+                        case core::attribute_type::bigint:
+                            props[attr.name] = f.as<long long>();
+                            break;
+                        case core::attribute_type::real:
+                            props[attr.name] = f.as<double>();
+                            break;
+                        case core::attribute_type::boolean:
+                            props[attr.name] = f.as<bool>();
+                            break;
+                        default:
+                            props[attr.name] = f.as<std::string>();
+                        }
+                    }
+                    features.push_back({{"type", "Feature"},
+                                        {"id", r[0].as<long long>()},
+                                        {"layer", layer->name},
+                                        {"version", version->version},
+                                        {"properties", props},
+                                        {"geometry", nullptr}});
+                }
+            }
+        }
+        if (!html) {
+            const nlohmann::json doc = {{"type", "FeatureCollection"},
+                                        {"lon", x},
+                                        {"lat", y},
+                                        {"datetime", t.date},
+                                        {"features", features}};
+            res.set_content(doc.dump(), "application/geo+json");
+            return;
+        }
+        std::string h = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xml_escape(a.layer) +
+                        "</title></head><body>\n";
+        char where[96];
+        std::snprintf(where, sizeof where, "%.7f, %.7f", x, y);
+        h += "<p>" + std::string(where) + " · " + t.date + "</p>\n";
+        if (features.empty()) {
+            h += "<p>No feature here.</p>\n";
+        }
+        for (const auto& f : features) {
+            h += "<table border=\"1\"><caption>" + xml_escape(f["layer"].get<std::string>()) + " #" +
+                 std::to_string(f["id"].get<long long>()) + "</caption>\n";
+            for (const auto& [k, v] : f["properties"].items()) {
+                h += "<tr><th>" + xml_escape(k) + "</th><td>" +
+                     xml_escape(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump()) + "</td></tr>\n";
+            }
+            h += "</table>\n";
+        }
+        h += "</body></html>\n";
+        res.set_content(h, "text/html; charset=utf-8");
+    }
+
+    void handle_kvp(const httplib::Request& req, httplib::Response& res) const
+    {
+        const kvp p(req);
+        const auto* service = p.find("SERVICE");
+        if (service == nullptr || service->empty()) {
+            throw missing("SERVICE");
+        }
+        if (*service != "WMTS") {
+            throw invalid("SERVICE", "SERVICE must be WMTS, got '" + *service + "'");
+        }
+        const std::string& request = p.required("REQUEST");
+        if (request == "GetCapabilities") {
+            if (const auto* v = p.find("ACCEPTVERSIONS"); v != nullptr && v->find("1.0.0") == std::string::npos) {
+                throw ows_error(400, "VersionNegotiationFailed", "ACCEPTVERSIONS",
+                                "this server speaks WMTS 1.0.0 only, not " + *v);
+            }
+            res.set_header("Cache-Control", "public, max-age=60");
+            res.set_content(capabilities(req), "application/xml");
+            return;
+        }
+        if (request != "GetTile" && request != "GetFeatureInfo") {
+            throw ows_error(501, "OperationNotSupported", "REQUEST",
+                            "REQUEST must be GetCapabilities, GetTile or GetFeatureInfo, got '" + request + "'");
+        }
+        if (const auto* v = p.find("VERSION"); v == nullptr || v->empty()) {
+            throw missing("VERSION");
+        } else if (*v != "1.0.0") {
+            throw invalid("VERSION", "VERSION must be 1.0.0, got '" + *v + "'");
+        }
+        tile_address a;
+        a.layer = p.required("LAYER");
+        const auto* style = p.find("STYLE");
+        if (style == nullptr) {
+            throw missing("STYLE");
+        }
+        a.style = *style;
+        a.tms_id = p.required("TILEMATRIXSET");
+        a.matrix = p.required("TILEMATRIX");
+        a.row = p.required("TILEROW");
+        a.col = p.required("TILECOL");
+        if (const auto* time = p.find("TIME")) {
+            a.time = *time;
+        }
+        if (request == "GetTile") {
+            get_tile(req, res, a, parse_format(p.required("FORMAT"), "FORMAT"));
+            return;
+        }
+        const std::string& info = p.required("INFOFORMAT");
+        if (info != JSON && info != HTML && info != "application/geo+json") {
+            throw invalid("INFOFORMAT", std::string("INFOFORMAT must be ") + JSON + " or " + HTML + ", got '" + info + "'");
+        }
+        feature_info(res, a, p.required("I"), p.required("J"), info == HTML);
+    }
+
+private:
+    wmts_context m_ctx;
+};
+
+template <typename F>
+auto guarded(F fn)
+{
+    return [fn](const httplib::Request& req, httplib::Response& res) {
+        try {
+            fn(req, res);
+        } catch (...) {
+            send_wmts_exception(res, std::current_exception());
+        }
+    };
+}
+
+} // namespace
+
+void register_wmts(httplib::Server& http, wmts_context ctx)
+{
+    auto service = std::make_shared<const wmts_service>(std::move(ctx));
+    http.Get("/wmts", guarded([service](const httplib::Request& req, httplib::Response& res) {
+        service->handle_kvp(req, res);
+    }));
+    http.Get("/wmts/1.0.0/WMTSCapabilities.xml", guarded([service](const httplib::Request& req, httplib::Response& res) {
+                 res.set_header("Cache-Control", "public, max-age=60");
+                 res.set_content(service->capabilities(req), "application/xml");
+             }));
+    // {layer}/{style}[/{time}]/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|mvt}
+    const std::string seg = "([^/]+)";
+    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + R"(\.(png|mvt))",
+             guarded([service](const httplib::Request& req, httplib::Response& res) {
+                 const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
+                                      req.matches[5], req.matches[6], {}};
+                 service->get_tile(req, res, a, wmts_service::parse_format(req.matches[7], "format"));
+             }));
+    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg +
+                 R"(\.(png|mvt))",
+             guarded([service](const httplib::Request& req, httplib::Response& res) {
+                 const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
+                                      req.matches[6], req.matches[7], req.matches[3]};
+                 service->get_tile(req, res, a, wmts_service::parse_format(req.matches[8], "format"));
+             }));
+    // .../{TileCol}/{J}/{I}.{json|html}
+    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
+                 seg + "/" + seg + R"(\.(json|html))",
+             guarded([service](const httplib::Request& req, httplib::Response& res) {
+                 const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
+                                      req.matches[6], req.matches[7], req.matches[3]};
+                 service->feature_info(res, a, req.matches[9], req.matches[8], req.matches[10] == "html");
+             }));
+    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
+                 seg + R"(\.(json|html))",
+             guarded([service](const httplib::Request& req, httplib::Response& res) {
+                 const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
+                                      req.matches[5], req.matches[6], {}};
+                 service->feature_info(res, a, req.matches[8], req.matches[7], req.matches[9] == "html");
+             }));
+    http.Get(R"(/wmts/.*)", guarded([](const httplib::Request& req, httplib::Response&) {
+                 throw ows_error(404, "InvalidParameterValue", "", "no WMTS resource at " + req.path);
+             }));
+}
+
+} // namespace onemap::tileserver
