@@ -9,10 +9,12 @@
 
 #include "onemap/core/tile_matrix_set.hpp"
 
+#include <cpl_vsi.h>
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -429,4 +431,79 @@ TEST_F(wmts_http, png_tiles_come_in_256_and_512_pixels)
     ASSERT_EQ(two->status, 200) << two->body;
     EXPECT_EQ(size_of(one->body), std::pair(256u, 256u));
     EXPECT_EQ(size_of(two->body), std::pair(512u, 512u));
+}
+
+namespace {
+
+// Pixel (i, j) of a PNG as RGBA, decoded by GDAL's PNG driver (libpng), not by onemap.
+std::array<int, 4> png_pixel(const std::string& png, int i, int j)
+{
+    const std::string path = "/vsimem/onemap_test_" + std::to_string(::getpid()) + ".png";
+    VSILFILE* f = VSIFileFromMemBuffer(path.c_str(), reinterpret_cast<GByte*>(const_cast<char*>(png.data())),
+                                       png.size(), FALSE);
+    VSIFCloseL(f);
+    std::array<int, 4> out{0, 0, 0, 255};
+    {
+        GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER));
+        EXPECT_TRUE(ds);
+        if (ds) {
+            for (int band = 1; band <= std::min(4, ds->GetRasterCount()); ++band) {
+                GByte v = 0;
+                EXPECT_EQ(ds->GetRasterBand(band)->RasterIO(GF_Read, i, j, 1, 1, &v, 1, 1, GDT_Byte, 0, 0), CE_None);
+                out[static_cast<std::size_t>(band - 1)] = v;
+            }
+        }
+    }
+    VSIUnlink(path.c_str());
+    return out;
+}
+
+} // namespace
+
+TEST_F(wmts_http, each_layer_renders_alone_with_its_own_part_of_the_style)
+{
+    const auto t = locate(core::web_mercator_quad(), 13, s_reservoir);
+    const auto res = get("/wmts/1.0.0/reservoir/default/WebMercatorQuad/13/" + std::to_string(t.row) + "/" +
+                         std::to_string(t.col) + ".png");
+    ASSERT_EQ(res->status, 200) << res->body;
+    const auto water = png_pixel(res->body, t.i, t.j);
+    EXPECT_TRUE(watery(rgb{water[0], water[1], water[2]})) << water[0] << "," << water[1] << "," << water[2];
+    EXPECT_EQ(water[3], 255);
+    // No background: away from reservoirs the layer is transparent.
+    const auto d = locate(core::web_mercator_quad(), 13, s_dry);
+    const auto dry = get("/wmts/1.0.0/reservoir/default/WebMercatorQuad/13/" + std::to_string(d.row) + "/" +
+                         std::to_string(d.col) + ".png");
+    ASSERT_EQ(dry->status, 200);
+    EXPECT_EQ(png_pixel(dry->body, d.i, d.j)[3], 0);
+    // A layer no style file mentions (water-function zones) still draws, in the plain style.
+    const auto zone = get("/wmts/1.0.0/water_function_zone/default/WebMercatorQuad/13/" + std::to_string(t.row) + "/" +
+                          std::to_string(t.col) + ".png");
+    EXPECT_EQ(zone->status, 200);
+    EXPECT_EQ(zone->get_header_value("Content-Type"), "image/png");
+}
+
+TEST_F(wmts_http, one_render_fills_the_cache_with_the_sixteen_tiles_of_its_metatile)
+{
+    auto stats = [&] { return nlohmann::json::parse(get("/stats")->body)["cache"]; };
+    const auto t = locate(core::tianditu_web_mercator(), 15, s_reservoir);
+    const std::uint64_t col0 = t.col / 4 * 4;
+    const std::uint64_t row0 = t.row / 4 * 4;
+    const auto before = stats();
+    auto path = [&](std::uint64_t c, std::uint64_t r) {
+        return "/wmts/1.0.0/basemap/default/TiandituWebMercatorQuad/15/" + std::to_string(r) + "/" + std::to_string(c) +
+               ".png";
+    };
+    ASSERT_EQ(get(path(t.col, t.row))->status, 200);
+    const auto after_one = stats();
+    EXPECT_EQ(after_one["misses"].get<long>() - before["misses"].get<long>(), 1);
+    for (std::uint64_t r = row0; r < row0 + 4; ++r) {
+        for (std::uint64_t c = col0; c < col0 + 4; ++c) {
+            const auto res = get(path(c, r));
+            EXPECT_EQ(res->status, 200);
+            EXPECT_EQ(res->body.substr(1, 3), "PNG");
+        }
+    }
+    const auto after_all = stats();
+    EXPECT_EQ(after_all["misses"], after_one["misses"]) << "a sibling tile was rendered again";
+    EXPECT_EQ(after_all["hits"].get<long>() - after_one["hits"].get<long>(), 16);
 }

@@ -186,3 +186,53 @@ TEST(mvt, malformed_wkb_is_an_input_error)
     bad.header(17);
     EXPECT_THROW(mvt::encode_wkb(bad.out, proj), onemap::input_error);
 }
+
+TEST(mvt, clip_wkb_projects_a_metatile_canvas_without_quantizing)
+{
+    // The 2 x 2 block of z10 tiles with (836, 412) at its top left, drawn on 512 x 512 pixels.
+    const auto& tms = web_mercator_quad();
+    const box first = tms.tile_bounds(Z, X, Y);
+    const box last = tms.tile_bounds(Z, X + 1, Y + 1);
+    const box bounds{first.min_x, last.min_y, last.max_x, first.max_y};
+    const mvt::tile_projection proj(tms, bounds, 512, 512, 8);
+    const box q = proj.query_bounds_lonlat();
+    // A square spanning the whole block and more: clipped to the canvas plus the 8-px buffer,
+    // with an inner ring kept as a second part.
+    const double w = mercator_x_to_lon(first.min_x), e = mercator_x_to_lon(last.max_x);
+    const double s = mercator_y_to_lat(last.min_y), n = mercator_y_to_lat(first.max_y);
+    const double cx = (w + e) / 2, cy = (s + n) / 2, d = (e - w) / 10;
+    const auto g = mvt::clip_wkb(polygon_wkb({{{w - 1, s - 1}, {e + 1, s - 1}, {e + 1, n + 1}, {w - 1, n + 1}, {w - 1, s - 1}},
+                                              {{cx - d, cy - d}, {cx - d, cy + d}, {cx + d, cy + d}, {cx + d, cy - d}, {cx - d, cy - d}}}),
+                                 proj);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->type, mvt::geom_type::polygon);
+    ASSERT_EQ(g->parts.size(), 2u);
+    double min_x = 1e9, max_x = -1e9, min_y = 1e9, max_y = -1e9;
+    for (const auto& p : g->parts[0]) {
+        min_x = std::min(min_x, p.x);
+        max_x = std::max(max_x, p.x);
+        min_y = std::min(min_y, p.y);
+        max_y = std::max(max_y, p.y);
+    }
+    EXPECT_DOUBLE_EQ(min_x, -8);
+    EXPECT_DOUBLE_EQ(max_x, 520);
+    EXPECT_DOUBLE_EQ(min_y, -8);
+    EXPECT_DOUBLE_EQ(max_y, 520);
+    // The hole keeps sub-pixel coordinates: its centre is the canvas centre (y down).
+    double sx = 0, sy = 0;
+    for (std::size_t i = 0; i + 1 < g->parts[1].size(); ++i) {
+        sx += g->parts[1][i].x;
+        sy += g->parts[1][i].y;
+    }
+    EXPECT_NEAR(sx / 4, 256, 1e-6 * 512 + 3); // mercator y is not linear in latitude
+    EXPECT_NEAR(sy / 4, 256, 3);
+    EXPECT_NEAR(proj.to_tile_x(cx), 256, 1e-6);
+    EXPECT_GT(proj.to_tile_y(n), -1e-6);
+    EXPECT_NEAR(proj.to_tile_y(n), 0, 1e-6);
+    // The query box is the block grown by the 8-px buffer.
+    EXPECT_LT(q.min_x, w);
+    EXPECT_GT(q.max_x, e);
+    EXPECT_NEAR((w - q.min_x) / (e - w) * 512, 8, 1e-6);
+    // Nothing survives far outside the canvas.
+    EXPECT_FALSE(mvt::clip_wkb(polygon_wkb({{{w - 3, s}, {w - 2, s}, {w - 2, n}, {w - 3, n}, {w - 3, s}}}), proj));
+}

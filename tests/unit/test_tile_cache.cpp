@@ -140,3 +140,33 @@ TEST(tile_cache, failures_reach_the_caller_and_are_not_cached)
     cache.get("k", {"l"}, ZHUMADIAN, [&] { ++calls; return std::string("ok"); });
     EXPECT_EQ(calls, 1);
 }
+
+TEST(tile_cache, put_stores_the_other_tiles_of_a_metatile_unless_invalidated_since)
+{
+    tile_cache cache(1 << 20);
+    const std::uint64_t epoch = cache.epoch();
+    const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(3000, 'p');
+    cache.put("basemap/png/1/0/0", {"reservoir"}, ZHUMADIAN, png, epoch);
+    int calls = 0;
+    const auto hit = cache.get("basemap/png/1/0/0", {"reservoir"}, ZHUMADIAN, [&] {
+        ++calls;
+        return std::string("recomputed");
+    });
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(hit->body, png);
+    EXPECT_TRUE(hit->gzipped.empty()); // PNG is not gzipped again
+    EXPECT_EQ(cache.stats().entries, 1u);
+    // Putting the same key again replaces it and keeps the byte count right.
+    cache.put("basemap/png/1/0/0", {"reservoir"}, ZHUMADIAN, png, epoch);
+    EXPECT_EQ(cache.stats().entries, 1u);
+    const auto bytes = cache.stats().bytes;
+    // Data computed before an invalidation is not stored.
+    cache.invalidate("river");
+    cache.put("basemap/png/1/0/1", {"reservoir"}, ZHUMADIAN, png, epoch);
+    EXPECT_EQ(cache.stats().entries, 1u);
+    EXPECT_EQ(cache.stats().bytes, bytes);
+    cache.put("basemap/png/1/0/1", {"reservoir"}, ZHUMADIAN, png, cache.epoch());
+    EXPECT_EQ(cache.stats().entries, 2u);
+    EXPECT_EQ(cache.invalidate("reservoir", ZHUMADIAN), 2u);
+    EXPECT_EQ(cache.stats().bytes, 0u);
+}
