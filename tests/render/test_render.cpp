@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <pango/pangocairo.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -14,7 +15,10 @@
 
 // Sanitizer builds: fontconfig keeps its configuration for the life of the process (one
 // allocation per process, not per render or thread); LeakSanitizer should not count it.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+extern "C" const char* __lsan_default_suppressions()
+{
+    return "leak:libfontconfig.so\n";
+}
 
 using namespace onemap::render;
 using geom = onemap::core::mvt::geom_type;
@@ -35,9 +39,15 @@ feature polygon(std::vector<std::vector<point>> rings, props p = {})
     return f;
 }
 
-std::vector<point> rect(double x0, double y0, double x1, double y1) { return {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}; }
+std::vector<point> rect(double x0, double y0, double x1, double y1)
+{
+    return {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}};
+}
 
-feature square(double x0, double y0, double x1, double y1, props p = {}) { return polygon({rect(x0, y0, x1, y1)}, std::move(p)); }
+feature square(double x0, double y0, double x1, double y1, props p = {})
+{
+    return polygon({rect(x0, y0, x1, y1)}, std::move(p));
+}
 
 feature line(std::vector<point> pts, props p = {})
 {
@@ -68,8 +78,8 @@ std::shared_ptr<const style> style_with(const std::vector<json>& layers)
     return style::parse(doc);
 }
 
-image render(const std::vector<json>& layers, std::vector<source_layer> data, double zoom = 10, int size = 100, double ratio = 1,
-             int margin = 0)
+image render(const std::vector<json>& layers, std::vector<source_layer> data, double zoom = 10, int size = 100,
+             double ratio = 1, int margin = 0)
 {
     frame f;
     f.width = size;
@@ -82,14 +92,18 @@ image render(const std::vector<json>& layers, std::vector<source_layer> data, do
 
 json fill_layer(const json& color, const json& filter = nullptr)
 {
-    json l = {{"id", "f"}, {"type", "fill"}, {"source", "s"}, {"source-layer", "a"}, {"paint", {{"fill-color", color}}}};
+    json l = {
+        {"id", "f"}, {"type", "fill"}, {"source", "s"}, {"source-layer", "a"}, {"paint", {{"fill-color", color}}}};
     if (!filter.is_null()) {
         l["filter"] = filter;
     }
     return l;
 }
 
-int channel(std::uint32_t rgba, int shift) { return static_cast<int>((rgba >> shift) & 0xFFU); }
+int channel(std::uint32_t rgba, int shift)
+{
+    return static_cast<int>((rgba >> shift) & 0xFFU);
+}
 
 // Same color within `tolerance` per channel.
 bool near(std::uint32_t a, std::uint32_t b, int tolerance = 2)
@@ -137,8 +151,14 @@ int differing_pixels(const image& a, const image& b)
     return n;
 }
 
-bool reddish(std::uint32_t c) { return channel(c, 24) > 180 && channel(c, 16) < 90 && channel(c, 8) < 90; }
-bool greenish(std::uint32_t c) { return channel(c, 16) > 180 && channel(c, 24) < 90 && channel(c, 8) < 90; }
+bool reddish(std::uint32_t c)
+{
+    return channel(c, 24) > 180 && channel(c, 16) < 90 && channel(c, 8) < 90;
+}
+bool greenish(std::uint32_t c)
+{
+    return channel(c, 16) > 180 && channel(c, 24) < 90 && channel(c, 8) < 90;
+}
 
 json text_layer(const std::string& id, const json& extra_layout = json::object())
 {
@@ -171,8 +191,8 @@ TEST(render_style, basemap_parses_and_answers_uses_by_zoom)
     EXPECT_TRUE(s->uses("admin_county", 18));
     EXPECT_FALSE(s->uses("no_such_layer", 12));
     const auto all = s->source_layers();
-    for (const char* name : {"landuse_zone", "dltb", "basic_farmland", "urban_boundary", "ecological_redline", "reservoir",
-                             "river", "grid", "admin_village", "admin_town", "admin_county"}) {
+    for (const char* name : {"landuse_zone", "dltb", "basic_farmland", "urban_boundary", "ecological_redline",
+                             "reservoir", "river", "grid", "admin_village", "admin_town", "admin_county"}) {
         EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
     }
     EXPECT_EQ(all.size(), 11U);
@@ -220,7 +240,9 @@ TEST(render_style, bad_styles_name_the_layer_and_property)
     e = error_of(one({{"id", "p1"}, {"type", "fill"}, {"paint", {{"fill-color", "#zzz"}}}}));
     EXPECT_NE(e.find("p1"), std::string::npos) << e;
     EXPECT_NE(e.find("fill-color"), std::string::npos) << e;
-    e = error_of(one({{"id", "p2"}, {"type", "fill"}, {"paint", {{"fill-color", {"match", {"get", "k"}, "a", "nocolor", "#fff"}}}}}));
+    e = error_of(one({{"id", "p2"},
+                      {"type", "fill"},
+                      {"paint", {{"fill-color", {"match", {"get", "k"}, "a", "nocolor", "#fff"}}}}}));
     EXPECT_NE(e.find("p2"), std::string::npos) << e;
     EXPECT_NE(e.find("fill-color"), std::string::npos) << e;
     e = error_of(one({{"id", "l1"}, {"type", "line"}, {"paint", {{"line-width", "wide"}}}}));
@@ -250,8 +272,9 @@ TEST(render_style, bad_styles_name_the_layer_and_property)
 TEST(render_fill, match_colour_inside_background_outside)
 {
     const auto img = render({fill_layer({"match", {"get", "dlbm"}, "0101", "#F5F064", "1101", "#50A0F0", "#000000"})},
-                            {{"a", {square(10, 10, 45, 45, {{"dlbm", std::string("0101")}}),
-                                    square(55, 55, 90, 90, {{"dlbm", std::string("1101")}})}}});
+                            {{"a",
+                              {square(10, 10, 45, 45, {{"dlbm", std::string("0101")}}),
+                               square(55, 55, 90, 90, {{"dlbm", std::string("1101")}})}}});
     EXPECT_EQ(img.rgba(27, 27), 0xF5F064FFU);
     EXPECT_EQ(img.rgba(70, 70), 0x50A0F0FFU);
     EXPECT_EQ(img.rgba(5, 5), WHITE);
@@ -282,11 +305,17 @@ TEST(render_fill, opacity_and_outline)
 
 TEST(render_color, every_notation)
 {
-    const std::vector<std::pair<json, std::uint32_t>> cases{
-        {"#f00", 0xFF0000FF},           {"#00FF00", 0x00FF00FF},        {"#0000ff80", 0x7F7FFFFF},
-        {"rgb(255, 128, 0)", 0xFF8000FF}, {"rgba(0,0,255,0.5)", 0x7F7FFFFF}, {"hsl(120, 100%, 50%)", 0x00FF00FF},
-        {"hsla(240,100%,50%,0.5)", 0x7F7FFFFF}, {"teal", 0x008080FF}, {"transparent", WHITE},
-        {{"rgb", 10, 20, 30}, 0x0A141EFF},   {{"to-color", "navy"}, 0x000080FF}};
+    const std::vector<std::pair<json, std::uint32_t>> cases{{"#f00", 0xFF0000FF},
+                                                            {"#00FF00", 0x00FF00FF},
+                                                            {"#0000ff80", 0x7F7FFFFF},
+                                                            {"rgb(255, 128, 0)", 0xFF8000FF},
+                                                            {"rgba(0,0,255,0.5)", 0x7F7FFFFF},
+                                                            {"hsl(120, 100%, 50%)", 0x00FF00FF},
+                                                            {"hsla(240,100%,50%,0.5)", 0x7F7FFFFF},
+                                                            {"teal", 0x008080FF},
+                                                            {"transparent", WHITE},
+                                                            {{"rgb", 10, 20, 30}, 0x0A141EFF},
+                                                            {{"to-color", "navy"}, 0x000080FF}};
     for (const auto& [c, want] : cases) {
         const auto img = render({fill_layer(c)}, {{"a", {square(0, 0, 100, 100)}}});
         EXPECT_TRUE(near(img.rgba(50, 50), want, 1)) << c.dump() << " gave " << std::hex << img.rgba(50, 50);
@@ -314,14 +343,16 @@ TEST(render_function, legacy_property_functions)
                                           {square(0, 0, 30, 30, {{"k", std::string("a")}, {"n", std::int64_t{5}}}),
                                            square(35, 0, 65, 30, {{"k", std::string("b")}, {"n", 15.0}}),
                                            square(70, 0, 100, 30, {{"c", std::string("#ff00ff")}})}}};
-    const auto cat = render(
-        {fill_layer({{"property", "k"}, {"type", "categorical"}, {"stops", json::array({json::array({"a", "#00ff00"})})}, {"default", "#0000ff"}})},
-        data);
+    const auto cat = render({fill_layer({{"property", "k"},
+                                         {"type", "categorical"},
+                                         {"stops", json::array({json::array({"a", "#00ff00"})})},
+                                         {"default", "#0000ff"}})},
+                            data);
     EXPECT_EQ(cat.rgba(15, 15), 0x00FF00FFU);
     EXPECT_EQ(cat.rgba(50, 15), 0x0000FFFFU);
     EXPECT_EQ(cat.rgba(85, 15), 0x0000FFFFU); // no "k": the default
-    const auto interval =
-        render({fill_layer({{"property", "n"}, {"type", "interval"}, {"stops", {{0, "#ff0000"}, {10, "#00ff00"}}}})}, data);
+    const auto interval = render(
+        {fill_layer({{"property", "n"}, {"type", "interval"}, {"stops", {{0, "#ff0000"}, {10, "#00ff00"}}}})}, data);
     EXPECT_EQ(interval.rgba(15, 15), 0xFF0000FFU);
     EXPECT_EQ(interval.rgba(50, 15), 0x00FF00FFU);
     const auto identity = render({fill_layer({{"property", "c"}, {"type", "identity"}})}, data);
@@ -333,15 +364,18 @@ TEST(render_function, expressions_case_coalesce_step_and_arithmetic)
 {
     const std::vector<source_layer> data{
         {"a", {square(0, 0, 30, 30, {{"n", 3.0}}), square(35, 0, 65, 30, {{"n", 30.0}}), square(70, 0, 100, 30)}}};
-    const auto img = render(
-        {fill_layer({"case", {">", {"coalesce", {"get", "n"}, -1}, 10}, "#ff0000", {"==", {"get", "n"}, 3}, "#00ff00",
-                     "#0000ff"})},
-        data);
+    const auto img = render({fill_layer({"case",
+                                         {">", {"coalesce", {"get", "n"}, -1}, 10},
+                                         "#ff0000",
+                                         {"==", {"get", "n"}, 3},
+                                         "#00ff00",
+                                         "#0000ff"})},
+                            data);
     EXPECT_EQ(img.rgba(15, 15), 0x00FF00FFU);
     EXPECT_EQ(img.rgba(50, 15), 0xFF0000FFU);
     EXPECT_EQ(img.rgba(85, 15), 0x0000FFFFU);
-    const auto stepped =
-        render({fill_layer({"step", {"*", {"to-number", {"get", "n"}}, 2}, "#000000", 10, "#ffff00", 100, "#ff0000"})}, data);
+    const auto stepped = render(
+        {fill_layer({"step", {"*", {"to-number", {"get", "n"}}, 2}, "#000000", 10, "#ffff00", 100, "#ff0000"})}, data);
     EXPECT_EQ(stepped.rgba(15, 15), 0x000000FFU); // 6
     EXPECT_EQ(stepped.rgba(50, 15), 0xFFFF00FFU); // 60
     EXPECT_EQ(stepped.rgba(85, 15), 0x000000FFU); // to-number(null) = 0
@@ -354,14 +388,15 @@ namespace {
 // Four squares k=a, k=b, k=c and one without k, and a line; which squares got painted.
 std::string painted_by(const json& filter)
 {
-    const std::vector<source_layer> data{{"a",
-                                          {square(0, 0, 20, 20, {{"k", std::string("a")}, {"n", 1.0}}),
-                                           square(25, 0, 45, 20, {{"k", std::string("b")}, {"n", 2.0}}),
-                                           square(50, 0, 70, 20, {{"k", std::string("c")}, {"n", std::int64_t{3}}}),
-                                           square(75, 0, 95, 20, {{"n", 4.0}}),
-                                           line({{0, 50}, {100, 50}}, {{"k", std::string("a")}})}}};
+    const std::vector<source_layer> data{
+        {"a",
+         {square(0, 0, 20, 20, {{"k", std::string("a")}, {"n", 1.0}}),
+          square(25, 0, 45, 20, {{"k", std::string("b")}, {"n", 2.0}}),
+          square(50, 0, 70, 20, {{"k", std::string("c")}, {"n", std::int64_t{3}}}), square(75, 0, 95, 20, {{"n", 4.0}}),
+          line({{0, 50}, {100, 50}}, {{"k", std::string("a")}})}}};
     json fill = fill_layer("#000000", filter);
-    json stroke = {{"id", "l"}, {"type", "line"}, {"source-layer", "a"}, {"paint", {{"line-width", 4}}}, {"filter", filter}};
+    json stroke = {
+        {"id", "l"}, {"type", "line"}, {"source-layer", "a"}, {"paint", {{"line-width", 4}}}, {"filter", filter}};
     const auto img = render({fill, stroke}, data);
     std::string out;
     for (const int x : {10, 35, 60, 85}) {
@@ -389,8 +424,10 @@ TEST(render_filter, legacy_and_expression_forms)
     EXPECT_EQ(painted_by({">=", "n", 2}), "0111-");
     EXPECT_EQ(painted_by({"<", {"get", "n"}, 3}), "1100-");
     EXPECT_EQ(painted_by({"all", {"==", "$type", "Polygon"}, {"any", {"==", "k", "a"}, {">", "n", 3}}}), "1001-");
-    EXPECT_EQ(painted_by({"all", {"==", {"geometry-type"}, "Polygon"}, {"any", {"==", {"get", "k"}, "a"}, {">", {"get", "n"}, 3}}}),
-              "1001-");
+    EXPECT_EQ(
+        painted_by(
+            {"all", {"==", {"geometry-type"}, "Polygon"}, {"any", {"==", {"get", "k"}, "a"}, {">", {"get", "n"}, 3}}}),
+        "1001-");
     EXPECT_EQ(painted_by({"none", {"==", "k", "a"}, {"==", "k", "b"}}), "0011-");
     EXPECT_EQ(painted_by({"!", {"has", "k"}}), "0001-");
     EXPECT_EQ(painted_by({"==", "n", 3}), "0010-"); // integer property against a number
@@ -413,7 +450,8 @@ const std::vector<source_layer> HORIZONTAL{{"a", {line({{-10, 50}, {210, 50}})}}
 
 TEST(render_line, width_follows_zoom_interpolation_and_pixel_ratio)
 {
-    const json l = line_layer({{"line-color", "#000000"}, {"line-width", {"interpolate", {"linear"}, {"zoom"}, 6, 2, 14, 10}}});
+    const json l =
+        line_layer({{"line-color", "#000000"}, {"line-width", {"interpolate", {"linear"}, {"zoom"}, 6, 2, 14, 10}}});
     EXPECT_EQ(dark_in_column(render({l}, HORIZONTAL, 6), 50), 2);
     EXPECT_EQ(dark_in_column(render({l}, HORIZONTAL, 10), 50), 6);
     EXPECT_EQ(dark_in_column(render({l}, HORIZONTAL, 14), 50), 10);
@@ -447,7 +485,8 @@ TEST(render_line, dasharray_is_in_line_widths)
         EXPECT_TRUE(dashed[i] == 8 || dashed[i] == 4) << i << ": " << dashed[i];
         EXPECT_NE(dashed[i], dashed[i - 1]);
     }
-    const auto solid = runs(render({line_layer({{"line-color", "#000000"}, {"line-width", 4}})}, HORIZONTAL, 10, 200), 50);
+    const auto solid =
+        runs(render({line_layer({{"line-color", "#000000"}, {"line-width", 4}})}, HORIZONTAL, 10, 200), 50);
     EXPECT_TRUE(solid.empty());
     const std::vector<source_layer> doubled{{"a", {line({{-10, 100}, {410, 100}})}}};
     const auto retina = runs(render({l}, doubled, 10, 400, 2), 100);
@@ -516,7 +555,9 @@ TEST(render_text, chinese_label_with_halo_near_its_anchor)
     // Four 24-px full-width characters: red text within ~50 px of the anchor, green halo around.
     EXPECT_GT(count_pixels(with, reddish, 78, 108, 178, 148), 150);
     EXPECT_GT(count_pixels(with, greenish, 78, 108, 178, 148), 150);
-    EXPECT_EQ(count_pixels(with, [](std::uint32_t c) { return c != WHITE; }), count_pixels(with, [](std::uint32_t c) { return c != WHITE; }, 72, 108, 184, 148));
+    EXPECT_EQ(count_pixels(with, [](std::uint32_t c) { return c != WHITE; }),
+              count_pixels(
+                  with, [](std::uint32_t c) { return c != WHITE; }, 72, 108, 184, 148));
     int left = 256;
     int right = 0;
     for (int y = 100; y < 156; ++y) {
@@ -531,11 +572,55 @@ TEST(render_text, chinese_label_with_halo_near_its_anchor)
     EXPECT_NEAR((left + right) / 2.0, 128, 3);
 }
 
+namespace {
+
+// The bounding box of the text-coloured pixels: {x0, y0, x1, y1}.
+std::array<int, 4> red_box(const image& img)
+{
+    std::array<int, 4> b{img.width(), img.height(), -1, -1};
+    for (int y = 0; y < img.height(); ++y) {
+        for (int x = 0; x < img.width(); ++x) {
+            if (reddish(img.rgba(x, y))) {
+                b = {std::min(b[0], x), std::min(b[1], y), std::max(b[2], x), std::max(b[3], y)};
+            }
+        }
+    }
+    return b;
+}
+
+} // namespace
+
+TEST(render_text, anchor_offset_and_wrapping)
+{
+    const std::vector<source_layer> data{{"place", {label_point(128, 128, "驻马店市")}}};
+    const auto centred = red_box(render({text_layer("place")}, data, 10, 256));
+    ASSERT_GE(centred[2], 0);
+    EXPECT_NEAR((centred[1] + centred[3]) / 2.0, 128, 4);
+    // "top": the text hangs below the anchor; "left": it starts at the anchor.
+    const auto top = red_box(render({text_layer("place", {{"text-anchor", "top"}})}, data, 10, 256));
+    EXPECT_GE(top[1], 128);
+    EXPECT_LT(top[1], 128 + 12);
+    const auto left = red_box(render({text_layer("place", {{"text-anchor", "left"}})}, data, 10, 256));
+    EXPECT_GE(left[0], 128);
+    EXPECT_LT(left[0], 128 + 4);
+    // text-offset is in ems: [0, 2] at 24 px moves the text 48 px down.
+    const auto offset = red_box(render({text_layer("place", {{"text-offset", {0, 2}}})}, data, 10, 256));
+    EXPECT_NEAR(offset[1] - centred[1], 48, 1);
+    EXPECT_NEAR(offset[0], centred[0], 1);
+    // text-max-width 2.5 ems wraps four full-width characters onto two lines.
+    const auto wrapped = red_box(render({text_layer("place", {{"text-max-width", 2.5}})}, data, 10, 256));
+    EXPECT_NEAR(wrapped[2] - wrapped[0], 2 * 24, 6);
+    EXPECT_GT(wrapped[3] - wrapped[1], 2 * 20);
+    EXPECT_LT(centred[3] - centred[1], 26);
+}
+
 TEST(render_text, label_crossing_the_margin_is_not_drawn)
 {
     const auto blank = render({}, {}, 10, 256);
     // Centred at x = 10, "驻马店市" (~96 px) would cross the canvas edge.
-    EXPECT_EQ(differing_pixels(render({text_layer("place")}, {{"place", {label_point(10, 128, "驻马店市")}}}, 10, 256), blank), 0);
+    EXPECT_EQ(differing_pixels(render({text_layer("place")}, {{"place", {label_point(10, 128, "驻马店市")}}}, 10, 256),
+                               blank),
+              0);
     const std::vector<source_layer> centre{{"place", {label_point(128, 128, "驻马店市")}}};
     // Inside the canvas but not inside a 100-px margin (allowed x 100..156).
     EXPECT_EQ(differing_pixels(render({text_layer("place")}, centre, 10, 256, 1, 100), blank), 0);
@@ -568,16 +653,20 @@ TEST(render_text, text_along_a_line_upright_and_only_when_it_fits)
 {
     const json l = text_layer("river", {{"symbol-placement", "line"}});
     const auto blank = render({}, {}, 10, 256);
-    const auto ltr = render({l}, {{"river", {line({{20, 128}, {236, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
-    const auto rtl = render({l}, {{"river", {line({{236, 128}, {20, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
+    const auto ltr =
+        render({l}, {{"river", {line({{20, 128}, {236, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
+    const auto rtl =
+        render({l}, {{"river", {line({{236, 128}, {20, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
     EXPECT_GT(count_pixels(ltr, reddish, 80, 108, 176, 148), 100);
     EXPECT_EQ(differing_pixels(ltr, rtl), 0); // a right-to-left line still reads left to right
     // Rotated along a diagonal: text pixels around the middle, none near the ends.
-    const auto diagonal = render({l}, {{"river", {line({{30, 30}, {226, 226}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
+    const auto diagonal =
+        render({l}, {{"river", {line({{30, 30}, {226, 226}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
     EXPECT_GT(count_pixels(diagonal, reddish, 88, 88, 168, 168), 100);
     EXPECT_EQ(count_pixels(diagonal, reddish, 0, 0, 70, 70), 0);
     // A line shorter than the text gets no label.
-    const auto short_line = render({l}, {{"river", {line({{110, 128}, {150, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
+    const auto short_line =
+        render({l}, {{"river", {line({{110, 128}, {150, 128}}, {{"name", std::string("宿鸭湖")}})}}}, 10, 256);
     EXPECT_EQ(differing_pixels(short_line, blank), 0);
 }
 
@@ -656,7 +745,8 @@ std::vector<source_layer> basemap_metatile()
     for (int i = 0; i < 100; ++i) {
         const double x = 51.2 + (i % 10) * 102.4;
         const double y = 51.2 + (i / 10) * 102.4;
-        feature v = square(x - 51.2, y - 51.2, x + 51.2, y + 51.2, {{"xzqmc", std::string(i % 2 == 0 ? "驻马店村" : "宿鸭湖村")}});
+        feature v = square(x - 51.2, y - 51.2, x + 51.2, y + 51.2,
+                           {{"xzqmc", std::string(i % 2 == 0 ? "驻马店村" : "宿鸭湖村")}});
         v.label_anchor = point{x, y};
         villages.features.push_back(std::move(v));
     }

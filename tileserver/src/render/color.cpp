@@ -18,6 +18,7 @@ struct named_color {
 };
 
 // CSS Color Module Level 4 named colors, sorted by name for binary search.
+// clang-format off
 constexpr std::array<named_color, 148> NAMED_COLORS{{
     {"aliceblue", 0xF0F8FF}, {"antiquewhite", 0xFAEBD7}, {"aqua", 0x00FFFF}, {"aquamarine", 0x7FFFD4},
     {"azure", 0xF0FFFF}, {"beige", 0xF5F5DC}, {"bisque", 0xFFE4C4}, {"black", 0x000000},
@@ -59,6 +60,7 @@ constexpr std::array<named_color, 148> NAMED_COLORS{{
     {"tomato", 0xFF6347}, {"turquoise", 0x40E0D0}, {"violet", 0xEE82EE}, {"wheat", 0xF5DEB3},
     {"white", 0xFFFFFF}, {"whitesmoke", 0xF5F5F5}, {"yellow", 0xFFFF00}, {"yellowgreen", 0x9ACD32}
 }};
+// clang-format on
 
 std::optional<color> named(const std::string& name)
 {
@@ -154,9 +156,15 @@ std::optional<std::vector<css_number>> parse_arguments(const std::string& body)
     return out;
 }
 
-double clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
+double clamp01(double v)
+{
+    return std::clamp(v, 0.0, 1.0);
+}
 
-double alpha_of(const css_number& n) { return clamp01(n.percent ? n.v / 100 : n.v); }
+double alpha_of(const css_number& n)
+{
+    return clamp01(n.percent ? n.v / 100 : n.v);
+}
 
 double hue_to_rgb(double m1, double m2, double h)
 {
@@ -291,8 +299,9 @@ std::string to_display_string(const value& v)
             } else if constexpr (std::is_same_v<T, std::string>) {
                 return x;
             } else if constexpr (std::is_same_v<T, color>) {
-                return "rgba(" + number_to_string(std::round(x.r * 255)) + "," + number_to_string(std::round(x.g * 255)) +
-                       "," + number_to_string(std::round(x.b * 255)) + "," + number_to_string(x.a) + ")";
+                return "rgba(" + number_to_string(std::round(x.r * 255)) + "," +
+                       number_to_string(std::round(x.g * 255)) + "," + number_to_string(std::round(x.b * 255)) + "," +
+                       number_to_string(x.a) + ")";
             } else {
                 std::string out = "[";
                 for (std::size_t i = 0; i < x->size(); ++i) {

@@ -95,9 +95,8 @@ void draw_fill(cairo_t* cr, const layer& l, const layer_index& index, double zoo
     const per_feature<bool> antialias(p.antialias, zoom);
     const per_feature<color> outline(p.outline_color, zoom);
     cairo_set_fill_rule(cr, CAIRO_FILL_RULE_EVEN_ODD);
-    // MapLibre strokes the outline one device pixel wide, whatever the pixel ratio.
-    cairo_set_line_width(cr, 1);
-    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    // Outlines go in a second pass over the layer's fills, as MapLibre draws them.
+    std::vector<std::pair<const feature*, eval_context>> outlined;
     for_each_feature(l, index, zoom, [&](const feature& f, const eval_context& ctx) {
         if (f.type != core::mvt::geom_type::polygon) {
             return;
@@ -105,22 +104,33 @@ void draw_fill(cairo_t* cr, const layer& l, const layer_index& index, double zoo
         const color c = fill_color(ctx);
         const double o = opacity(ctx);
         const bool aa = antialias(ctx);
-        const bool stroke = aa && p.has_outline;
-        if (c.a * o <= 0 && !stroke) {
+        if (aa && p.has_outline) {
+            outlined.emplace_back(&f, ctx);
+        }
+        if (c.a * o <= 0) {
             return;
         }
         cairo_new_path(cr);
         add_rings(cr, f, true);
         cairo_set_antialias(cr, aa ? CAIRO_ANTIALIAS_DEFAULT : CAIRO_ANTIALIAS_NONE);
         set_color(cr, c, o);
-        if (stroke) {
-            cairo_fill_preserve(cr);
-            set_color(cr, outline(ctx), o);
-            cairo_stroke(cr);
-        } else {
-            cairo_fill(cr);
-        }
+        cairo_fill(cr);
     });
+    if (outlined.empty()) {
+        return;
+    }
+    // MapLibre draws the outline as GL lines one device pixel wide, whatever the pixel ratio,
+    // with no joins; bevel joins keep sliver polygons free of miter spikes. One stroke per
+    // polygon: a single stroke of the whole layer's rings is slower in cairo 1.16.
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    cairo_set_line_width(cr, 1);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_BEVEL);
+    for (const auto& [f, ctx] : outlined) {
+        cairo_new_path(cr);
+        add_rings(cr, *f, true);
+        set_color(cr, outline(ctx), opacity(ctx));
+        cairo_stroke(cr);
+    }
 }
 
 cairo_line_cap_t line_cap(const std::string& v)
@@ -259,7 +269,8 @@ image draw(const style& s, const frame& f, const std::vector<source_layer>& data
             break;
         case layer_kind::symbol: {
             std::vector<const feature*> features;
-            for_each_feature(l, index, f.zoom, [&](const feature& feat, const eval_context&) { features.push_back(&feat); });
+            for_each_feature(l, index, f.zoom,
+                             [&](const feature& feat, const eval_context&) { features.push_back(&feat); });
             labels.add_layer(l, std::move(features));
             break;
         }

@@ -95,7 +95,8 @@ public:
         if (*x >= m_stops.back()) {
             return m_outputs.back()->evaluate(ctx);
         }
-        const auto upper = static_cast<std::size_t>(std::upper_bound(m_stops.begin(), m_stops.end(), *x) - m_stops.begin());
+        const auto upper =
+            static_cast<std::size_t>(std::upper_bound(m_stops.begin(), m_stops.end(), *x) - m_stops.begin());
         const std::size_t lower = upper - 1;
         const double t = m_how.factor(*x, m_stops[lower], m_stops[upper]);
         return interpolate_values(m_outputs[lower]->evaluate(ctx), m_outputs[upper]->evaluate(ctx), t);
@@ -226,10 +227,22 @@ double solve_bezier(double x1, double y1, double x2, double y2, double x)
 
 } // namespace
 
-node_ptr make_literal(value v) { return std::make_unique<literal_node>(std::move(v)); }
-node_ptr make_get(std::string key) { return std::make_unique<get_node>(std::move(key)); }
-node_ptr make_zoom() { return std::make_unique<zoom_node>(); }
-node_ptr make_reference(const node& target) { return std::make_unique<reference_node>(target); }
+node_ptr make_literal(value v)
+{
+    return std::make_unique<literal_node>(std::move(v));
+}
+node_ptr make_get(std::string key)
+{
+    return std::make_unique<get_node>(std::move(key));
+}
+node_ptr make_zoom()
+{
+    return std::make_unique<zoom_node>();
+}
+node_ptr make_reference(const node& target)
+{
+    return std::make_unique<reference_node>(target);
+}
 
 node_ptr make_call(call_fn fn, std::vector<node_ptr> args, bool zoom_dependent, bool feature_dependent)
 {

@@ -11,7 +11,10 @@ namespace onemap::render {
 
 namespace {
 
-cairo_surface_t* as_surface(void* p) { return static_cast<cairo_surface_t*>(p); }
+cairo_surface_t* as_surface(void* p)
+{
+    return static_cast<cairo_surface_t*>(p);
+}
 
 cairo_status_t append_to_string(void* closure, const unsigned char* data, unsigned int length)
 {
@@ -47,7 +50,10 @@ image::~image()
     }
 }
 
-image::image(image&& o) noexcept : m_surface(o.m_surface) { o.m_surface = nullptr; }
+image::image(image&& o) noexcept : m_surface(o.m_surface)
+{
+    o.m_surface = nullptr;
+}
 
 image& image::operator=(image&& o) noexcept
 {
@@ -79,8 +85,8 @@ std::string image::png(int x, int y, int w, int h) const
                                 std::to_string(width()) + "x" + std::to_string(height()) + " image");
     }
     // draw() flushed the surface; reading it here writes nothing, so any number of threads may
-    // cut tiles from one image at once. A copy of the rows rather than a sub-surface: concurrent png() calls on one image then
-    // share nothing but read-only pixels.
+    // cut tiles from one image at once. A copy of the rows rather than a sub-surface: concurrent png() calls on one
+    // image then share nothing but read-only pixels.
     cairo_surface_t* src = as_surface(m_surface);
     std::unique_ptr<cairo_surface_t, surface_deleter> tile(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h));
     if (cairo_surface_status(tile.get()) != CAIRO_STATUS_SUCCESS) {
@@ -110,7 +116,8 @@ std::uint32_t image::rgba(int x, int y) const
         throw std::out_of_range("image::rgba: pixel outside the image");
     }
     cairo_surface_t* s = as_surface(m_surface);
-    const unsigned char* row = cairo_image_surface_get_data(s) + static_cast<std::ptrdiff_t>(y) * cairo_image_surface_get_stride(s);
+    const unsigned char* row =
+        cairo_image_surface_get_data(s) + static_cast<std::ptrdiff_t>(y) * cairo_image_surface_get_stride(s);
     std::uint32_t argb = 0;
     std::memcpy(&argb, row + static_cast<std::ptrdiff_t>(x) * 4, 4);
     const std::uint32_t a = argb >> 24U;

@@ -11,9 +11,15 @@ namespace {
 
 constexpr double PI = 3.14159265358979323846;
 
-double px(int pango_units) { return static_cast<double>(pango_units) / PANGO_SCALE; }
+double px(int pango_units)
+{
+    return static_cast<double>(pango_units) / PANGO_SCALE;
+}
 
-box expand(box b, double by) { return {b.x0 - by, b.y0 - by, b.x1 + by, b.y1 + by}; }
+box expand(box b, double by)
+{
+    return {b.x0 - by, b.y0 - by, b.x1 + by, b.y1 + by};
+}
 
 // The bounding box of the local rectangle r rotated by `angle` and moved to `at`.
 box rotated_box(const box& r, double angle, point at)
@@ -21,7 +27,8 @@ box rotated_box(const box& r, double angle, point at)
     const double c = std::cos(angle);
     const double s = std::sin(angle);
     box out{1e300, 1e300, -1e300, -1e300};
-    for (const auto& [x, y] : {std::pair{r.x0, r.y0}, std::pair{r.x1, r.y0}, std::pair{r.x0, r.y1}, std::pair{r.x1, r.y1}}) {
+    for (const auto& [x, y] :
+         {std::pair{r.x0, r.y0}, std::pair{r.x1, r.y0}, std::pair{r.x0, r.y1}, std::pair{r.x1, r.y1}}) {
         const double X = at.x + x * c - y * s;
         const double Y = at.y + x * s + y * c;
         out = {std::min(out.x0, X), std::min(out.y0, Y), std::max(out.x1, X), std::max(out.y1, Y)};
@@ -140,9 +147,9 @@ struct label_engine::label_request {
 };
 
 label_engine::label_engine(cairo_t* cr, const frame& f)
-    : m_cr(cr), m_frame(f),
-      m_allowed{static_cast<double>(f.label_margin), static_cast<double>(f.label_margin),
-                static_cast<double>(f.width - f.label_margin), static_cast<double>(f.height - f.label_margin)},
+    : m_cr(cr), m_frame(f), m_allowed{static_cast<double>(f.label_margin), static_cast<double>(f.label_margin),
+                                      static_cast<double>(f.width - f.label_margin),
+                                      static_cast<double>(f.height - f.label_margin)},
       m_shaper(text_shaper::for_this_thread()), m_index(f.width, f.height)
 {
 }
@@ -262,9 +269,13 @@ void label_engine::place_point(const label_request& r, const std::vector<point>&
                          (anchor == "center" ? r.size : max_width + 2 * r.size);
     std::string justify = s.text_justify.evaluate(r.ctx);
     if (justify == "auto") {
-        justify = anchor.find("left") != std::string::npos ? "left" : anchor.find("right") != std::string::npos ? "right" : "center";
+        justify = anchor.find("left") != std::string::npos    ? "left"
+                  : anchor.find("right") != std::string::npos ? "right"
+                                                              : "center";
     }
-    const PangoAlignment align = justify == "left" ? PANGO_ALIGN_LEFT : justify == "right" ? PANGO_ALIGN_RIGHT : PANGO_ALIGN_CENTER;
+    const PangoAlignment align = justify == "left"    ? PANGO_ALIGN_LEFT
+                                 : justify == "right" ? PANGO_ALIGN_RIGHT
+                                                      : PANGO_ALIGN_CENTER;
     shared_layout layout;
     PangoRectangle ink{};
     PangoRectangle logical{};
@@ -274,7 +285,8 @@ void label_engine::place_point(const label_request& r, const std::vector<point>&
             continue;
         }
         if (!layout) {
-            layout = shared_layout(m_shaper.shape(r.text, r.font, r.size, max_width, align).release(), gobject_deleter());
+            layout =
+                shared_layout(m_shaper.shape(r.text, r.font, r.size, max_width, align).release(), gobject_deleter());
             pango_layout_get_extents(layout.get(), &ink, &logical);
         }
         const double w = px(logical.width);
@@ -332,7 +344,8 @@ void label_engine::place_along(const label_request& r, const feature& f)
         }
         const polyline_walker walk(part);
         if (!layout) {
-            layout = shared_layout(m_shaper.shape(r.text, r.font, r.size, 0, PANGO_ALIGN_LEFT).release(), gobject_deleter());
+            layout =
+                shared_layout(m_shaper.shape(r.text, r.font, r.size, 0, PANGO_ALIGN_LEFT).release(), gobject_deleter());
             PangoRectangle ink{};
             PangoRectangle logical{};
             pango_layout_get_extents(layout.get(), &ink, &logical);
@@ -397,8 +410,8 @@ void label_engine::place_along(const label_request& r, const feature& f)
                     too_sharp = true;
                     break;
                 }
-                boxes.push_back(
-                    rotated_box(expand({-g.width / 2, ink_band.y0, g.width / 2, ink_band.y1}, r.halo_width + 1), g.angle, g.at));
+                boxes.push_back(rotated_box(
+                    expand({-g.width / 2, ink_band.y0, g.width / 2, ink_band.y1}, r.halo_width + 1), g.angle, g.at));
             }
             if (too_sharp || !accept(r, boxes)) {
                 continue;

@@ -122,7 +122,8 @@ public:
             const std::string key = key_at(f, op);
             value v = literal(f[2], op);
             const bool negate = op == "!=";
-            return feature_test([key, v, negate](const feature& feat) { return (legacy_key_value(feat, key) == v) != negate; });
+            return feature_test(
+                [key, v, negate](const feature& feat) { return (legacy_key_value(feat, key) == v) != negate; });
         }
         if (op == "<" || op == "<=" || op == ">" || op == ">=") {
             if (f.size() != 3) {
@@ -188,8 +189,9 @@ private:
     template <typename Test>
     static node_ptr feature_test(Test test)
     {
-        return make_call([test](const eval_context& ctx, const args_t&) -> value { return ctx.f != nullptr && test(*ctx.f); },
-                         {}, false, true);
+        return make_call(
+            [test](const eval_context& ctx, const args_t&) -> value { return ctx.f != nullptr && test(*ctx.f); }, {},
+            false, true);
     }
 
     std::string m_where;

@@ -57,12 +57,30 @@ namespace {
 
 using json = nlohmann::json;
 
-value to_value(double d) { return d; }
-value to_value(bool b) { return b; }
-value to_value(const std::string& s) { return s; }
-value to_value(const color& c) { return c; }
-value to_value(const std::vector<double>& v) { return value_array(v.begin(), v.end()); }
-value to_value(const std::vector<std::string>& v) { return value_array(v.begin(), v.end()); }
+value to_value(double d)
+{
+    return d;
+}
+value to_value(bool b)
+{
+    return b;
+}
+value to_value(const std::string& s)
+{
+    return s;
+}
+value to_value(const color& c)
+{
+    return c;
+}
+value to_value(const std::vector<double>& v)
+{
+    return value_array(v.begin(), v.end());
+}
+value to_value(const std::vector<std::string>& v)
+{
+    return value_array(v.begin(), v.end());
+}
 
 const std::set<std::string>& skipped_layer_types()
 {
@@ -162,10 +180,12 @@ public:
 
 private:
     template <typename T>
-    void check(const char* name, const T& v, std::initializer_list<const char*> allowed, std::optional<double> minimum) const
+    void check(const char* name, const T& v, std::initializer_list<const char*> allowed,
+               std::optional<double> minimum) const
     {
         if constexpr (std::is_same_v<T, std::string>) {
-            if (allowed.size() > 0 && std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; })) {
+            if (allowed.size() > 0 &&
+                std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; })) {
                 fail(name, "unknown value \"" + v + "\"");
             }
         } else if constexpr (std::is_same_v<T, double>) {
@@ -338,7 +358,8 @@ std::shared_ptr<const style> style::parse(const nlohmann::json& doc)
         throw style_error("style: the document must be a JSON object");
     }
     if (!doc.contains("version") || doc["version"] != 8) {
-        throw style_error("style: version must be 8, got " + (doc.contains("version") ? doc["version"].dump() : "none"));
+        throw style_error("style: version must be 8, got " +
+                          (doc.contains("version") ? doc["version"].dump() : "none"));
     }
     if (!doc.contains("layers") || !doc["layers"].is_array()) {
         throw style_error("style: layers must be an array");

@@ -30,10 +30,10 @@ struct value {
     std::variant<std::monostate, bool, double, std::string, color, std::shared_ptr<const value_array>> v;
 
     value() = default;
-    value(bool b) : v(b) {}                    // NOLINT(google-explicit-constructor)
-    value(double d) : v(d) {}                  // NOLINT(google-explicit-constructor)
-    value(std::string s) : v(std::move(s)) {}  // NOLINT(google-explicit-constructor)
-    value(color c) : v(c) {}                   // NOLINT(google-explicit-constructor)
+    value(bool b) : v(b) {}                   // NOLINT(google-explicit-constructor)
+    value(double d) : v(d) {}                 // NOLINT(google-explicit-constructor)
+    value(std::string s) : v(std::move(s)) {} // NOLINT(google-explicit-constructor)
+    value(color c) : v(c) {}                  // NOLINT(google-explicit-constructor)
     value(value_array a) : v(std::make_shared<const value_array>(std::move(a))) {} // NOLINT
 
     bool is_null() const noexcept { return std::holds_alternative<std::monostate>(v); }
@@ -50,7 +50,10 @@ struct value {
 
 /// Strict equality as the expression `==` has it: values of different types are unequal.
 bool operator==(const value& a, const value& b);
-inline bool operator!=(const value& a, const value& b) { return !(a == b); }
+inline bool operator!=(const value& a, const value& b)
+{
+    return !(a == b);
+}
 
 /// The expression `to-string` conversion (numbers as JavaScript prints them, colors as rgba()).
 std::string to_display_string(const value& v);

@@ -50,7 +50,10 @@ struct source_layer {
 /// A parsed MapLibre GL style. Immutable after parsing; shared by every rendering thread.
 class style {
 public:
-    /// \throws style_error for an unsupported layer type, expression or malformed value.
+    /// Valid v8 layer types the renderer does not draw (raster, hillshade, fill-extrusion,
+    /// heatmap, color-relief, sky) are skipped; unknown property names are ignored.
+    /// \throws style_error for an unknown layer type, an unsupported expression operator or a
+    /// malformed value of a drawn property; the message names the layer id and the property.
     static std::shared_ptr<const style> parse(const nlohmann::json& doc);
     static std::shared_ptr<const style> load(const std::string& path);
 
