@@ -16,6 +16,7 @@ pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 # Raster rendering (tileserver/src/render) and glyph PBFs for MapLibre (tileserver/src/glyphs).
 pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo)
 find_package(Freetype REQUIRED)
+find_package(PNG REQUIRED)
 
 # Debian builds cpp-httplib as a shared library (with OpenSSL, zlib and brotli); pkg-config has it.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libssl-dev
-  libcairo2-dev libpango1.0-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
+  libcairo2-dev libpango1.0-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
   libxml2-utils python3-mapproxy python3-owslib python3-qgis
   postgresql postgresql-contrib postgresql-15-postgis-3 postgis
   zip curl python3 python3-gdal python3-shapely python3-pyproj python3-numpy python3-yaml
