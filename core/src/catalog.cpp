@@ -232,4 +232,14 @@ std::optional<layer> load_layer(pqxx::transaction_base& txn, const std::string& 
     return l;
 }
 
+const layer* find_public_layer(const std::vector<layer>& layers, const std::string& name)
+{
+    for (const auto& l : layers) {
+        if (l.name == name && l.is_public) {
+            return &l;
+        }
+    }
+    return nullptr;
+}
+
 } // namespace onemap::core

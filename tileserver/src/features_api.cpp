@@ -282,10 +282,8 @@ public:
 private:
     static const core::layer& find(const std::vector<core::layer>& layers, const std::string& id)
     {
-        for (const auto& l : layers) {
-            if (l.name == id && l.is_public) {
-                return l;
-            }
+        if (const auto* l = core::find_public_layer(layers, id)) {
+            return *l;
         }
         throw not_found("no collection '" + id + "'");
     }

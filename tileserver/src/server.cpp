@@ -124,12 +124,7 @@ struct server::impl {
 
     static const core::layer* find_layer(const std::vector<core::layer>& layers, const std::string& name)
     {
-        for (const auto& l : layers) {
-            if (l.name == name && l.is_public) {
-                return &l;
-            }
-        }
-        return nullptr;
+        return core::find_public_layer(layers, name);
     }
 
     catalog_ptr catalog() const { return snapshot.load(); }

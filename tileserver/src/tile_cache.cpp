@@ -114,13 +114,7 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
         // A tile computed from data an invalidation has since replaced is handed out to its
         // waiters but not kept.
         if (tile && epoch == m_epoch) {
-            entry e;
-            e.key = key;
-            e.tile = tile;
-            e.layers = layers;
-            e.bounds = bounds;
-            e.bytes = tile->body.size() + tile->gzipped.size() + key.size() + ENTRY_OVERHEAD;
-            insert_locked(std::move(e));
+            insert_locked(key, tile, layers, bounds);
         }
     }
     {
@@ -150,18 +144,19 @@ std::shared_ptr<const cached_tile> tile_cache::put(const std::string& key, const
     if (epoch != m_epoch) {
         return tile; // built from data an invalidation has since replaced: not kept
     }
+    insert_locked(key, tile, layers, bounds);
+    return tile;
+}
+
+void tile_cache::insert_locked(const std::string& key, const std::shared_ptr<const cached_tile>& tile,
+                               const std::vector<std::string>& layers, const core::box& bounds)
+{
     entry e;
     e.key = key;
     e.tile = tile;
     e.layers = layers;
     e.bounds = bounds;
     e.bytes = tile->body.size() + tile->gzipped.size() + key.size() + ENTRY_OVERHEAD;
-    insert_locked(std::move(e));
-    return tile;
-}
-
-void tile_cache::insert_locked(entry e)
-{
     if (auto it = m_index.find(e.key); it != m_index.end()) { // a put() got there first
         m_bytes -= it->second->bytes;
         m_lru.erase(it->second);

@@ -248,12 +248,7 @@ public:
 
     static const core::layer* find_layer(const std::vector<core::layer>& catalog, const std::string& name)
     {
-        for (const auto& l : catalog) {
-            if (l.name == name && l.is_public) {
-                return &l;
-            }
-        }
-        return nullptr;
+        return core::find_public_layer(catalog, name);
     }
 
     std::string capabilities(const httplib::Request& req) const

@@ -73,6 +73,9 @@ struct layer {
     const layer_version* as_of(const std::string& date) const;
 };
 
+/// The public layer of that name in a catalog snapshot; nullptr when there is none.
+const layer* find_public_layer(const std::vector<layer>& layers, const std::string& name);
+
 /// Highest zoom with a generalised copy of each layer version.
 constexpr int OVERVIEW_MAX_ZOOM = 12;
 /// A feature is drawn at zoom z (up to OVERVIEW_MAX_ZOOM) when its bounding box spans at least

@@ -75,7 +75,8 @@ private:
     };
 
     std::size_t invalidate_if(const std::function<bool(const entry&)>& pred);
-    void insert_locked(entry e);
+    void insert_locked(const std::string& key, const std::shared_ptr<const cached_tile>& tile,
+                       const std::vector<std::string>& layers, const core::box& bounds);
 
     const std::size_t m_max_bytes;
     mutable std::mutex m_mutex;
