@@ -107,10 +107,18 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
         }
     }
     std::map<std::pair<int, int>, std::string> before;
+    std::map<std::pair<int, int>, std::string> png_before;
     for (auto [x, y] : tiles) {
         auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
         ASSERT_TRUE(res);
         before[{x, y}] = res->body;
+    }
+
+    for (auto [x, y] : tiles) {
+        auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".png");
+        ASSERT_TRUE(res);
+        ASSERT_EQ(res->status, 200) << res->body;
+        png_before[{x, y}] = res->body;
     }
 
     // Listen like the server does, to learn the changed bbox, then publish the 2024 grids.
@@ -154,6 +162,25 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
     EXPECT_GT(changed_tiles, 0) << "the new version must show in some tile";
     EXPECT_EQ(s1["misses"].get<int>() - s0["misses"].get<int>(), over);
     EXPECT_EQ(s1["hits"].get<int>() - s0["hits"].get<int>(), elsewhere);
+
+    // Rendered PNG tiles are dropped by their whole 4 x 4 metatile (labels may move anywhere in
+    // it): what changed lies in a metatile over the change, and the new version shows.
+    int png_changed = 0;
+    for (auto [x, y] : tiles) {
+        const auto xs = static_cast<std::uint64_t>(x / 4 * 4);
+        const auto ys = static_cast<std::uint64_t>(y / 4 * 4);
+        const auto a = wm.tile_bounds_lonlat(9, xs, ys);
+        const auto b = wm.tile_bounds_lonlat(9, xs + 3, ys + 3);
+        const bool inside = core::box{a.min_x, b.min_y, b.max_x, a.max_y}.intersects(changed);
+        auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".png");
+        ASSERT_TRUE(res);
+        ASSERT_EQ(res->status, 200);
+        if (res->body != png_before[{x, y}]) {
+            ++png_changed;
+            EXPECT_TRUE(inside) << "PNG 9/" << x << "/" << y << " changed outside the published bbox";
+        }
+    }
+    EXPECT_GT(png_changed, 0) << "the new version must show in some PNG tile";
 
     // What the server now serves over the change is the new version: compare feature ids.
     for (auto [x, y] : tiles) {

@@ -211,12 +211,18 @@ struct server::impl {
             return prefix + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(c) + '/' +
                    std::to_string(r);
         };
-        return cache.get(key_of(col, row), layer_names, tms.tile_bounds_lonlat(level, col, row), [&] {
+        // A change anywhere in the metatile can move labels in any of its tiles (collisions),
+        // so every tile of it is invalidated by the metatile's box.
+        const metatile mt = raster_service::metatile_of(tms, level, col, row);
+        const core::box first = tms.tile_bounds_lonlat(level, mt.col0, mt.row0);
+        const core::box last = tms.tile_bounds_lonlat(level, mt.col0 + mt.cols - 1, mt.row0 + mt.rows - 1);
+        const core::box meta_bounds{first.min_x, last.min_y, last.max_x, first.max_y};
+        return cache.get(key_of(col, row), layer_names, meta_bounds, [&] {
             const std::uint64_t epoch = cache.epoch();
             return raster.tile_png(prefix, *style, picks, tms, level, col, row, pixel_ratio,
                                    [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
                                        if (c != col || r != row) {
-                                           cache.put(key_of(c, r), layer_names, tms.tile_bounds_lonlat(level, c, r),
+                                           cache.put(key_of(c, r), layer_names, meta_bounds,
                                                      std::move(png), epoch);
                                        }
                                    });
