@@ -4,6 +4,8 @@
 #include "tempdb.hpp"
 
 #include <gtest/gtest.h>
+
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -155,7 +157,9 @@ TEST_F(features_http, bad_requests_are_problems_naming_the_parameter)
                           probe{"/ogc/collections/dltb/items?bbox=100,20,120,40", 400, "bbox"},
                           probe{"/ogc/collections/dltb/items?colour=red", 400, "colour"},
                           probe{"/ogc/collections/dltb/items?crs=EPSG:9999", 400, "crs"},
-                          probe{"/ogc/collections/dltb/items?datetime=2023-01-01/2024-01-01", 400, "datetime"},
+                          probe{"/ogc/collections/dltb/items?datetime=2024-01-01/2023-01-01", 400, "datetime"},
+                          probe{"/ogc/collections/dltb/items?datetime=..", 400, "datetime"},
+                          probe{"/ogc/collections/dltb/items?datetime=2023-01-01/tomorrow", 400, "datetime"},
                           probe{"/ogc/collections/dltb/items/999", 404, ""},
                           probe{"/ogc/collections/nothing/items", 404, ""}}) {
         auto res = s_server->client().Get(p.path);
@@ -168,6 +172,55 @@ TEST_F(features_http, bad_requests_are_problems_naming_the_parameter)
     }
     // A limit above the maximum is clamped, not refused.
     EXPECT_LE(get_json("/ogc/collections/dltb/items?limit=50000")["numberReturned"].get<int>(), 10000);
+}
+
+// An interval means every feature that existed at some time in it, once, as the latest
+// version in the interval has it (parcels: survey 2022 valid from 2022-12-31, 2023 from
+// 2023-12-31).
+TEST_F(features_http, datetime_intervals_span_versions)
+{
+    auto ids_and_classes = [&](const std::string& datetime) {
+        std::map<long long, std::string> out;
+        std::string next = "/ogc/collections/dltb/items?limit=10000&datetime=" + datetime;
+        while (!next.empty()) {
+            const auto page = get_json(next);
+            for (const auto& f : page["features"]) {
+                EXPECT_EQ(out.count(f["id"].get<long long>()), 0u) << "feature " << f["id"] << " twice";
+                out[f["id"].get<long long>()] = f["properties"]["dlbm"].get<std::string>();
+            }
+            next.clear();
+            for (const auto& l : page["links"]) {
+                if (l["rel"] == "next") {
+                    next = l["href"].get<std::string>().substr(s_server->base_url().size());
+                }
+            }
+        }
+        return out;
+    };
+    auto sql_map = [&](const std::string& sql) {
+        std::map<long long, std::string> out;
+        auto conn = test::db().connect();
+        pqxx::work txn(*conn);
+        for (const auto& r : txn.exec(sql)) {
+            out[r[0].as<long long>()] = r[1].as<std::string>();
+        }
+        return out;
+    };
+    const auto both = ids_and_classes("2023-06-01/2024-06-01");
+    EXPECT_EQ(both, sql_map("SELECT DISTINCT ON (fid) fid, dlbm FROM (SELECT fid, dlbm, 2 AS v FROM onemap_data.dltb__v2 "
+                            "UNION ALL SELECT fid, dlbm, 1 FROM onemap_data.dltb__v1) u ORDER BY fid, v DESC"));
+    // The parcels that changed class show their 2023 class.
+    const auto changed = sql_map("SELECT a.fid, b.dlbm FROM onemap_data.dltb__v1 a JOIN onemap_data.dltb__v2 b "
+                                 "USING (fid) WHERE a.dlbm <> b.dlbm");
+    ASSERT_FALSE(changed.empty());
+    for (const auto& [fid, dlbm] : changed) {
+        EXPECT_EQ(both.at(fid), dlbm) << fid;
+    }
+    // Open ends: before the 2023 survey only the 2022 version, after it only the 2023 one.
+    EXPECT_EQ(ids_and_classes("../2023-06-01"), sql_map("SELECT fid, dlbm FROM onemap_data.dltb__v1"));
+    EXPECT_EQ(ids_and_classes("2024-01-01T00:00:00Z/.."), sql_map("SELECT fid, dlbm FROM onemap_data.dltb__v2"));
+    // An interval before any version: nothing.
+    EXPECT_TRUE(ids_and_classes("2000-01-01/2001-01-01").empty());
 }
 
 TEST_F(features_http, gdal_oapif_driver_reads_the_same_features_as_postgis)

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace onemap::tileserver {
@@ -43,24 +44,52 @@ long long parse_int(const std::string& text, const char* parameter, long long mi
     return v;
 }
 
-// The version of a layer an OGC request means: `datetime` as an instant (a date or an RFC 3339
-// date-time); without it, today's.
-const core::layer_version* version_for(const core::layer& l, const httplib::Request& req)
+// One end of a `datetime`: a date or an RFC 3339 date-time (its date counts); "" or ".." is
+// open.
+std::optional<std::string> datetime_bound(const std::string& text, const std::string& whole)
 {
-    std::string date = core::today();
-    if (req.has_param("datetime")) {
-        const std::string v = req.get_param_value("datetime");
-        if (v.find('/') != std::string::npos) {
-            throw input_error("datetime", "datetime intervals are not supported for versioned layers; give an "
-                                          "instant (YYYY-MM-DD or an RFC 3339 date-time)");
-        }
-        const auto d = core::parse_iso_date(v.substr(0, 10));
-        if (!d || (v.size() > 10 && v[10] != 'T')) {
-            throw input_error("datetime", "datetime must be YYYY-MM-DD or an RFC 3339 date-time, got '" + v + "'");
-        }
-        date = *d;
+    if (text.empty() || text == "..") {
+        return std::nullopt;
     }
-    return l.as_of(date);
+    const auto d = core::parse_iso_date(text.substr(0, 10));
+    if (!d || (text.size() > 10 && text[10] != 'T')) {
+        throw input_error("datetime", "datetime must be YYYY-MM-DD, an RFC 3339 date-time or an interval a/b of "
+                                      "them (.. for an open end), got '" + whole + "'");
+    }
+    return *d;
+}
+
+// The versions of a layer an OGC request means, latest first: for an instant (a date or an
+// RFC 3339 date-time; today without `datetime`) the version valid then; for an interval
+// "a/b" every version valid at some time in it.
+std::vector<const core::layer_version*> versions_for(const core::layer& l, const httplib::Request& req)
+{
+    std::vector<const core::layer_version*> out;
+    const std::string v = req.has_param("datetime") ? req.get_param_value("datetime") : core::today();
+    const auto slash = v.find('/');
+    if (slash == std::string::npos) {
+        const auto date = datetime_bound(v, v);
+        if (!date) {
+            throw input_error("datetime", "datetime '" + v + "' is open on both sides: give a date or an interval");
+        }
+        if (const auto* version = l.as_of(*date)) {
+            out.push_back(version);
+        }
+        return out;
+    }
+    const auto from = datetime_bound(v.substr(0, slash), v);
+    const auto to = datetime_bound(v.substr(slash + 1), v);
+    if (from && to && *to < *from) {
+        throw input_error("datetime", "datetime interval ends before it starts: '" + v + "'");
+    }
+    for (auto it = l.versions.rbegin(); it != l.versions.rend(); ++it) {
+        const bool starts_in_time = !to || it->valid_from <= *to;
+        const bool ends_after = !from || !it->valid_to || *it->valid_to > *from;
+        if (starts_in_time && ends_after) {
+            out.push_back(&*it);
+        }
+    }
+    return out;
 }
 
 json collection_json(const core::layer& l, const std::string& base)
@@ -137,7 +166,8 @@ public:
     {
         const auto cat = m_ctx.catalog();
         const core::layer& l = find(*cat, id);
-        const core::layer_version* v = version_for(l, req);
+        const auto versions = versions_for(l, req);
+        const core::layer_version* v = versions.empty() ? nullptr : versions.front();
 
         // Output CRS (Part 2): EPSG:4490 in its own axis order (latitude first).
         const std::string crs = req.has_param("crs") ? req.get_param_value("crs") : CRS84;
@@ -153,6 +183,7 @@ public:
         }
 
         std::vector<std::string> where;
+        std::vector<std::pair<std::string, std::string>> property_filters; // column, placeholder
         std::vector<std::string> values;
         auto bind = [&values](std::string value_text) {
             values.push_back(std::move(value_text));
@@ -176,7 +207,7 @@ public:
                 if (attr == nullptr) {
                     throw input_error(name, "unknown query parameter '" + name + "' (not a property of " + id + ")");
                 }
-                where.push_back(core::quote_ident(attr->name) + "::text = " + bind(value));
+                property_filters.emplace_back(attr->name, bind(value));
             }
             if (req.has_param("limit")) {
                 limit = std::min<long long>(parse_int(req.get_param_value("limit"), "limit", 1, 1000000000),
@@ -225,32 +256,49 @@ public:
             where.push_back("fid = " + bind(*feature_id) + "::bigint");
         }
 
-        if (v == nullptr) {
-            if (feature_id != nullptr) {
-                throw not_found("collection '" + id + "' has no version on that date");
+        if (v == nullptr && feature_id != nullptr) {
+            throw not_found("collection '" + id + "' has no version on that date");
+        }
+        // One SELECT per version; identifiers from the catalog (quoted), values bound. Over an
+        // interval a feature comes once, as its latest version in the interval has it.
+        std::string sql;
+        for (const auto* version : versions) {
+            std::string props = "'{}'::jsonb";
+            for (const auto& a : version->attributes) {
+                std::string key; // the catalog's column name as an SQL string literal
+                for (char c : a.name) {
+                    key += c == '\'' ? std::string("''") : std::string(1, c);
+                }
+                props += " || jsonb_build_object('" + key + "', " + core::quote_ident(a.name) + ")";
             }
-            return {json({{"type", "FeatureCollection"}, {"features", json::array()}, {"numberReturned", 0}}).dump(), crs};
-        }
-        // Identifiers from the catalog (quoted); values bound.
-        std::string props = "'{}'::jsonb";
-        for (const auto& a : v->attributes) {
-            std::string key; // the catalog's column name as an SQL string literal
-            for (char c : a.name) {
-                key += c == '\'' ? std::string("''") : std::string(1, c);
+            std::string select = "SELECT fid, " + std::to_string(version->version) + " AS version, (" + props +
+                                 ")::text AS properties, ST_AsGeoJSON(" + geom_sql + ", 9, 0) AS geometry FROM " +
+                                 core::qualified(core::DATA_SCHEMA, version->table);
+            std::vector<std::string> conditions = where;
+            for (const auto& [column, placeholder] : property_filters) {
+                const bool has = std::any_of(version->attributes.begin(), version->attributes.end(),
+                                             [&](const core::attribute& a) { return a.name == column; });
+                conditions.push_back(has ? core::quote_ident(column) + "::text = " + placeholder
+                                         : "false AND " + placeholder + "::text IS NULL");
             }
-            props += " || jsonb_build_object('" + key + "', " + core::quote_ident(a.name) + ")";
+            for (std::size_t i = 0; i < conditions.size(); ++i) {
+                select += (i == 0 ? " WHERE " : " AND ") + conditions[i];
+            }
+            sql += (sql.empty() ? "" : " UNION ALL ") + select;
         }
-        std::string sql = "SELECT fid, (" + props + ")::text, ST_AsGeoJSON(" + geom_sql + ", 9, 0) FROM " +
-                          core::qualified(core::DATA_SCHEMA, v->table);
-        for (std::size_t i = 0; i < where.size(); ++i) {
-            sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+        if (versions.size() > 1) {
+            sql = "SELECT DISTINCT ON (fid) * FROM (" + sql + ") AS all_versions ORDER BY fid, version DESC";
         }
-        sql += " ORDER BY fid LIMIT " + std::to_string(limit + 1) + " OFFSET " + std::to_string(offset);
+        sql = "SELECT fid, properties, geometry FROM (" + sql + ") AS features ORDER BY fid LIMIT " +
+              std::to_string(limit + 1) + " OFFSET " + std::to_string(offset);
 
-        auto conn = m_ctx.pool->acquire();
-        pqxx::work txn(*conn);
-        txn.exec("SET LOCAL statement_timeout = " + std::to_string(m_ctx.limits.statement_timeout_ms));
-        const pqxx::result rows = txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+        pqxx::result rows; // no version in time: no feature, but a whole FeatureCollection
+        if (!versions.empty()) {
+            auto conn = m_ctx.pool->acquire();
+            pqxx::work txn(*conn);
+            txn.exec("SET LOCAL statement_timeout = " + std::to_string(m_ctx.limits.statement_timeout_ms));
+            rows = txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+        }
 
         auto feature_text = [&](const pqxx::row& r) {
             return "{\"type\":\"Feature\",\"id\":" + std::string(r[0].c_str()) + ",\"properties\":" + r[1].c_str() +
