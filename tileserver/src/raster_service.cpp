@@ -1,10 +1,12 @@
 #include "onemap/tileserver/raster_service.hpp"
 
 #include "onemap/core/error.hpp"
+#include "onemap/core/log.hpp"
 #include "onemap/core/mvt.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 
@@ -188,7 +190,10 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
     const double degrees_per_pixel =
         tms.tile_bounds_lonlat(mt.level, mt.col0, mt.row0).width() / matrix->tile_width;
 
+    using clock = std::chrono::steady_clock;
+    const auto started = clock::now();
     std::vector<render::source_layer> data;
+    std::size_t features = 0;
     {
         auto conn = m_pool.acquire();
         pqxx::read_transaction txn(*conn);
@@ -256,11 +261,14 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
                 }
                 layer.features.push_back(std::move(f));
             }
+            features += layer.features.size();
             data.push_back(std::move(layer));
         }
     }
 
+    const auto fetched = clock::now();
     const render::image img = render::draw(*style.style, frame, data);
+    const auto drawn = clock::now();
     std::vector<std::string> pngs;
     pngs.reserve(mt.cols * mt.rows);
     for (std::uint64_t r = 0; r < mt.rows; ++r) {
@@ -268,6 +276,10 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
             pngs.push_back(img.png(static_cast<int>(c) * tile_w, static_cast<int>(r) * tile_h, tile_w, tile_h));
         }
     }
+    auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    log().debug("metatile {} {}/{}/{} {}x{}: {} features, fetch {:.1f} ms, draw {:.1f} ms, png {:.1f} ms", style.id,
+                mt.level, mt.col0, mt.row0, mt.cols, mt.rows, features, ms(fetched - started), ms(drawn - fetched),
+                ms(clock::now() - drawn));
     return pngs;
 }
 

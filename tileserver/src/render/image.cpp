@@ -1,5 +1,5 @@
 // The canvas: a Cairo ARGB32 image surface, cut into PNG tiles written with libpng directly:
-// zlib level 2 and the Sub/Up filters (Cairo's writer uses libpng's defaults, which cost more
+// zlib level 1 and the Up filter (Cairo's writer uses libpng's defaults, which cost more
 // time than drawing the tiles), RGB when the tile is opaque, RGBA otherwise.
 #include "onemap/render/renderer.hpp"
 
@@ -43,8 +43,8 @@ bool encode_png(const std::vector<png_bytep>& rows, int w, int h, int channels, 
         return false;
     }
     png_set_write_fn(png, &out, append_to_string, flush_nothing);
-    png_set_compression_level(png, 2);
-    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB | PNG_FILTER_UP);
+    png_set_compression_level(png, 1);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
     png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), 8,
                  channels == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE);
@@ -118,13 +118,25 @@ std::string image::png(int x, int y, int w, int h) const
     cairo_surface_t* src = as_surface(m_surface);
     const int stride = cairo_image_surface_get_stride(src);
     const unsigned char* data = cairo_image_surface_get_data(src);
+    const std::uint32_t first = *(reinterpret_cast<const std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y) * stride) + x);
     bool opaque = true;
-    for (int row = 0; row < h && opaque; ++row) {
+    bool uniform = true;
+    for (int row = 0; row < h && (opaque || uniform); ++row) {
         const auto* px = reinterpret_cast<const std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y + row) * stride) + x;
         for (int col = 0; col < w; ++col) {
-            if ((px[col] >> 24) != 0xFF) {
-                opaque = false;
-                break;
+            opaque = opaque && (px[col] >> 24) == 0xFF;
+            uniform = uniform && px[col] == first;
+        }
+    }
+    // Tiles of one colour (background, open water, outside the data) are common: each thread
+    // keeps the PNG of the few it has seen.
+    thread_local std::vector<std::pair<std::uint64_t, std::string>> uniform_tiles;
+    const std::uint64_t uniform_key = (static_cast<std::uint64_t>(first) << 32) | (static_cast<std::uint64_t>(w) << 16) |
+                                      static_cast<std::uint64_t>(h);
+    if (uniform) {
+        for (const auto& [key, png] : uniform_tiles) {
+            if (key == uniform_key) {
+                return png;
             }
         }
     }
@@ -158,6 +170,9 @@ std::string image::png(int x, int y, int w, int h) const
     std::string out;
     if (!encode_png(rows, w, h, channels, out)) {
         throw std::runtime_error("image::png: libpng could not encode the tile");
+    }
+    if (uniform && uniform_tiles.size() < 64) {
+        uniform_tiles.emplace_back(uniform_key, out);
     }
     return out;
 }
