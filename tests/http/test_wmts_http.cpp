@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <atomic>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -506,4 +508,33 @@ TEST_F(wmts_http, one_render_fills_the_cache_with_the_sixteen_tiles_of_its_metat
     const auto after_all = stats();
     EXPECT_EQ(after_all["misses"], after_one["misses"]) << "a sibling tile was rendered again";
     EXPECT_EQ(after_all["hits"].get<long>() - after_one["hits"].get<long>(), 16);
+}
+
+TEST_F(wmts_http, many_concurrent_png_requests_render_each_metatile_once)
+{
+    // 48 clients at once over 12 metatiles of z14 (4 tiles of each): every answer a PNG, and
+    // one render per metatile however many ask for its tiles together.
+    const auto t = locate(core::web_mercator_quad(), 14, s_redline);
+    const std::uint64_t col0 = t.col / 4 * 4;
+    const std::uint64_t row0 = t.row / 4 * 4;
+    const auto drawn_before = nlohmann::json::parse(get("/stats")->body)["raster"]["metatiles_drawn"].get<long>();
+    std::vector<std::thread> clients;
+    std::atomic<int> pngs{0};
+    for (int i = 0; i < 48; ++i) {
+        clients.emplace_back([&, i] {
+            const std::uint64_t meta = static_cast<std::uint64_t>(i % 12);
+            const std::uint64_t col = col0 + (meta % 4) * 4 + static_cast<std::uint64_t>(i / 12);
+            const std::uint64_t row = row0 + (meta / 4) * 4;
+            auto res = s_server->client().Get("/tiles/basemap/14/" + std::to_string(col) + "/" + std::to_string(row) + ".png");
+            if (res && res->status == 200 && res->body.substr(1, 3) == "PNG") {
+                ++pngs;
+            }
+        });
+    }
+    for (auto& c : clients) {
+        c.join();
+    }
+    EXPECT_EQ(pngs.load(), 48);
+    const auto drawn_after = nlohmann::json::parse(get("/stats")->body)["raster"]["metatiles_drawn"].get<long>();
+    EXPECT_EQ(drawn_after - drawn_before, 12);
 }

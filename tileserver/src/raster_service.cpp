@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -78,9 +79,66 @@ bool drawable_style::labels_at(const std::string& source_layer, double zoom) con
     return false;
 }
 
-raster_service::raster_service(core::connection_pool& pool, std::string styles_dir)
+raster_service::raster_service(core::connection_pool& pool, std::string styles_dir, unsigned render_threads)
     : m_pool(pool), m_styles_dir(std::move(styles_dir))
 {
+    const unsigned n = render_threads != 0 ? render_threads : std::max(1U, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) {
+        m_render_threads.emplace_back([this] {
+            for (;;) {
+                std::function<void()> job;
+                {
+                    std::unique_lock<std::mutex> lock(m_queue_mutex);
+                    m_queue_ready.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+                    if (m_queue.empty()) {
+                        return; // stopping, nothing left
+                    }
+                    job = std::move(m_queue.front());
+                    m_queue.pop_front();
+                }
+                job();
+            }
+        });
+    }
+}
+
+raster_service::~raster_service()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_queue_mutex);
+        m_stopping = true;
+    }
+    m_queue_ready.notify_all();
+    for (auto& t : m_render_threads) {
+        t.join();
+    }
+}
+
+void raster_service::run_on_render_thread(const std::function<void()>& job)
+{
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::exception_ptr error;
+    {
+        std::lock_guard<std::mutex> lock(m_queue_mutex);
+        m_queue.emplace_back([&] {
+            try {
+                job();
+            } catch (...) {
+                error = std::current_exception();
+            }
+            std::lock_guard<std::mutex> done_lock(done_mutex);
+            done = true;
+            done_cv.notify_one();
+        });
+    }
+    m_queue_ready.notify_one();
+    std::unique_lock<std::mutex> lock(done_mutex);
+    done_cv.wait(lock, [&] { return done; });
+    if (error) {
+        std::rethrow_exception(error);
+    }
 }
 
 std::shared_ptr<const drawable_style> raster_service::make_style(std::string id, const nlohmann::json& doc) const
@@ -286,61 +344,77 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
 std::string raster_service::tile_png(const std::string& flight_key, const drawable_style& style,
                                      const std::vector<layer_pick>& picks, const core::tile_matrix_set& tms, int level,
                                      std::uint64_t col, std::uint64_t row, double pixel_ratio,
-                                     const std::function<void(std::uint64_t, std::uint64_t, std::string&&)>& store)
+                                     const std::function<void(std::uint64_t, std::uint64_t, std::string&&)>& store,
+                                     const std::function<std::optional<std::string>()>& stored)
 {
     const metatile mt = metatile_of(tms, level, col, row);
     const std::string key = flight_key + '/' + tms.id() + '/' + std::to_string(level) + '/' +
                             std::to_string(mt.col0) + '/' + std::to_string(mt.row0);
     const std::size_t index = (row - mt.row0) * mt.cols + (col - mt.col0);
 
-    std::shared_ptr<flight> f;
-    bool leader = false;
-    {
-        std::lock_guard<std::mutex> lock(m_flights_mutex);
-        auto [it, inserted] = m_flights.try_emplace(key, nullptr);
-        if (inserted) {
-            it->second = std::make_shared<flight>();
-            leader = true;
-        }
-        f = it->second;
-    }
-    if (!leader) {
-        std::unique_lock<std::mutex> lock(f->mutex);
-        f->done.wait(lock, [&] { return f->finished; });
-        if (f->error) {
-            std::rethrow_exception(f->error);
-        }
-        return (*f->pngs)[index];
-    }
-
-    std::shared_ptr<std::vector<std::string>> pngs;
-    std::exception_ptr error;
-    try {
-        pngs = std::make_shared<std::vector<std::string>>(render_metatile(style, picks, tms, mt, pixel_ratio));
-        for (std::uint64_t r = 0; r < mt.rows; ++r) {
-            for (std::uint64_t c = 0; c < mt.cols; ++c) {
-                std::string copy = (*pngs)[r * mt.cols + c];
-                store(mt.col0 + c, mt.row0 + r, std::move(copy));
+    for (;;) {
+        std::shared_ptr<flight> f;
+        bool leader = false;
+        {
+            std::lock_guard<std::mutex> lock(m_flights_mutex);
+            auto [it, inserted] = m_flights.try_emplace(key, nullptr);
+            if (inserted) {
+                it->second = std::make_shared<flight>();
+                leader = true;
             }
+            f = it->second;
         }
-    } catch (...) {
-        error = std::current_exception();
+        if (!leader) {
+            std::unique_lock<std::mutex> lock(f->mutex);
+            f->done.wait(lock, [&] { return f->finished; });
+            if (f->error) {
+                std::rethrow_exception(f->error);
+            }
+            if (!f->pngs) {
+                continue; // that leader found its tiles stored already: so may we
+            }
+            return (*f->pngs)[index];
+        }
+
+        // A flight that ended between our caller's cache miss and now has stored every tile
+        // of the metatile before it ended: look before drawing again.
+        std::shared_ptr<std::vector<std::string>> pngs;
+        std::optional<std::string> already;
+        std::exception_ptr error;
+        try {
+            already = stored();
+            if (!already) {
+                run_on_render_thread([&] {
+                    pngs = std::make_shared<std::vector<std::string>>(
+                        render_metatile(style, picks, tms, mt, pixel_ratio));
+                });
+                ++m_metatiles_drawn;
+                for (std::uint64_t r = 0; r < mt.rows; ++r) {
+                    for (std::uint64_t c = 0; c < mt.cols; ++c) {
+                        std::string copy = (*pngs)[r * mt.cols + c];
+                        store(mt.col0 + c, mt.row0 + r, std::move(copy));
+                    }
+                }
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        {
+            std::lock_guard<std::mutex> lock(m_flights_mutex);
+            m_flights.erase(key);
+        }
+        {
+            std::lock_guard<std::mutex> lock(f->mutex);
+            f->finished = true;
+            f->pngs = pngs;
+            f->error = error;
+        }
+        f->done.notify_all();
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        return already ? std::move(*already) : (*pngs)[index];
     }
-    {
-        std::lock_guard<std::mutex> lock(m_flights_mutex);
-        m_flights.erase(key);
-    }
-    {
-        std::lock_guard<std::mutex> lock(f->mutex);
-        f->finished = true;
-        f->pngs = pngs;
-        f->error = error;
-    }
-    f->done.notify_all();
-    if (error) {
-        std::rethrow_exception(error);
-    }
-    return (*pngs)[index];
 }
 
 } // namespace onemap::tileserver

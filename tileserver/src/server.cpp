@@ -219,13 +219,17 @@ struct server::impl {
         const core::box meta_bounds{first.min_x, last.min_y, last.max_x, first.max_y};
         return cache.get(key_of(col, row), layer_names, meta_bounds, [&] {
             const std::uint64_t epoch = cache.epoch();
-            return raster.tile_png(prefix, *style, picks, tms, level, col, row, pixel_ratio,
-                                   [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
-                                       if (c != col || r != row) {
-                                           cache.put(key_of(c, r), layer_names, meta_bounds,
-                                                     std::move(png), epoch);
-                                       }
-                                   });
+            return raster.tile_png(
+                prefix, *style, picks, tms, level, col, row, pixel_ratio,
+                [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
+                    cache.put(key_of(c, r), layer_names, meta_bounds, std::move(png), epoch);
+                },
+                [&]() -> std::optional<std::string> {
+                    if (auto t = cache.peek(key_of(col, row))) {
+                        return t->body;
+                    }
+                    return std::nullopt;
+                });
         });
     }
 
@@ -814,9 +818,11 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     }));
     http.Get("/stats", guarded([self](const httplib::Request&, httplib::Response& res) {
         const auto c = self->cache.stats();
+        const auto metatiles = self->raster.metatiles_drawn();
         res.set_content(nlohmann::json({{"cache", {{"hits", c.hits}, {"misses", c.misses}, {"evictions", c.evictions},
                                                    {"invalidated", c.invalidated}, {"bytes", c.bytes},
                                                    {"entries", c.entries}, {"max_bytes", self->cache.max_bytes()}}},
+                                        {"raster", {{"metatiles_drawn", metatiles}}},
                                         {"catalog_reloads", self->reloads.load()}})
                             .dump(),
                         "application/json");

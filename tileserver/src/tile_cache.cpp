@@ -130,6 +130,13 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
     return tile;
 }
 
+std::shared_ptr<const cached_tile> tile_cache::peek(const std::string& key) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_index.find(key);
+    return it == m_index.end() ? nullptr : it->second->tile;
+}
+
 std::uint64_t tile_cache::epoch() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);

@@ -8,12 +8,16 @@
 #include "onemap/render/renderer.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -44,7 +48,12 @@ struct metatile {
 
 class raster_service {
 public:
-    raster_service(core::connection_pool& pool, std::string styles_dir);
+    /// `render_threads` metatiles are drawn at a time (0 = one per hardware thread): however
+    /// many HTTP threads ask, CPU, canvases and per-thread font maps stay bounded.
+    raster_service(core::connection_pool& pool, std::string styles_dir, unsigned render_threads = 0);
+    ~raster_service();
+    raster_service(const raster_service&) = delete;
+    raster_service& operator=(const raster_service&) = delete;
 
     /// The style file `<styles_dir>/<name>.json`, parsed once; nullptr when there is none.
     /// \throws render::style_error when the file cannot be drawn.
@@ -61,11 +70,16 @@ public:
 
     /// PNG of one tile. The metatile around it is drawn once however many threads ask for its
     /// tiles at the same time (`flight_key` names style, layers, date and scale); `store`
-    /// receives every tile of the metatile, the one asked for included.
+    /// receives every tile of the metatile, the one asked for included, before the drawing
+    /// thread lets the others go; `stored` answers the asked tile from that store, if there.
     std::string tile_png(const std::string& flight_key, const drawable_style& style, const std::vector<layer_pick>& picks,
                          const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
                          double pixel_ratio,
-                         const std::function<void(std::uint64_t col, std::uint64_t row, std::string&& png)>& store);
+                         const std::function<void(std::uint64_t col, std::uint64_t row, std::string&& png)>& store,
+                         const std::function<std::optional<std::string>()>& stored);
+
+    /// Metatiles drawn since start.
+    std::uint64_t metatiles_drawn() const noexcept { return m_metatiles_drawn.load(); }
 
     /// Draws a whole metatile (no caching); PNGs row by row.
     std::vector<std::string> render_metatile(const drawable_style& style, const std::vector<layer_pick>& picks,
@@ -82,7 +96,16 @@ private:
 
     std::shared_ptr<const drawable_style> make_style(std::string id, const nlohmann::json& doc) const;
 
+    /// Runs `job` on a render thread and waits for it.
+    void run_on_render_thread(const std::function<void()>& job);
+
+    std::atomic<std::uint64_t> m_metatiles_drawn{0};
     core::connection_pool& m_pool;
+    std::mutex m_queue_mutex;
+    std::condition_variable m_queue_ready;
+    std::deque<std::function<void()>> m_queue;
+    bool m_stopping = false;
+    std::vector<std::thread> m_render_threads;
     std::string m_styles_dir;
     std::mutex m_styles_mutex;
     std::map<std::string, std::shared_ptr<const drawable_style>> m_styles;
