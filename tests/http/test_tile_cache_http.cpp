@@ -255,6 +255,34 @@ TEST_F(cache_http, seeding_fills_the_cache_for_a_box_and_zoom_range)
     EXPECT_EQ(after["misses"], before["misses"]);
     EXPECT_EQ(after["hits"].get<std::size_t>() - before["hits"].get<std::size_t>(), expected);
 
+    // PNG seeding renders each metatile once and leaves every tile of the box cached.
+    const auto png_before = stats();
+    ASSERT_EQ(test::run_command(test::server_exe() + " seed --server " + s_server->base_url() +
+                                    " --tileset cgrid --format png --bbox 113.9,32.9,114.2,33.1 --zooms 10-12",
+                                &out),
+              0)
+        << out;
+    EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["tiles"].get<std::size_t>(), expected);
+    const auto png_seeded = stats();
+    std::size_t metatiles = 0;
+    for (int z = 10; z <= 12; ++z) {
+        const auto r = wm.tile_range(z, core::box{113.9, 32.9, 114.2, 33.1});
+        metatiles += (r.max_col / 4 - r.min_col / 4 + 1) * (r.max_row / 4 - r.min_row / 4 + 1);
+        for (auto x = r.min_col; x <= r.max_col; ++x) {
+            for (auto y = r.min_row; y <= r.max_row; ++y) {
+                const auto res = c.Get("/tiles/cgrid/" + std::to_string(z) + "/" + std::to_string(x) + "/" +
+                                       std::to_string(y) + ".png");
+                ASSERT_TRUE(res);
+                EXPECT_EQ(res->status, 200);
+            }
+        }
+    }
+    EXPECT_EQ(png_seeded["raster"]["metatiles_drawn"].get<std::size_t>() -
+                  png_before["raster"]["metatiles_drawn"].get<std::size_t>(),
+              metatiles);
+    EXPECT_EQ(stats()["cache"]["misses"], png_seeded["cache"]["misses"]) << "a seeded PNG tile was drawn again";
+    EXPECT_EQ(stats()["raster"]["metatiles_drawn"], png_seeded["raster"]["metatiles_drawn"]);
+
     auto bad = c.Post("/admin/seed", httplib::Params{{"tileset", "cgrid"}, {"bbox", "1,2,3"}, {"minzoom", "1"}, {"maxzoom", "2"}});
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->status, 400);

@@ -43,11 +43,13 @@ int main(int argc, char** argv)
     std::string seed_bbox;
     std::string seed_zooms;
     std::string seed_tms = "WebMercatorQuad";
+    std::string seed_format = "mvt";
     seed->add_option("--server", seed_url, "the server to seed")->capture_default_str();
     seed->add_option("--tileset", seed_tileset, "tileset (layer or composite) to seed")->required();
     seed->add_option("--bbox", seed_bbox, "west,south,east,north in degrees")->required();
     seed->add_option("--zooms", seed_zooms, "zoom range, e.g. 0-14")->required();
     seed->add_option("--tms", seed_tms, "tile matrix set")->capture_default_str();
+    seed->add_option("--format", seed_format, "mvt or png")->check(CLI::IsMember({"mvt", "png"}))->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     if (seed->parsed()) {
         const auto dash = seed_zooms.find('-');
@@ -56,6 +58,7 @@ int main(int argc, char** argv)
         const httplib::Params params{{"tileset", seed_tileset},
                                      {"bbox", seed_bbox},
                                      {"tms", seed_tms},
+                                     {"format", seed_format},
                                      {"minzoom", seed_zooms.substr(0, dash)},
                                      {"maxzoom", dash == std::string::npos ? seed_zooms : seed_zooms.substr(dash + 1)}};
         auto res = client.Post("/admin/seed", params);

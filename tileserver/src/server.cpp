@@ -302,6 +302,10 @@ struct server::impl {
                                              std::to_string(tms->max_level()) + " with minzoom <= maxzoom");
         }
         const std::string date = requested_date(req);
+        const std::string format = req.has_param("format") ? req.get_param_value("format") : "mvt";
+        if (format != "mvt" && format != "png") {
+            throw input_error("format", "format must be mvt or png, got '" + format + "'");
+        }
         std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> todo;
         for (int z = minzoom; z <= maxzoom; ++z) {
             const auto r = tms->tile_range(z, b);
@@ -319,14 +323,17 @@ struct server::impl {
         std::size_t bytes = 0;
         std::size_t empty = 0;
         for (const auto& [z, col, row] : todo) {
-            const auto t = tile_for(*pinned, composite, layer, *tms, z, col, row, date);
+            // PNG tiles come by metatile: the other 15 of one are cache hits when their turn comes.
+            const auto t = format == "png" ? raster_tile_for(*pinned, composite, layer, *tms, z, col, row, date, 1)
+                                           : tile_for(*pinned, composite, layer, *tms, z, col, row, date);
             if (!t || t->body.empty()) {
                 ++empty;
             } else {
                 bytes += t->body.size();
             }
         }
-        return {{"tileset", name}, {"tms", tms->id()}, {"tiles", todo.size()}, {"empty", empty}, {"bytes", bytes},
+        return {{"tileset", name}, {"tms", tms->id()}, {"format", format}, {"tiles", todo.size()}, {"empty", empty},
+                {"bytes", bytes},
                 {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}};
     }
 
