@@ -51,6 +51,10 @@ onemap is serving on http://localhost:$HTTP_PORT/
   tilesets        http://localhost:$HTTP_PORT/tiles
   basemap         http://localhost:$HTTP_PORT/tiles/basemap.json (TileJSON)
   a vector tile   http://localhost:$HTTP_PORT/tiles/admin_county/8/209/103.mvt
+  a PNG tile      http://localhost:$HTTP_PORT/tiles/basemap/10/836/413.png
+  MapLibre style  http://localhost:$HTTP_PORT/styles/basemap.json
+  WMTS (QGIS)     http://localhost:$HTTP_PORT/wmts/1.0.0/WMTSCapabilities.xml
+  OGC API         http://localhost:$HTTP_PORT/ogc
   database        postgresql://postgres@127.0.0.1:$PG_PORT/onemap
 Ctrl-C stops the server and the database.
 
