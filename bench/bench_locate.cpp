@@ -20,14 +20,11 @@
 
 namespace {
 
-const onemap::core::boundary_index& grid_index()
+onemap::core::boundary_index load_index(const std::string& path, const char* code_field)
 {
-    static const onemap::core::boundary_index index = [] {
+    {
         GDALAllRegister();
         const char* opts[] = {"ENCODING=", nullptr};
-        // ONEMAP_LOCATE_GRID_SHP picks another grid layer (e.g. a --grids 20000 set).
-        const char* env = std::getenv("ONEMAP_LOCATE_GRID_SHP");
-        const std::string path = env != nullptr ? env : ONEMAP_SOURCE_DIR "/data-samples/grid/2024-07-01/grid.shp";
         std::unique_ptr<GDALDataset> ds(static_cast<GDALDataset*>(
             GDALOpenEx(path.c_str(), GDAL_OF_VECTOR, nullptr, opts, nullptr)));
         if (!ds) {
@@ -37,18 +34,34 @@ const onemap::core::boundary_index& grid_index()
         for (auto& f : *ds->GetLayer(0)) {
             std::vector<unsigned char> wkb(static_cast<std::size_t>(f->GetGeometryRef()->WkbSize()));
             f->GetGeometryRef()->exportToWkb(wkbNDR, wkb.data(), wkbVariantIso);
-            idx.add({f->GetFieldAsString("WGBM"), "", static_cast<std::uint64_t>(f->GetFID())},
+            idx.add({f->GetFieldAsString(code_field), "", static_cast<std::uint64_t>(f->GetFID())},
                     std::string_view(reinterpret_cast<const char*>(wkb.data()), wkb.size()));
         }
         idx.build();
         return idx;
-    }();
+    }
+}
+
+const onemap::core::boundary_index& grid_index()
+{
+    // ONEMAP_LOCATE_GRID_SHP picks another grid layer (e.g. a --grids 20000 set).
+    const char* env = std::getenv("ONEMAP_LOCATE_GRID_SHP");
+    static const onemap::core::boundary_index index =
+        load_index(env != nullptr ? env : ONEMAP_SOURCE_DIR "/data-samples/grid/2024-07-01/grid.shp", "WGBM");
     return index;
 }
 
-void BM_core_locate_point(benchmark::State& state)
+// The 10 counties: few polygons with long rings (up to ~15,000 vertices), where the
+// point-in-ring test, not the R-tree, is the cost.
+const onemap::core::boundary_index& county_index()
 {
-    const auto& index = grid_index();
+    static const onemap::core::boundary_index index =
+        load_index(ONEMAP_SOURCE_DIR "/data-samples/grid/2024-07-01/county.shp", "XZQDM");
+    return index;
+}
+
+void run_locate(benchmark::State& state, const onemap::core::boundary_index& index, std::size_t min_size)
+{
     std::mt19937_64 rng(20261127);
     std::uniform_real_distribution<double> lon(113.1, 115.22);
     std::uniform_real_distribution<double> lat(32.28, 33.53);
@@ -60,7 +73,7 @@ void BM_core_locate_point(benchmark::State& state)
     for (const auto& p : points) {
         found += index.locate(p.first, p.second) != nullptr ? 1 : 0;
     }
-    if (index.size() < 2000 || found < 50000) {
+    if (index.size() < min_size || found < 50000) {
         throw std::logic_error("benchmark index or points are wrong");
     }
     std::size_t i = 0;
@@ -70,7 +83,18 @@ void BM_core_locate_point(benchmark::State& state)
     }
     state.SetItemsProcessed(state.iterations());
 }
+
+void BM_core_locate_point(benchmark::State& state)
+{
+    run_locate(state, grid_index(), 2000);
+}
 BENCHMARK(BM_core_locate_point);
+
+void BM_core_locate_county(benchmark::State& state)
+{
+    run_locate(state, county_index(), 10);
+}
+BENCHMARK(BM_core_locate_county);
 
 } // namespace
 

@@ -7,6 +7,7 @@
 #include <boost/geometry/index/rtree.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -69,40 +70,147 @@ multi_polygon read_areal(std::string_view wkb)
     return mp;
 }
 
-// Where a point lies against a ring: -1 outside, 0 on the boundary, 1 inside. Winding number
-// with the segment side computed in plain double arithmetic and compared with zero exactly, the
-// way PostGIS's point-in-polygon does, so that points on shared edges get PostGIS's answer.
-int ring_position(const polygon::ring_type& ring, double px, double py)
+constexpr double TOL = 1e-12; // PostGIS FP_TOLERANCE, used for the crossing rule only
+
+// Horizontal bands over a long ring: band b lists the segments whose y-range, grown by TOL
+// downwards, meets it. The point-in-ring test below only ever counts segments whose y-range
+// holds the point's y (within TOL), so testing the point's band alone gives the same answer
+// as testing every segment, in time independent of the ring's length.
+struct ring_bands {
+    double y0 = 0;
+    double y1 = 0;
+    double inv_height = 0;
+    std::uint32_t count = 0;
+    std::vector<std::uint32_t> first; ///< count + 1 offsets into segments
+    std::vector<std::uint32_t> segments;
+
+    std::uint32_t band(double y) const noexcept
+    {
+        const double b = std::floor((y - y0) * inv_height);
+        return b <= 0 ? 0U : b >= count - 1 ? count - 1 : static_cast<std::uint32_t>(b);
+    }
+};
+
+constexpr std::size_t BANDED_RING_POINTS = 64;
+
+ring_bands make_bands(const polygon::ring_type& ring)
 {
-    constexpr double TOL = 1e-12; // PostGIS FP_TOLERANCE, used for the crossing rule only
-    int winding = 0;
+    ring_bands r;
+    double lo = bg::get<1>(ring[0]);
+    double hi = lo;
+    for (const auto& p : ring) {
+        lo = std::min(lo, bg::get<1>(p));
+        hi = std::max(hi, bg::get<1>(p));
+    }
+    r.y0 = lo - TOL;
+    r.y1 = hi;
+    r.count = static_cast<std::uint32_t>(std::clamp<std::size_t>(ring.size() / 4, 1, 4096));
+    r.inv_height = r.count / std::max(r.y1 - r.y0, 1e-300);
+    std::vector<std::vector<std::uint32_t>> lists(r.count);
     for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
-        const double x1 = bg::get<0>(ring[i]);
-        const double y1 = bg::get<1>(ring[i]);
-        const double x2 = bg::get<0>(ring[i + 1]);
-        const double y2 = bg::get<1>(ring[i + 1]);
-        if ((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1) < TOL * TOL) {
-            continue; // zero-length segment
+        const double ya = bg::get<1>(ring[i]);
+        const double yb = bg::get<1>(ring[i + 1]);
+        for (std::uint32_t b = r.band(std::min(ya, yb) - TOL), last = r.band(std::max(ya, yb)); b <= last; ++b) {
+            lists[b].push_back(static_cast<std::uint32_t>(i));
         }
-        const double side = (x2 - x1) * (py - y1) - (px - x1) * (y2 - y1);
-        if (side == 0 && px >= std::min(x1, x2) && px <= std::max(x1, x2) && py >= std::min(y1, y2) &&
-            py <= std::max(y1, y2)) {
-            return 0;
+    }
+    r.first.reserve(r.count + 1);
+    for (const auto& l : lists) {
+        r.first.push_back(static_cast<std::uint32_t>(r.segments.size()));
+        r.segments.insert(r.segments.end(), l.begin(), l.end());
+    }
+    r.first.push_back(static_cast<std::uint32_t>(r.segments.size()));
+    return r;
+}
+
+// What one segment says of a point: 0 on it, +1/-1 an upward/downward crossing, 2 nothing.
+// Side computed in plain double arithmetic and compared with zero exactly, the way PostGIS's
+// point-in-polygon does, so that points on shared edges get PostGIS's answer.
+int segment_vote(double x1, double y1, double x2, double y2, double px, double py)
+{
+    if ((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1) < TOL * TOL) {
+        return 2; // zero-length segment
+    }
+    const double side = (x2 - x1) * (py - y1) - (px - x1) * (y2 - y1);
+    if (side == 0 && px >= std::min(x1, x2) && px <= std::max(x1, x2) && py >= std::min(y1, y2) &&
+        py <= std::max(y1, y2)) {
+        return 0;
+    }
+    if (y1 - TOL <= py && py + TOL < y2 && side > 0) {
+        return 1; // upward crossing with the point on the left
+    }
+    if (y2 - TOL <= py && py + TOL < y1 && side < 0) {
+        return -1; // downward crossing with the point on the right
+    }
+    return 2;
+}
+
+// Where a point lies against a ring: -1 outside, 0 on the boundary, 1 inside (winding number).
+int ring_position(const polygon::ring_type& ring, const ring_bands* bands, double px, double py)
+{
+    int winding = 0;
+    auto visit = [&](std::size_t i) {
+        const int v = segment_vote(bg::get<0>(ring[i]), bg::get<1>(ring[i]), bg::get<0>(ring[i + 1]),
+                                   bg::get<1>(ring[i + 1]), px, py);
+        if (v == 0) {
+            return true;
         }
-        if (y1 - TOL <= py && py + TOL < y2 && side > 0) {
-            ++winding; // upward crossing with the point on the left
-        } else if (y2 - TOL <= py && py + TOL < y1 && side < 0) {
-            --winding; // downward crossing with the point on the right
+        if (v != 2) {
+            winding += v;
+        }
+        return false;
+    };
+    if (bands == nullptr) {
+        for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
+            if (visit(i)) {
+                return 0;
+            }
+        }
+    } else {
+        if (py < bands->y0 || py > bands->y1) {
+            return -1; // no segment reaches this latitude
+        }
+        const std::uint32_t b = bands->band(py);
+        for (std::uint32_t k = bands->first[b]; k < bands->first[b + 1]; ++k) {
+            if (visit(bands->segments[k])) {
+                return 0;
+            }
         }
     }
     return winding == 0 ? -1 : 1;
 }
 
-// Covers: inside or on the boundary of some part (holes excluded, their boundary included).
-bool covers(const multi_polygon& mp, double px, double py)
+// A shape with the bands of its long rings, in ring order (each polygon's exterior, then its
+// holes); nullptr entries for short rings.
+struct indexed_shape {
+    multi_polygon shape;
+    std::vector<std::unique_ptr<ring_bands>> bands;
+};
+
+indexed_shape index_shape(multi_polygon mp)
 {
+    indexed_shape s;
+    auto add = [&s](const polygon::ring_type& ring) {
+        s.bands.push_back(ring.size() >= BANDED_RING_POINTS ? std::make_unique<ring_bands>(make_bands(ring)) : nullptr);
+    };
     for (const auto& poly : mp) {
-        const int outer = ring_position(poly.outer(), px, py);
+        add(poly.outer());
+        for (const auto& hole : poly.inners()) {
+            add(hole);
+        }
+    }
+    s.shape = std::move(mp);
+    return s;
+}
+
+// Covers: inside or on the boundary of some part (holes excluded, their boundary included).
+bool covers(const indexed_shape& s, double px, double py)
+{
+    std::size_t ring = 0;
+    for (const auto& poly : s.shape) {
+        const int outer = ring_position(poly.outer(), s.bands[ring].get(), px, py);
+        const std::size_t holes = ring + 1;
+        ring += 1 + poly.inners().size();
         if (outer < 0) {
             continue;
         }
@@ -110,12 +218,12 @@ bool covers(const multi_polygon& mp, double px, double py)
             return true;
         }
         bool in_hole = false;
-        for (const auto& hole : poly.inners()) {
-            const int h = ring_position(hole, px, py);
-            if (h == 0) {
+        for (std::size_t h = 0; h < poly.inners().size(); ++h) {
+            const int where = ring_position(poly.inners()[h], s.bands[holes + h].get(), px, py);
+            if (where == 0) {
                 return true;
             }
-            if (h > 0) {
+            if (where > 0) {
                 in_hole = true;
                 break;
             }
@@ -131,7 +239,7 @@ bool covers(const multi_polygon& mp, double px, double py)
 
 struct boundary_index::impl {
     std::vector<boundary> items;
-    std::vector<multi_polygon> shapes;
+    std::vector<indexed_shape> shapes;
     std::vector<bbox> boxes;
     bgi::rtree<entry, bgi::rstar<16>> tree;
     std::map<std::string, std::size_t, std::less<>> by_code;
@@ -149,7 +257,7 @@ void boundary_index::add(boundary b, std::string_view wkb)
     bg::envelope(mp, env);
     m_impl->by_code[b.code] = m_impl->items.size();
     m_impl->items.push_back(std::move(b));
-    m_impl->shapes.push_back(std::move(mp));
+    m_impl->shapes.push_back(index_shape(std::move(mp)));
     m_impl->boxes.push_back(env);
 }
 
@@ -200,7 +308,7 @@ std::vector<const boundary*> boundary_index::neighbors(std::string_view code) co
     const std::size_t self = it->second;
     for (auto q = m_impl->tree.qbegin(bgi::intersects(m_impl->boxes[self])); q != m_impl->tree.qend(); ++q) {
         const std::size_t i = q->second;
-        if (i != self && bg::intersects(m_impl->shapes[self], m_impl->shapes[i])) {
+        if (i != self && bg::intersects(m_impl->shapes[self].shape, m_impl->shapes[i].shape)) {
             out.push_back(&m_impl->items[i]);
         }
     }

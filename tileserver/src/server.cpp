@@ -398,9 +398,16 @@ struct server::impl {
         // Written by hand: this is the hottest JSON the server produces.
         std::string out;
         out.reserve(1024);
-        char num[64];
-        std::snprintf(num, sizeof num, "{\"lon\":%.9f,\"lat\":%.9f,\"crs\":", lon, lat);
-        out += num;
+        auto append_fixed = [&out](double v) { // std::to_chars: no locale, no format parsing
+            char num[32];
+            const auto r = std::to_chars(num, num + sizeof num, v, std::chars_format::fixed, 9);
+            out.append(num, r.ptr);
+        };
+        out += "{\"lon\":";
+        append_fixed(lon);
+        out += ",\"lat\":";
+        append_fixed(lat);
+        out += ",\"crs\":";
         append_json_string(out, crs);
         out += ",\"datetime\":";
         append_json_string(out, date);
