@@ -1,5 +1,5 @@
 // The HTTP stack's ceiling for the locate benchmark: a bare cpp-httplib server, configured as
-// onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive), answering every GET with the
+// onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive, listen backlog SOMAXCONN), answering every GET with the
 // same 200-byte JSON body.
 //
 //   http_ceiling PORT
@@ -8,6 +8,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
+
+#include <sys/socket.h>
 
 int main(int argc, char** argv)
 {
@@ -18,6 +20,13 @@ int main(int argc, char** argv)
     server.set_tcp_nodelay(true);
     server.set_keep_alive_max_count(100000);
     server.new_task_queue = [] { return new httplib::ThreadPool(256); };
+    // As onemap-server does: widen Debian cpp-httplib's listen backlog of 5 after binding.
+    static int listen_socket = -1;
+    server.set_socket_options([](int sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_socket = sock;
+    });
     const std::string body =
         R"({"county":{"code":"411702","name":"驿城区"},"town":{"code":"411702001"},"village":{"code":"411702001001"},)"
         R"("grid":{"code":"411702001001001","name":"第1网格"},"pad":"0123456789012345678901"})";
@@ -25,6 +34,10 @@ int main(int argc, char** argv)
         res.set_content(body, "application/json");
     });
     std::signal(SIGTERM, [](int) { server.stop(); });
-    server.listen("127.0.0.1", std::atoi(argv[1]));
+    if (!server.bind_to_port("127.0.0.1", std::atoi(argv[1]))) {
+        return 1;
+    }
+    ::listen(listen_socket, SOMAXCONN);
+    server.listen_after_bind();
     return 0;
 }

@@ -5,7 +5,8 @@
 #    pgbench at 2 and 64 clients over 20,000 seeded points;
 #  - HTTP: wrk at 64 keep-alive connections on GET /locate over the same points, beside a bare
 #    cpp-httplib handler returning 200 bytes with the same server settings (bench/http_ceiling,
-#    the HTTP stack's ceiling) and the server's own GET /health.
+#    the HTTP stack's ceiling) and the server's own GET /health;
+#  - latency below saturation: bench/fixed_rate at 10k and 20k req/s (open loop) on both.
 #
 #   bench/locate_bench.sh [DURATION_S] [DATA_DIR]   (defaults 10, data-samples/)
 #
@@ -58,5 +59,14 @@ for target in "18070/locate:-s $WORK/locate.lua" "18071/ceiling:-s $WORK/locate.
   name=${target%%:*}; script=${target#*:}
   out=$(wrk -t2 -c64 -d${DURATION}s --latency $script http://127.0.0.1:$name)
   echo "$name req/s=$(echo "$out" | sed -n "s/^Requests\/sec: *//p") p99=$(echo "$out" | sed -n "s/^ *99% *//p") $(echo "$out" | grep -E "Non-2xx|Socket errors" | tr "\n" " " || true)"
+done
+# Latency below saturation: the same paths at fixed rates, open loop (bench/fixed_rate), 64
+# connections, on /locate and on the ceiling.
+awk "{print \"/locate?lon=\" \$1 \"&lat=\" \$2}" "$WORK/points.txt" > "$WORK/paths.txt"
+echo "== fixed rate (open loop, 64 connections, ${DURATION}s)"
+for rate in 10000 20000; do
+  for name in 18070/locate 18071/ceiling; do
+    echo "$name $("$ONEMAP_ROOT/build/bench/fixed_rate" http://127.0.0.1:${name%%/*} "$WORK/paths.txt" $rate 64 $DURATION)"
+  done
 done
 '

@@ -14,7 +14,7 @@ PACKAGES=(
   libcairo2-dev libpango1.0-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
   libxml2-utils python3-mapproxy python3-owslib python3-qgis
   postgresql postgresql-contrib postgresql-15-postgis-3 postgis
-  zip curl python3 python3-gdal python3-shapely python3-pyproj python3-numpy python3-yaml
+  zip curl iproute2 python3 python3-gdal python3-shapely python3-pyproj python3-numpy python3-yaml
   locales
 )
 

@@ -10,8 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <ogrsf_frmts.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 using namespace onemap;
 
@@ -159,4 +162,33 @@ TEST_F(tiles_http, tile_list_names_the_layer_and_its_version)
         }
     }
     EXPECT_TRUE(found);
+}
+
+// A burst of phones connecting at once must not overflow the accept queue (Debian's
+// cpp-httplib listens with a backlog of 5; dropped SYNs are retried only after a second):
+// the server widens it. `ss` reports a listening socket's backlog as Send-Q.
+TEST_F(tiles_http, listen_backlog_takes_a_burst_of_connections)
+{
+    std::string out;
+    ASSERT_EQ(test::run_command("ss -Hltn 'sport = :" + std::to_string(s_server->port()) + "'", &out), 0) << out;
+    unsigned recv_q = 0;
+    unsigned backlog = 0;
+    char state[16];
+    ASSERT_EQ(std::sscanf(out.c_str(), "%15s %u %u", state, &recv_q, &backlog), 3) << out;
+    EXPECT_GE(backlog, 128u) << out;
+    // And 300 connections opened at once are all answered.
+    std::vector<std::thread> clients;
+    std::atomic<int> answered{0};
+    for (int i = 0; i < 300; ++i) {
+        clients.emplace_back([&] {
+            auto c = s_server->client();
+            if (auto res = c.Get("/health"); res && res->status == 200) {
+                ++answered;
+            }
+        });
+    }
+    for (auto& t : clients) {
+        t.join();
+    }
+    EXPECT_EQ(answered.load(), 300);
 }

@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -28,6 +30,8 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+
+#include <sys/socket.h>
 
 namespace onemap::tileserver {
 
@@ -648,6 +652,7 @@ struct server::impl {
     shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<bool> stopping{false};
+    int listen_socket = -1;
     std::thread listener;
     httplib::Server http;
 };
@@ -656,6 +661,15 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
 {
     auto& http = m_impl->http;
     http.set_tcp_nodelay(true); // without it cpp-httplib stalls ~40 ms per response
+    // Debian's cpp-httplib listens with a backlog of 5: a burst of new connections overflows
+    // it and the kernel drops their SYNs, which clients retry after a whole second. Keep the
+    // listening socket (its options are set here, as httplib's defaults would) and widen the
+    // backlog after binding.
+    http.set_socket_options([self = m_impl.get()](int sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        self->listen_socket = sock;
+    });
     http.set_keep_alive_max_count(100000);
     const std::size_t threads = m_impl->config.http_threads;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -879,6 +893,9 @@ int server::bind()
         throw config_error("cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
     }
     cfg.port = port;
+    if (m_impl->listen_socket >= 0 && ::listen(m_impl->listen_socket, SOMAXCONN) != 0) {
+        log().warn("cannot widen the listen backlog: {}", std::strerror(errno));
+    }
     if (cfg.listen_for_publish && !m_impl->listener.joinable()) {
         m_impl->listener = std::thread([this] { m_impl->listen_loop(*this); });
     }
