@@ -310,18 +310,27 @@ public:
             }
             return {feature_text(rows[0]), crs};
         }
-        const bool more = static_cast<long long>(rows.size()) > limit;
+        // A page ends at `limit` features or where the next feature would take the body past
+        // the response size cap (never before its first feature); `next` goes on from there.
         std::string out = "{\"type\":\"FeatureCollection\",\"features\":[";
-        const auto n = std::min<std::size_t>(rows.size(), static_cast<std::size_t>(limit));
-        for (std::size_t i = 0; i < n; ++i) {
-            out += (i == 0 ? "" : ",") + feature_text(rows[static_cast<pqxx::result::size_type>(i)]);
+        const auto available = std::min<std::size_t>(rows.size(), static_cast<std::size_t>(limit));
+        std::size_t n = 0;
+        for (; n < available; ++n) {
+            std::string feature = feature_text(rows[static_cast<pqxx::result::size_type>(n)]);
+            if (n > 0 && out.size() + feature.size() + 1 > m_ctx.limits.max_response_bytes) {
+                break;
+            }
+            out += (n == 0 ? "" : ",") + feature;
         }
+        const bool more = rows.size() > n;
         out += "],\"numberReturned\":" + std::to_string(n) + ",\"timeStamp\":\"" + core::today() + "T00:00:00Z\"";
         json links = json::array();
         const std::string self = m_ctx.base_url(req) + req.path;
         links.push_back({{"href", self + query(req, offset)}, {"rel", "self"}, {"type", "application/geo+json"}});
         if (more) {
-            links.push_back({{"href", self + query(req, offset + limit)}, {"rel", "next"}, {"type", "application/geo+json"}});
+            links.push_back({{"href", self + query(req, offset + static_cast<long long>(n))},
+                             {"rel", "next"},
+                             {"type", "application/geo+json"}});
         }
         out += ",\"links\":" + links.dump() + "}";
         return {out, crs};

@@ -36,6 +36,11 @@ int main(int argc, char** argv)
     app.add_option("--config", config.config_path, "YAML of composite tilesets, e.g. tileserver/onemap.yaml");
     app.add_option("--public-url", config.public_url, "base URL clients reach this server at");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
+    std::size_t ogc_max_response_kb = config.ogc_max_response_bytes >> 10;
+    app.add_option("--ogc-max-response-kb", ogc_max_response_kb,
+                   "OGC API items: a page stops before this size and links to the rest")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     // `onemap-server seed …` asks a running server to fill its cache (its cache is in-process).
     auto* seed = app.add_subcommand("seed", "fill a running server's tile cache over a bbox and zoom range");
     std::string seed_url = "http://127.0.0.1:8080";
@@ -72,6 +77,7 @@ int main(int argc, char** argv)
     try {
         onemap::set_log_level(log_level);
         config.cache_bytes = cache_mb << 20;
+    config.ogc_max_response_bytes = ogc_max_response_kb << 10;
         onemap::tileserver::server server(config);
         const int port = server.bind();
         g_server = &server;

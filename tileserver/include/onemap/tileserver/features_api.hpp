@@ -21,6 +21,7 @@ struct features_limits {
     int max_limit = 10000;         ///< larger requests are clamped (the standard's rule)
     double max_bbox_degrees2 = 10; ///< larger bbox → 400
     int statement_timeout_ms = 10000;
+    std::size_t max_response_bytes = 32u << 20; ///< a page stops before passing it (next link)
 };
 
 struct features_context {

@@ -21,6 +21,7 @@ struct server_config {
     bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
     std::string styles_dir = "styles"; ///< MapLibre style JSON files served at /styles/{name}.json
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none
+    std::size_t ogc_max_response_bytes = 32u << 20; ///< OGC API items pages stop before this
 };
 
 class server {
