@@ -538,3 +538,42 @@ TEST_F(wmts_http, many_concurrent_png_requests_render_each_metatile_once)
     const auto drawn_after = nlohmann::json::parse(get("/stats")->body)["raster"]["metatiles_drawn"].get<long>();
     EXPECT_EQ(drawn_after - drawn_before, 12);
 }
+
+// An operator edits the style file: PNG tiles follow without a restart (the file's revision is
+// part of the tile key); an edit that cannot be drawn keeps the last good style in service.
+TEST_F(wmts_http, an_edited_style_file_is_drawn_from_the_next_request)
+{
+    const std::string dir = temp_path("styles");
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(test::source_dir() + "/styles/basemap.json", dir + "/basemap.json",
+                               std::filesystem::copy_options::overwrite_existing);
+    const test::server_process server(test::db().conninfo(),
+                                      {"--config", test::source_dir() + "/tileserver/onemap.yaml", "--styles", dir});
+    const auto t = locate(core::web_mercator_quad(), 13, s_reservoir);
+    const std::string path =
+        "/tiles/basemap/13/" + std::to_string(t.col) + "/" + std::to_string(t.row) + ".png";
+    auto pixel = [&] {
+        const auto res = server.client().Get(path);
+        EXPECT_EQ(res->status, 200) << res->body;
+        return png_pixel(res->body, t.i, t.j);
+    };
+    const auto before = pixel();
+    EXPECT_TRUE(watery(rgb{before[0], before[1], before[2]}));
+
+    auto style = nlohmann::json::parse(std::ifstream(dir + "/basemap.json"));
+    for (auto& l : style["layers"]) {
+        if (l["id"] == "reservoir") {
+            l["paint"]["fill-color"] = "#FF0000";
+        }
+    }
+    std::ofstream(dir + "/basemap.json.new") << style.dump();
+    std::filesystem::rename(dir + "/basemap.json.new", dir + "/basemap.json");
+    const auto edited = pixel();
+    EXPECT_TRUE(red(rgb{edited[0], edited[1], edited[2]})) << edited[0] << "," << edited[1] << "," << edited[2];
+
+    std::ofstream(dir + "/basemap.json.new") << "{ not a style";
+    std::filesystem::rename(dir + "/basemap.json.new", dir + "/basemap.json");
+    const auto broken = pixel();
+    EXPECT_EQ(broken, edited) << "the last good style stays in service";
+    std::filesystem::remove_all(dir);
+}

@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
+
+#include <sys/stat.h>
 
 namespace onemap::tileserver {
 
@@ -60,6 +63,18 @@ nlohmann::json plain_layers(const core::layer& layer)
                                    {"source-layer", layer.name},
                                    {"paint", {{"circle-color", "#2F5597"}, {"circle-radius", 4},
                                               {"circle-stroke-color", "#FFFFFF"}, {"circle-stroke-width", 1}}}}});
+}
+
+// What identifies one content of a style file: its modification time and size; nothing when
+// the file is missing.
+std::optional<std::string> file_revision(const std::string& path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return std::nullopt;
+    }
+    return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "-" +
+           std::to_string(st.st_size);
 }
 
 render::point to_canvas(const core::mvt::fpoint& p)
@@ -141,10 +156,12 @@ void raster_service::run_on_render_thread(const std::function<void()>& job)
     }
 }
 
-std::shared_ptr<const drawable_style> raster_service::make_style(std::string id, const nlohmann::json& doc) const
+std::shared_ptr<const drawable_style> raster_service::make_style(std::string id, std::string revision,
+                                                                 const nlohmann::json& doc) const
 {
     auto s = std::make_shared<drawable_style>();
     s->id = std::move(id);
+    s->revision = std::move(revision);
     s->style = render::style::parse(doc);
     for (const auto& l : doc.value("layers", nlohmann::json::array())) {
         if (l.value("type", "") == "symbol" && l.contains("source-layer")) {
@@ -157,40 +174,64 @@ std::shared_ptr<const drawable_style> raster_service::make_style(std::string id,
 
 std::shared_ptr<const drawable_style> raster_service::named_style(const std::string& name)
 {
-    std::lock_guard<std::mutex> lock(m_styles_mutex);
-    if (auto it = m_styles.find(name); it != m_styles.end()) {
-        return it->second;
-    }
     const std::string path = m_styles_dir + "/" + name + ".json";
-    if (!std::ifstream(path)) {
+    const auto revision = file_revision(path);
+    std::lock_guard<std::mutex> lock(m_styles_mutex);
+    const auto it = m_styles.find(name);
+    if (!revision) {
+        if (it != m_styles.end()) {
+            m_styles.erase(it);
+        }
         return nullptr;
     }
-    auto s = make_style(name, read_json(path));
-    m_styles.emplace(name, s);
+    if (it != m_styles.end() && it->second->revision == *revision) {
+        return it->second;
+    }
+    std::shared_ptr<const drawable_style> s;
+    try {
+        s = make_style(name, *revision, read_json(path));
+    } catch (const std::exception& e) {
+        if (it == m_styles.end()) {
+            throw;
+        }
+        // An edit that cannot be drawn keeps the last good style in service (under the new
+        // revision, so the file is not parsed again on every request).
+        log().error("style {} changed but cannot be drawn, still drawing the previous one: {}", path, e.what());
+        auto kept = std::make_shared<drawable_style>(*it->second);
+        kept->revision = *revision;
+        s = kept;
+    }
+    m_styles[name] = s;
     return s;
 }
 
 std::shared_ptr<const drawable_style> raster_service::layer_style(const core::layer& layer, const std::string& base)
 {
     const std::string id = "layer:" + layer.name + ":" + layer.geometry_type;
+    const std::string path = m_styles_dir + "/" + base + ".json";
+    const std::string revision = file_revision(path).value_or("none");
     {
         std::lock_guard<std::mutex> lock(m_styles_mutex);
-        if (auto it = m_styles.find(id); it != m_styles.end()) {
+        if (auto it = m_styles.find(id); it != m_styles.end() && it->second->revision == revision) {
             return it->second;
         }
     }
     nlohmann::json layers = nlohmann::json::array();
-    const std::string path = m_styles_dir + "/" + base + ".json";
-    if (std::ifstream(path)) {
-        for (auto l : read_json(path).value("layers", nlohmann::json::array())) {
-            if (l.value("source-layer", "") != layer.name) {
-                continue;
+    if (revision != "none") {
+        try {
+            for (auto l : read_json(path).value("layers", nlohmann::json::array())) {
+                if (l.value("source-layer", "") != layer.name) {
+                    continue;
+                }
+                if (l.value("type", "") != "symbol") { // shapes at every zoom; labels keep their range
+                    l.erase("minzoom");
+                    l.erase("maxzoom");
+                }
+                layers.push_back(std::move(l));
             }
-            if (l.value("type", "") != "symbol") { // shapes at every zoom; labels keep their range
-                l.erase("minzoom");
-                l.erase("maxzoom");
-            }
-            layers.push_back(std::move(l));
+        } catch (const render::style_error& e) {
+            log().error("style {} cannot be read for layer {}: {}; drawing it plainly", path, layer.name, e.what());
+            layers.clear();
         }
     }
     if (layers.empty()) {
@@ -200,9 +241,10 @@ std::shared_ptr<const drawable_style> raster_service::layer_style(const core::la
                                 {"name", layer.name},
                                 {"sources", {{"onemap", {{"type", "vector"}}}}},
                                 {"layers", layers}};
-    auto s = make_style(id, doc);
+    auto s = make_style(id, revision, doc);
     std::lock_guard<std::mutex> lock(m_styles_mutex);
-    return m_styles.emplace(id, s).first->second;
+    m_styles[id] = s;
+    return s;
 }
 
 metatile raster_service::metatile_of(const core::tile_matrix_set& tms, int level, std::uint64_t col,

@@ -210,7 +210,7 @@ struct server::impl {
         }
         const std::string name = composite != nullptr ? composite->name : layer->name;
         const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' +
-                                   style->id + '@' + date + ".png";
+                                   style->id + '#' + style->revision + '@' + date + ".png";
         auto key_of = [&](std::uint64_t c, std::uint64_t r) {
             return prefix + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(c) + '/' +
                    std::to_string(r);

@@ -26,6 +26,7 @@ namespace onemap::tileserver {
 /// A parsed style plus what the data fetch needs to know about it.
 struct drawable_style {
     std::string id; ///< "basemap" (a file of the styles directory) or "layer:<name>"
+    std::string revision; ///< of the file it came from (mtime and size): part of tile keys
     std::shared_ptr<const render::style> style;
     struct label_use {
         std::string source_layer;
@@ -55,8 +56,9 @@ public:
     raster_service(const raster_service&) = delete;
     raster_service& operator=(const raster_service&) = delete;
 
-    /// The style file `<styles_dir>/<name>.json`, parsed once; nullptr when there is none.
-    /// \throws render::style_error when the file cannot be drawn.
+    /// The style file `<styles_dir>/<name>.json`, parsed again whenever the file changes;
+    /// nullptr when there is none. An edit that cannot be drawn keeps the previous style (and
+    /// is logged). \throws render::style_error when the file never could be drawn.
     std::shared_ptr<const drawable_style> named_style(const std::string& name);
     /// A style for one layer alone: the layers of `base` (a style file) that read it, without
     /// their zoom limits except for labels, or a plain one for its geometry type.
@@ -94,7 +96,8 @@ private:
         std::exception_ptr error;
     };
 
-    std::shared_ptr<const drawable_style> make_style(std::string id, const nlohmann::json& doc) const;
+    std::shared_ptr<const drawable_style> make_style(std::string id, std::string revision,
+                                                     const nlohmann::json& doc) const;
 
     /// Runs `job` on a render thread and waits for it.
     void run_on_render_thread(const std::function<void()>& job);
