@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace onemap::render::detail {
 
@@ -29,6 +30,19 @@ public:
     bool feature_dependent() const noexcept { return m_feature_dependent; }
 
 protected:
+    /// This node depends on zoom or feature wherever `n` does.
+    void depends_on(const node& n) noexcept
+    {
+        m_zoom_dependent = m_zoom_dependent || n.zoom_dependent();
+        m_feature_dependent = m_feature_dependent || n.feature_dependent();
+    }
+    void depends_on(const std::vector<std::unique_ptr<const node>>& nodes) noexcept
+    {
+        for (const auto& n : nodes) {
+            depends_on(*n);
+        }
+    }
+
     bool m_zoom_dependent = false;
     bool m_feature_dependent = false;
 };

@@ -41,8 +41,7 @@ class reference_node final : public node {
 public:
     explicit reference_node(const node& target) : m_target(target)
     {
-        m_zoom_dependent = target.zoom_dependent();
-        m_feature_dependent = target.feature_dependent();
+        depends_on(target);
     }
     value evaluate(const eval_context& ctx) const override { return m_target.evaluate(ctx); }
 
@@ -57,10 +56,7 @@ public:
     {
         m_zoom_dependent = zoom_dependent;
         m_feature_dependent = feature_dependent;
-        for (const auto& a : m_args) {
-            m_zoom_dependent = m_zoom_dependent || a->zoom_dependent();
-            m_feature_dependent = m_feature_dependent || a->feature_dependent();
-        }
+        depends_on(m_args);
     }
     value evaluate(const eval_context& ctx) const override { return m_fn(ctx, m_args); }
 
@@ -74,12 +70,8 @@ public:
     interpolate_node(node_ptr input, interpolation how, std::vector<double> stops, std::vector<node_ptr> outputs)
         : m_input(std::move(input)), m_how(how), m_stops(std::move(stops)), m_outputs(std::move(outputs))
     {
-        m_zoom_dependent = m_input->zoom_dependent();
-        m_feature_dependent = m_input->feature_dependent();
-        for (const auto& o : m_outputs) {
-            m_zoom_dependent = m_zoom_dependent || o->zoom_dependent();
-            m_feature_dependent = m_feature_dependent || o->feature_dependent();
-        }
+        depends_on(*m_input);
+        depends_on(m_outputs);
     }
 
     value evaluate(const eval_context& ctx) const override
@@ -114,12 +106,8 @@ public:
     step_node(node_ptr input, std::vector<double> thresholds, std::vector<node_ptr> outputs)
         : m_input(std::move(input)), m_thresholds(std::move(thresholds)), m_outputs(std::move(outputs))
     {
-        m_zoom_dependent = m_input->zoom_dependent();
-        m_feature_dependent = m_input->feature_dependent();
-        for (const auto& o : m_outputs) {
-            m_zoom_dependent = m_zoom_dependent || o->zoom_dependent();
-            m_feature_dependent = m_feature_dependent || o->feature_dependent();
-        }
+        depends_on(*m_input);
+        depends_on(m_outputs);
     }
 
     value evaluate(const eval_context& ctx) const override
@@ -154,12 +142,9 @@ public:
                 m_booleans[*b ? 1 : 0] = index;
             }
         }
-        m_zoom_dependent = m_input->zoom_dependent() || m_fallback->zoom_dependent();
-        m_feature_dependent = m_input->feature_dependent() || m_fallback->feature_dependent();
-        for (const auto& o : m_outputs) {
-            m_zoom_dependent = m_zoom_dependent || o->zoom_dependent();
-            m_feature_dependent = m_feature_dependent || o->feature_dependent();
-        }
+        depends_on(*m_input);
+        depends_on(*m_fallback);
+        depends_on(m_outputs);
     }
 
     value evaluate(const eval_context& ctx) const override
