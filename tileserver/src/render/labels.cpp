@@ -312,18 +312,25 @@ void label_engine::place_point(const label_request& r, const std::vector<point>&
             continue;
         }
         placed_label p;
-        p.order = r.order;
-        p.sequence = m_placed.size();
         p.layout = layout;
         p.origin = origin;
-        p.halo_width = r.halo_width;
-        const double opacity = std::clamp(s.text_opacity.evaluate(r.ctx), 0.0, 1.0);
-        p.text = s.text_color.evaluate(r.ctx);
-        p.text.a *= opacity;
-        p.halo = s.halo_color.evaluate(r.ctx);
-        p.halo.a *= opacity;
-        m_placed.push_back(std::move(p));
+        keep(std::move(p), r);
     }
+}
+
+// A placed label takes its drawing order and its colours (with text-opacity) from the request.
+void label_engine::keep(placed_label p, const label_request& r)
+{
+    const symbol_style& s = *r.s;
+    p.order = r.order;
+    p.sequence = m_placed.size();
+    p.halo_width = r.halo_width;
+    const double opacity = std::clamp(s.text_opacity.evaluate(r.ctx), 0.0, 1.0);
+    p.text = s.text_color.evaluate(r.ctx);
+    p.text.a *= opacity;
+    p.halo = s.halo_color.evaluate(r.ctx);
+    p.halo.a *= opacity;
+    m_placed.push_back(std::move(p));
 }
 
 void label_engine::place_along(const label_request& r, const feature& f)
@@ -417,19 +424,11 @@ void label_engine::place_along(const label_request& r, const feature& f)
                 continue;
             }
             placed_label p;
-            p.order = r.order;
-            p.sequence = m_placed.size();
             p.layout = layout;
             p.along_line = true;
             p.clusters = std::move(placed);
             p.baseline = baseline;
-            p.halo_width = r.halo_width;
-            const double opacity = std::clamp(s.text_opacity.evaluate(r.ctx), 0.0, 1.0);
-            p.text = s.text_color.evaluate(r.ctx);
-            p.text.a *= opacity;
-            p.halo = s.halo_color.evaluate(r.ctx);
-            p.halo.a *= opacity;
-            m_placed.push_back(std::move(p));
+            keep(std::move(p), r);
         }
     }
 }

@@ -63,6 +63,7 @@ private:
     void place_layer(std::size_t order, const job& j);
     void place_point(const label_request& r, const std::vector<point>& anchors);
     void place_along(const label_request& r, const feature& f);
+    void keep(placed_label p, const label_request& r);
     bool fits_canvas(const box& b) const noexcept;
     bool accept(const label_request& r, const std::vector<box>& boxes);
     void draw(const placed_label& p);
