@@ -269,6 +269,36 @@ double raster_service::style_zoom(const core::tile_matrix_set& tms, int level)
     return std::abs(z - rounded) < 1e-6 ? rounded : z;
 }
 
+std::vector<layer_pick> raster_service::picks_at(const std::vector<core::layer>& catalog,
+                                                 const tileset_config* composite, const core::layer* layer,
+                                                 const core::tile_matrix_set& tms, int level, const std::string& date)
+{
+    std::vector<layer_pick> picks;
+    if (composite == nullptr) {
+        if (const auto* v = layer->as_of(date)) {
+            picks.push_back(layer_pick{layer, v, nullptr});
+        }
+        return picks;
+    }
+    const int zoom = std::max(0, static_cast<int>(std::floor(style_zoom(tms, level) + 1e-9)));
+    for (const auto& member : composite->layers) {
+        const core::layer* l = core::find_public_layer(catalog, member.layer);
+        if (l != nullptr && member.shown_at(zoom)) {
+            if (const auto* v = l->as_of(date)) {
+                picks.push_back(layer_pick{l, v, &member});
+            }
+        }
+    }
+    return picks;
+}
+
+core::box raster_service::bounds_lonlat(const core::tile_matrix_set& tms, const metatile& m)
+{
+    const core::box first = tms.tile_bounds_lonlat(m.level, m.col0, m.row0);
+    const core::box last = tms.tile_bounds_lonlat(m.level, m.col0 + m.cols - 1, m.row0 + m.rows - 1);
+    return core::box{first.min_x, last.min_y, last.max_x, first.max_y};
+}
+
 std::vector<std::string> raster_service::render_metatile(const drawable_style& style,
                                                          const std::vector<layer_pick>& picks,
                                                          const core::tile_matrix_set& tms, const metatile& mt,

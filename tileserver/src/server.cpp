@@ -181,10 +181,7 @@ struct server::impl {
                                                        const core::tile_matrix_set& tms, int level, std::uint64_t col,
                                                        std::uint64_t row, const std::string& date, double pixel_ratio)
     {
-        const double zoom = raster_service::style_zoom(tms, level);
-        const int member_zoom = std::max(0, static_cast<int>(std::floor(zoom + 1e-9)));
         std::shared_ptr<const drawable_style> style;
-        std::vector<layer_pick> picks;
         std::vector<std::string> layer_names;
         if (composite != nullptr) {
             style = raster.named_style(composite->name);
@@ -193,21 +190,13 @@ struct server::impl {
                                 "' with");
             }
             for (const auto& member : composite->layers) {
-                const core::layer* l = find_layer(layers, member.layer);
                 layer_names.push_back(member.layer);
-                if (l != nullptr && member.shown_at(member_zoom)) {
-                    if (const auto* v = l->as_of(date)) {
-                        picks.push_back(layer_pick{l, v, &member});
-                    }
-                }
             }
         } else {
             style = raster.layer_style(*layer, tilesets.empty() ? "basemap" : tilesets.front().name);
             layer_names.push_back(layer->name);
-            if (const auto* v = layer->as_of(date)) {
-                picks.push_back(layer_pick{layer, v, nullptr});
-            }
         }
+        const auto picks = raster_service::picks_at(layers, composite, layer, tms, level, date);
         const std::string name = composite != nullptr ? composite->name : layer->name;
         const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' +
                                    style->id + '#' + style->revision + '@' + date + ".png";
@@ -217,10 +206,8 @@ struct server::impl {
         };
         // A change anywhere in the metatile can move labels in any of its tiles (collisions),
         // so every tile of it is invalidated by the metatile's box.
-        const metatile mt = raster_service::metatile_of(tms, level, col, row);
-        const core::box first = tms.tile_bounds_lonlat(level, mt.col0, mt.row0);
-        const core::box last = tms.tile_bounds_lonlat(level, mt.col0 + mt.cols - 1, mt.row0 + mt.rows - 1);
-        const core::box meta_bounds{first.min_x, last.min_y, last.max_x, first.max_y};
+        const core::box meta_bounds =
+            raster_service::bounds_lonlat(tms, raster_service::metatile_of(tms, level, col, row));
         return cache.get(key_of(col, row), layer_names, meta_bounds, [&] {
             const std::uint64_t epoch = cache.epoch();
             return raster.tile_png(

@@ -439,12 +439,20 @@ public:
         return t;
     }
 
-    bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
+    const tileset_config* find_tileset(const std::string& name) const
     {
         for (const auto& t : *m_ctx.tilesets) {
             if (t.name == name) {
-                return true;
+                return &t;
             }
+        }
+        return nullptr;
+    }
+
+    bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
+    {
+        if (find_tileset(name) != nullptr) {
+            return true;
         }
         const auto* l = find_layer(catalog, name);
         return l != nullptr && !l->versions.empty();
@@ -516,29 +524,11 @@ public:
         const core::box lonlat_tile = t.tms->tile_bounds_lonlat(t.level, t.col, t.row);
         const double tolerance = INFO_TOLERANCE_PX * lonlat_tile.width() / m->tile_width;
 
-        // The layers drawn at this level, in drawing order.
-        std::vector<std::pair<const core::layer*, const core::layer_version*>> queried;
-        const double zoom = raster_service::style_zoom(*t.tms, t.level);
-        const tileset_config* composite = nullptr;
-        for (const auto& ts : *m_ctx.tilesets) {
-            if (ts.name == a.layer) {
-                composite = &ts;
-            }
-        }
-        if (composite != nullptr) {
-            for (const auto& member : composite->layers) {
-                const auto* l = find_layer(*pinned, member.layer);
-                if (l != nullptr && member.shown_at(static_cast<int>(std::floor(zoom + 1e-9)))) {
-                    if (const auto* v = l->as_of(t.date)) {
-                        queried.emplace_back(l, v);
-                    }
-                }
-            }
-        } else if (const auto* l = find_layer(*pinned, a.layer)) {
-            if (const auto* v = l->as_of(t.date)) {
-                queried.emplace_back(l, v);
-            }
-        }
+        // The layers drawn at this level, in drawing order (resolve() made sure the name is
+        // a composite or a layer of this catalog snapshot).
+        const tileset_config* composite = find_tileset(a.layer);
+        const auto queried = raster_service::picks_at(
+            *pinned, composite, composite == nullptr ? find_layer(*pinned, a.layer) : nullptr, *t.tms, t.level, t.date);
 
         nlohmann::json features = nlohmann::json::array();
         {
@@ -546,7 +536,8 @@ public:
             pqxx::read_transaction txn(*conn);
             // Top of the drawing first: the layer the user sees is the last one drawn.
             for (auto it = queried.rbegin(); it != queried.rend(); ++it) {
-                const auto& [layer, version] = *it;
+                const core::layer* layer = it->layer;
+                const core::layer_version* version = it->version;
                 std::string sql = "SELECT fid";
                 for (const auto& attr : version->attributes) {
                     sql += ", " + core::quote_ident(attr.name);

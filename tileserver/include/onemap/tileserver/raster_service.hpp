@@ -69,6 +69,14 @@ public:
                                 std::uint64_t size = 4);
     /// MapLibre zoom whose resolution (512-px world) equals this level's 256-px resolution.
     static double style_zoom(const core::tile_matrix_set& tms, int level);
+    /// What a rendered tile of this level draws, bottom first: the composite's members shown at
+    /// the level's style zoom, or the layer alone, each in its version valid on `date`.
+    /// Exactly one of `composite` and `layer` is set.
+    static std::vector<layer_pick> picks_at(const std::vector<core::layer>& catalog, const tileset_config* composite,
+                                            const core::layer* layer, const core::tile_matrix_set& tms, int level,
+                                            const std::string& date);
+    /// The lon/lat box of a metatile.
+    static core::box bounds_lonlat(const core::tile_matrix_set& tms, const metatile& m);
 
     /// PNG of one tile. The metatile around it is drawn once however many threads ask for its
     /// tiles at the same time (`flight_key` names style, layers, date and scale); `store`
