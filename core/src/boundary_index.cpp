@@ -5,6 +5,7 @@
 
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
+#include <boost/iterator/function_output_iterator.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -280,15 +281,17 @@ const boundary* boundary_index::locate(double lon, double lat) const
 {
     const point p(lon, lat);
     const boundary* best = nullptr;
-    for (auto it = m_impl->tree.qbegin(bgi::covers(p)); it != m_impl->tree.qend(); ++it) {
-        const std::size_t i = it->second;
-        if (best != nullptr && m_impl->items[i].code >= best->code) {
-            continue;
-        }
-        if (covers(m_impl->shapes[i], lon, lat)) {
-            best = &m_impl->items[i];
-        }
-    }
+    // query() with an output iterator, not qbegin(): the latter is type-erased and allocates
+    // its iterator on the heap on every call.
+    m_impl->tree.query(bgi::covers(p), boost::make_function_output_iterator([&](const auto& value) {
+                           const std::size_t i = value.second;
+                           if (best != nullptr && m_impl->items[i].code >= best->code) {
+                               return;
+                           }
+                           if (covers(m_impl->shapes[i], lon, lat)) {
+                               best = &m_impl->items[i];
+                           }
+                       }));
     return best;
 }
 

@@ -5,20 +5,102 @@
 
 #include <httplib.h>
 #include <pqxx/except>
-#include <nlohmann/json.hpp>
+#include <charconv>
 
 namespace onemap::tileserver {
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i)
+{
+    const auto at = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = at(i);
+    std::size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) {
+        return 0;
+    }
+    for (std::size_t k = 2; k < n; ++k) {
+        if (at(i + k) < 0x80 || at(i + k) > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+} // namespace
+
+void append_json_string(std::string& out, std::string_view s)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (std::size_t i = 0; i < s.size();) {
+        const char c = s[i];
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80) {
+            if (const std::size_t n = utf8_sequence(s, i)) {
+                out.append(s.data() + i, n);
+                i += n;
+            } else {
+                out += "\\ufffd"; // not UTF-8 (a GBK byte, a cut sequence): never invalid JSON
+                ++i;
+            }
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (u < 0x20) {
+            out += "\\u00";
+            out.push_back(hex[u >> 4]);
+            out.push_back(hex[u & 0xf]);
+        } else {
+            out.push_back(c);
+        }
+        ++i;
+    }
+    out.push_back('"');
+}
+
+void append_fixed(std::string& out, double v, int decimals)
+{
+    char num[64];
+    const auto r = std::to_chars(num, num + sizeof num, v, std::chars_format::fixed, decimals);
+    out.append(num, r.ptr);
+}
 
 void send_problem(httplib::Response& res, int status, const std::string& title,
                   const std::string& detail, const std::string& parameter)
 {
-    // nlohmann::json escapes; the object is small and flat, built in one pass.
-    std::string body = "{\"type\":\"about:blank\",\"title\":" + nlohmann::json(title).dump() +
-                       ",\"status\":" + std::to_string(status) + ",\"detail\":" + nlohmann::json(detail).dump();
+    std::string body;
+    body.reserve(96 + title.size() + detail.size() + parameter.size());
+    body += "{\"type\":\"about:blank\",\"title\":";
+    append_json_string(body, title);
+    body += ",\"status\":";
+    body += std::to_string(status);
+    body += ",\"detail\":";
+    append_json_string(body, detail);
     if (!parameter.empty()) {
-        body += ",\"parameter\":" + nlohmann::json(parameter).dump();
+        body += ",\"parameter\":";
+        append_json_string(body, parameter);
     }
-    body += "}";
+    body += '}';
     res.status = status;
     res.set_content(std::move(body), "application/problem+json");
 }

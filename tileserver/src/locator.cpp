@@ -73,6 +73,7 @@ locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& ca
 std::vector<located> locator::locate(double lon, double lat, const std::string& date) const
 {
     std::vector<located> out;
+    out.reserve(m_state.size());
     for (const auto& st : m_state) {
         if (st.layer == nullptr) {
             continue;

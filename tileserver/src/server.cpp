@@ -50,31 +50,6 @@ std::uint64_t parse_index(const std::string& text, const char* parameter)
     return v;
 }
 
-// JSON string literal (UTF-8 passes through; quotes, backslashes and controls are escaped).
-void append_json_string(std::string& out, const std::string& s)
-{
-    out.push_back('"');
-    for (char c : s) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out.push_back(c);
-            }
-        }
-    }
-    out.push_back('"');
-}
-
 double parse_coordinate(const httplib::Request& req, const char* parameter, double min, double max)
 {
     if (!req.has_param(parameter)) {
@@ -379,52 +354,54 @@ struct server::impl {
         const auto loc = locator_now();
         const auto hits = loc->locate(lon, lat, date);
         if (hits.empty() || hits.back().level != loc->levels().back().level) {
-            char where[96];
-            std::snprintf(where, sizeof where, "%.7f, %.7f", lon, lat);
+            std::string detail = "no " + loc->levels().back().level + " covers the point (";
+            append_fixed(detail, lon, 7);
+            detail += ", ";
+            append_fixed(detail, lat, 7);
+            detail += ") on " + date;
             // Phones ask from outside the city often: answer without unwinding an exception.
-            send_problem(res, 404, "Not Found",
-                         std::string("no ") + loc->levels().back().level + " covers the point (" + where + ") on " + date);
+            send_problem(res, 404, "Not Found", detail);
             return {};
         }
-        // Written by hand: this is the hottest JSON the server produces.
+        // Written by hand: this is the hottest JSON the server produces. One object per level,
+        // keyed by level name (answer.grid.code), and "levels" naming them coarsest first.
         std::string out;
-        out.reserve(1024);
-        auto append_fixed = [&out](double v) { // std::to_chars: no locale, no format parsing
-            char num[32];
-            const auto r = std::to_chars(num, num + sizeof num, v, std::chars_format::fixed, 9);
-            out.append(num, r.ptr);
-        };
+        out.reserve(768);
         out += "{\"lon\":";
-        append_fixed(lon);
+        append_fixed(out, lon, 9);
         out += ",\"lat\":";
-        append_fixed(lat);
+        append_fixed(out, lat, 9);
         out += ",\"crs\":";
         append_json_string(out, crs);
         out += ",\"datetime\":";
         append_json_string(out, date);
-        std::string levels = ",\"levels\":[";
-        for (std::size_t i = 0; i < hits.size(); ++i) {
-            const auto& h = hits[i];
-            std::string item = "{\"level\":";
-            append_json_string(item, h.level);
-            item += ",\"code\":";
-            append_json_string(item, h.boundary->code);
-            item += ",\"name\":";
-            append_json_string(item, h.boundary->name);
-            item += ",\"layer\":";
-            append_json_string(item, h.layer);
-            item += ",\"version\":" + std::to_string(h.version->version) + ",\"valid_from\":";
-            append_json_string(item, h.version->valid_from);
-            if (with_boundary) {
-                item += ",\"boundary\":" + boundary_geojson(h, code_field_of(h.level), 0.0);
-            }
-            item += "}";
-            out += ",";
+        for (const auto& h : hits) {
+            out += ',';
             append_json_string(out, h.level);
-            out += ":" + item;
-            levels += (i == 0 ? "" : ",") + item;
+            out += ":{\"code\":";
+            append_json_string(out, h.boundary->code);
+            out += ",\"name\":";
+            append_json_string(out, h.boundary->name);
+            out += ",\"layer\":";
+            append_json_string(out, h.layer);
+            out += ",\"version\":";
+            out += std::to_string(h.version->version);
+            out += ",\"valid_from\":";
+            append_json_string(out, h.version->valid_from);
+            if (with_boundary) {
+                out += ",\"boundary\":";
+                out += boundary_geojson(h, code_field_of(h.level), 0.0);
+            }
+            out += '}';
         }
-        out += levels + "]}";
+        out += ",\"levels\":[";
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            if (i > 0) {
+                out += ',';
+            }
+            append_json_string(out, hits[i].level);
+        }
+        out += "]}";
         return out;
     }
 
@@ -672,16 +649,34 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     };
 
     impl* self = m_impl.get();
-    http.Get("/health", guarded([](const httplib::Request&, httplib::Response& res) {
-        res.set_content("{\"status\":\"ok\"}", "application/json");
-    }));
-    // Hot routes first: cpp-httplib tries the patterns in registration order.
-    http.Get("/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
-        std::string body = self->locate(req, res);
-        if (!body.empty()) {
-            res.set_content(std::move(body), "application/json");
+    // Exact-path GET routes, answered from a pre-routing hook before cpp-httplib tries its
+    // patterns (one std::regex_match per registered route, in order): the paths that phones
+    // and load balancers hit thousands of times a second. Registered as routes too, for HEAD.
+    const std::vector<std::pair<std::string, httplib::Server::Handler>> exact_routes{
+        {"/health", guarded([](const httplib::Request&, httplib::Response& res) {
+             res.set_content("{\"status\":\"ok\"}", "application/json");
+         })},
+        {"/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
+             std::string body = self->locate(req, res);
+             if (!body.empty()) {
+                 res.set_content(std::move(body), "application/json");
+             }
+         })},
+    };
+    for (const auto& [path, handler] : exact_routes) {
+        http.Get(path, handler);
+    }
+    http.set_pre_routing_handler([exact_routes](const httplib::Request& req, httplib::Response& res) {
+        if (req.method == "GET") {
+            for (const auto& [path, handler] : exact_routes) {
+                if (req.path == path) {
+                    handler(req, res);
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+            }
         }
-    }));
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
     http.Get("/tiles", guarded([self](const httplib::Request&, httplib::Response& res) {
         nlohmann::json sets = nlohmann::json::array();
         for (const auto& l : *self->catalog()) {

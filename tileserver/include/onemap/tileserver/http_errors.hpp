@@ -3,12 +3,20 @@
 // parameter at fault.
 #include <exception>
 #include <string>
+#include <string_view>
 
 namespace httplib {
 struct Response;
 }
 
 namespace onemap::tileserver {
+
+/// Appends `s` as a JSON string literal (UTF-8 passes through; quotes, backslashes and
+/// control characters are escaped).
+void append_json_string(std::string& out, std::string_view s);
+
+/// Appends `v` in fixed notation with `decimals` digits (std::to_chars: no locale).
+void append_fixed(std::string& out, double v, int decimals);
 
 void send_problem(httplib::Response& res, int status, const std::string& title,
                   const std::string& detail, const std::string& parameter = {});
