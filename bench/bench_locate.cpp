@@ -60,7 +60,9 @@ const onemap::core::boundary_index& county_index()
     return index;
 }
 
-void run_locate(benchmark::State& state, const onemap::core::boundary_index& index, std::size_t min_size)
+// `exact`: without the cell table (the R-tree and the exact covers test for every point).
+void run_locate(benchmark::State& state, const onemap::core::boundary_index& index, std::size_t min_size,
+                bool exact = false)
 {
     std::mt19937_64 rng(20261127);
     std::uniform_real_distribution<double> lon(113.1, 115.22);
@@ -79,9 +81,10 @@ void run_locate(benchmark::State& state, const onemap::core::boundary_index& ind
     std::size_t i = 0;
     for (auto _ : state) {
         const auto& p = points[i++ % points.size()];
-        benchmark::DoNotOptimize(index.locate(p.first, p.second));
+        benchmark::DoNotOptimize(exact ? index.locate_exact(p.first, p.second) : index.locate(p.first, p.second));
     }
     state.SetItemsProcessed(state.iterations());
+    state.counters["direct_share"] = index.direct_share();
 }
 
 void BM_core_locate_point(benchmark::State& state)
@@ -95,6 +98,18 @@ void BM_core_locate_county(benchmark::State& state)
     run_locate(state, county_index(), 10);
 }
 BENCHMARK(BM_core_locate_county);
+
+void BM_core_locate_point_exact(benchmark::State& state)
+{
+    run_locate(state, grid_index(), 2000, true);
+}
+BENCHMARK(BM_core_locate_point_exact);
+
+void BM_core_locate_county_exact(benchmark::State& state)
+{
+    run_locate(state, county_index(), 10, true);
+}
+BENCHMARK(BM_core_locate_county_exact);
 
 } // namespace
 

@@ -236,6 +236,70 @@ bool covers(const indexed_shape& s, double px, double py)
     return false;
 }
 
+// A uniform raster over the layer's extent. A cell that no ring segment comes near holds the
+// answer for every point in it: the covers test of every polygon is constant on a connected
+// region that no segment crosses, and the cell, grown by a margin far above rounding error, is
+// such a region. Other cells say MIXED and the point goes to the R-tree and the exact test.
+// Most points of a city fall in clean cells, so locate() is one array read for them.
+struct cell_table {
+    static constexpr std::uint32_t NONE = 0xFFFFFFFFU;  // no polygon covers the cell
+    static constexpr std::uint32_t MIXED = 0xFFFFFFFEU; // a segment comes near: test exactly
+    double x0 = 0;
+    double y0 = 0;
+    double cell_w = 0;
+    double cell_h = 0;
+    double inv_w = 0;
+    double inv_h = 0;
+    std::uint32_t nx = 0;
+    std::uint32_t ny = 0;
+    std::vector<std::uint32_t> cells; ///< row-major, row 0 at y0
+
+    /// The cell value at (x, y), or MIXED outside the table.
+    std::uint32_t at(double x, double y) const noexcept
+    {
+        const double fx = (x - x0) * inv_w;
+        const double fy = (y - y0) * inv_h;
+        if (!(fx >= 0 && fy >= 0 && fx < nx && fy < ny)) {
+            return MIXED;
+        }
+        return cells[static_cast<std::size_t>(fy) * nx + static_cast<std::size_t>(fx)];
+    }
+
+    // Marks MIXED every cell whose box, grown by `margin`, meets the segment.
+    void mark_segment(double xa, double ya, double xb, double yb, double margin)
+    {
+        const auto clamp_index = [](double v, std::uint32_t n) {
+            return static_cast<std::uint32_t>(std::clamp(std::floor(v), 0.0, static_cast<double>(n - 1)));
+        };
+        const std::uint32_t r0 = clamp_index((std::min(ya, yb) - margin - y0) * inv_h, ny);
+        const std::uint32_t r1 = clamp_index((std::max(ya, yb) + margin - y0) * inv_h, ny);
+        for (std::uint32_t r = r0; r <= r1; ++r) {
+            // The part of the segment inside the row's band, grown by the margin.
+            const double band_lo = y0 + r * cell_h - margin;
+            const double band_hi = y0 + (r + 1) * cell_h + margin;
+            double lo_x = std::min(xa, xb);
+            double hi_x = std::max(xa, xb);
+            if (yb != ya) {
+                const double ta = std::clamp((band_lo - ya) / (yb - ya), 0.0, 1.0);
+                const double tb = std::clamp((band_hi - ya) / (yb - ya), 0.0, 1.0);
+                const double xta = xa + ta * (xb - xa);
+                const double xtb = xa + tb * (xb - xa);
+                lo_x = std::min(xta, xtb);
+                hi_x = std::max(xta, xtb);
+            }
+            const std::uint32_t c0 = clamp_index((lo_x - margin - x0) * inv_w, nx);
+            const std::uint32_t c1 = clamp_index((hi_x + margin - x0) * inv_w, nx);
+            std::fill(cells.begin() + static_cast<std::ptrdiff_t>(std::size_t{r} * nx + c0),
+                      cells.begin() + static_cast<std::ptrdiff_t>(std::size_t{r} * nx + c1 + 1), MIXED);
+        }
+    }
+};
+
+// About 256 cells per polygon, between 2^16 and 2^20 cells (4 MB), square-ish in degrees.
+constexpr double CELLS_PER_POLYGON = 256;
+constexpr double MIN_CELLS = 1 << 16;
+constexpr double MAX_CELLS = 1 << 20;
+
 } // namespace
 
 struct boundary_index::impl {
@@ -244,6 +308,10 @@ struct boundary_index::impl {
     std::vector<bbox> boxes;
     bgi::rtree<entry, bgi::rstar<16>> tree;
     std::map<std::string, std::size_t, std::less<>> by_code;
+    cell_table table;
+
+    const boundary* locate_exact(double lon, double lat) const;
+    void build_table();
 };
 
 boundary_index::boundary_index() : m_impl(std::make_unique<impl>()) {}
@@ -270,6 +338,67 @@ void boundary_index::build()
         entries.emplace_back(m_impl->boxes[i], i);
     }
     m_impl->tree = bgi::rtree<entry, bgi::rstar<16>>(entries); // packed bulk load
+    m_impl->build_table();
+}
+
+void boundary_index::impl::build_table()
+{
+    table = cell_table{};
+    if (boxes.empty()) {
+        return;
+    }
+    bbox extent = boxes.front();
+    for (const auto& b : boxes) {
+        bg::expand(extent, b);
+    }
+    const double w = bg::get<bg::max_corner, 0>(extent) - bg::get<bg::min_corner, 0>(extent);
+    const double h = bg::get<bg::max_corner, 1>(extent) - bg::get<bg::min_corner, 1>(extent);
+    if (!(w > 0 && h > 0)) {
+        return;
+    }
+    const double target = std::clamp(CELLS_PER_POLYGON * static_cast<double>(items.size()), MIN_CELLS, MAX_CELLS);
+    table.nx = static_cast<std::uint32_t>(std::clamp(std::round(std::sqrt(target * w / h)), 1.0, target));
+    table.ny = static_cast<std::uint32_t>(std::clamp(std::round(target / table.nx), 1.0, target));
+    table.x0 = bg::get<bg::min_corner, 0>(extent);
+    table.y0 = bg::get<bg::min_corner, 1>(extent);
+    table.cell_w = w / table.nx;
+    table.cell_h = h / table.ny;
+    table.inv_w = 1 / table.cell_w;
+    table.inv_h = 1 / table.cell_h;
+    table.cells.assign(std::size_t{table.nx} * table.ny, 0);
+    // A thousandth of a cell: many orders of magnitude above the rounding of these coordinates
+    // (~1e-14 degrees), so a point is always inside the grown box of the cell it maps to.
+    const double margin = 1e-3 * std::min(table.cell_w, table.cell_h);
+    for (const auto& s : shapes) {
+        auto mark = [&](const polygon::ring_type& ring) {
+            for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
+                table.mark_segment(bg::get<0>(ring[i]), bg::get<1>(ring[i]), bg::get<0>(ring[i + 1]),
+                                   bg::get<1>(ring[i + 1]), margin);
+            }
+        };
+        for (const auto& poly : s.shape) {
+            mark(poly.outer());
+            for (const auto& hole : poly.inners()) {
+                mark(hole);
+            }
+        }
+    }
+    // Within a row, a run of clean cells is one segment-free rectangle: one exact answer each.
+    for (std::uint32_t r = 0; r < table.ny; ++r) {
+        std::uint32_t* row = table.cells.data() + std::size_t{r} * table.nx;
+        std::uint32_t run_value = cell_table::MIXED;
+        for (std::uint32_t c = 0; c < table.nx; ++c) {
+            if (row[c] == cell_table::MIXED) {
+                run_value = cell_table::MIXED;
+                continue;
+            }
+            if (run_value == cell_table::MIXED) {
+                const boundary* b = locate_exact(table.x0 + (c + 0.5) * table.cell_w, table.y0 + (r + 0.5) * table.cell_h);
+                run_value = b == nullptr ? cell_table::NONE : static_cast<std::uint32_t>(b - items.data());
+            }
+            row[c] = run_value;
+        }
+    }
 }
 
 std::size_t boundary_index::size() const noexcept
@@ -279,17 +408,45 @@ std::size_t boundary_index::size() const noexcept
 
 const boundary* boundary_index::locate(double lon, double lat) const
 {
+    const std::uint32_t cell = m_impl->table.at(lon, lat);
+    if (cell == cell_table::NONE) {
+        return nullptr;
+    }
+    if (cell != cell_table::MIXED) {
+        return &m_impl->items[cell];
+    }
+    return m_impl->locate_exact(lon, lat);
+}
+
+const boundary* boundary_index::locate_exact(double lon, double lat) const
+{
+    return m_impl->locate_exact(lon, lat);
+}
+
+double boundary_index::direct_share() const noexcept
+{
+    const auto& cells = m_impl->table.cells;
+    if (cells.empty()) {
+        return 0;
+    }
+    return static_cast<double>(std::count_if(cells.begin(), cells.end(),
+                                             [](std::uint32_t v) { return v != cell_table::MIXED; })) /
+           static_cast<double>(cells.size());
+}
+
+const boundary* boundary_index::impl::locate_exact(double lon, double lat) const
+{
     const point p(lon, lat);
     const boundary* best = nullptr;
     // query() with an output iterator, not qbegin(): the latter is type-erased and allocates
     // its iterator on the heap on every call.
-    m_impl->tree.query(bgi::covers(p), boost::make_function_output_iterator([&](const auto& value) {
+    tree.query(bgi::covers(p), boost::make_function_output_iterator([&](const auto& value) {
                            const std::size_t i = value.second;
-                           if (best != nullptr && m_impl->items[i].code >= best->code) {
+                           if (best != nullptr && items[i].code >= best->code) {
                                return;
                            }
-                           if (covers(m_impl->shapes[i], lon, lat)) {
-                               best = &m_impl->items[i];
+                           if (covers(shapes[i], lon, lat)) {
+                               best = &items[i];
                            }
                        }));
     return best;

@@ -29,12 +29,18 @@ public:
 
     /// Adds a polygon or multipolygon given as WKB in lon/lat. \throws input_error on bad WKB.
     void add(boundary b, std::string_view wkb);
-    /// Builds the R-tree; call once after the last add().
+    /// Builds the R-tree and the cell table; call once after the last add().
     void build();
 
     std::size_t size() const noexcept;
     /// The covering boundary with the smallest code; nullptr when none covers the point.
+    /// Most points are answered from a cell table built by build(); points near an edge go to
+    /// the R-tree and the exact test, locate_exact().
     const boundary* locate(double lon, double lat) const;
+    /// The same answer without the cell table: R-tree candidates, exact covers test each.
+    const boundary* locate_exact(double lon, double lat) const;
+    /// The share of the cell table's area answered without an exact test (0 before build()).
+    double direct_share() const noexcept;
     const boundary* find(std::string_view code) const;
     /// Codes of the boundaries sharing an edge or a vertex with `code`'s, in code order.
     std::vector<const boundary*> neighbors(std::string_view code) const;
