@@ -1,8 +1,8 @@
 // The HTTP stack's ceiling for the locate benchmark: a bare cpp-httplib server, configured as
 // onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive, listen backlog SOMAXCONN), answering every GET with the
-// same 200-byte JSON body.
+// same JSON body: 194 bytes, or BODY_BYTES (padded) to match another answer's size.
 //
-//   http_ceiling PORT
+//   http_ceiling PORT [BODY_BYTES]
 #include <httplib.h>
 
 #include <csignal>
@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv)
 {
-    if (argc != 2) {
+    if (argc != 2 && argc != 3) {
         return 2;
     }
     static httplib::Server server;
@@ -27,9 +27,15 @@ int main(int argc, char** argv)
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         listen_socket = sock;
     });
-    const std::string body =
+    std::string body =
         R"({"county":{"code":"411702","name":"驿城区"},"town":{"code":"411702001"},"village":{"code":"411702001001"},)"
         R"("grid":{"code":"411702001001001","name":"第1网格"},"pad":"0123456789012345678901"})";
+    if (argc == 3) {
+        const auto bytes = static_cast<std::size_t>(std::atol(argv[2]));
+        if (bytes > body.size()) {
+            body.insert(body.size() - 2, bytes - body.size(), '.');
+        }
+    }
     server.Get(R"(/.*)", [&body](const httplib::Request&, httplib::Response& res) {
         res.set_content(body, "application/json");
     });

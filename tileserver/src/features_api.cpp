@@ -365,19 +365,10 @@ private:
 void register_features_api(httplib::Server& http, features_context ctx)
 {
     auto api = std::make_shared<features_api>(std::move(ctx));
-    auto guard = [](auto&& fn) {
-        return [fn](const httplib::Request& req, httplib::Response& res) {
-            try {
-                fn(req, res);
-            } catch (...) {
-                send_exception(res, std::current_exception());
-            }
-        };
-    };
-    http.Get("/ogc", guard([api](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/ogc", guarded([api](const httplib::Request& req, httplib::Response& res) {
         res.set_content(api->landing(req).dump(), "application/json");
     }));
-    http.Get("/ogc/api", guard([](const httplib::Request&, httplib::Response& res) {
+    http.Get("/ogc/api", guarded([](const httplib::Request&, httplib::Response& res) {
         // A minimal OpenAPI 3.0 description of the routes, for clients that look for one.
         const json doc = {
             {"openapi", "3.0.3"},
@@ -393,21 +384,21 @@ void register_features_api(httplib::Server& http, features_context ctx)
                {{"get", {{"summary", "one feature"}, {"responses", {{"200", {{"description", "GeoJSON Feature"}}}}}}}}}}}};
         res.set_content(doc.dump(), "application/vnd.oai.openapi+json;version=3.0");
     }));
-    http.Get("/ogc/conformance", guard([](const httplib::Request&, httplib::Response& res) {
+    http.Get("/ogc/conformance", guarded([](const httplib::Request&, httplib::Response& res) {
         res.set_content(features_api::conformance().dump(), "application/json");
     }));
-    http.Get("/ogc/collections", guard([api](const httplib::Request& req, httplib::Response& res) {
+    http.Get("/ogc/collections", guarded([api](const httplib::Request& req, httplib::Response& res) {
         res.set_content(api->collections(req).dump(), "application/json");
     }));
-    http.Get(R"(/ogc/collections/([^/]+))", guard([api](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/ogc/collections/([^/]+))", guarded([api](const httplib::Request& req, httplib::Response& res) {
         res.set_content(api->collection(req, req.matches[1]).dump(), "application/json");
     }));
-    http.Get(R"(/ogc/collections/([^/]+)/items)", guard([api](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/ogc/collections/([^/]+)/items)", guarded([api](const httplib::Request& req, httplib::Response& res) {
         auto [body, crs] = api->items(req, req.matches[1], nullptr);
         res.set_header("Content-Crs", "<" + crs + ">");
         res.set_content(body, "application/geo+json");
     }));
-    http.Get(R"(/ogc/collections/([^/]+)/items/([^/]+))", guard([api](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/ogc/collections/([^/]+)/items/([^/]+))", guarded([api](const httplib::Request& req, httplib::Response& res) {
         const std::string fid = req.matches[2];
         auto [body, crs] = api->items(req, req.matches[1], &fid);
         res.set_header("Content-Crs", "<" + crs + ">");

@@ -46,10 +46,10 @@ std::shared_ptr<const cached_tile> make_tile(std::string body)
 
 } // namespace
 
-std::string gzip(const std::string& data)
+std::string gzip(const std::string& data, int level)
 {
     z_stream zs{};
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         return {};
     }
     std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');

@@ -4,6 +4,7 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/tileserver/raster_service.hpp"
+#include "onemap/tileserver/http_errors.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -669,18 +670,6 @@ private:
     wmts_context m_ctx;
 };
 
-template <typename F>
-auto guarded(F fn)
-{
-    return [fn](const httplib::Request& req, httplib::Response& res) {
-        try {
-            fn(req, res);
-        } catch (...) {
-            send_wmts_exception(res, std::current_exception());
-        }
-    };
-}
-
 } // namespace
 
 void register_wmts(httplib::Server& http, wmts_context ctx)
@@ -688,11 +677,13 @@ void register_wmts(httplib::Server& http, wmts_context ctx)
     auto service = std::make_shared<const wmts_service>(std::move(ctx));
     http.Get("/wmts", guarded([service](const httplib::Request& req, httplib::Response& res) {
         service->handle_kvp(req, res);
-    }));
+    },
+                     send_wmts_exception));
     http.Get("/wmts/1.0.0/WMTSCapabilities.xml", guarded([service](const httplib::Request& req, httplib::Response& res) {
                  res.set_header("Cache-Control", "public, max-age=60");
                  res.set_content(service->capabilities(req), "application/xml");
-             }));
+             },
+                     send_wmts_exception));
     // {layer}/{style}[/{time}]/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|mvt}
     const std::string seg = "([^/]+)";
     http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + R"(\.(png|mvt))",
@@ -700,14 +691,16 @@ void register_wmts(httplib::Server& http, wmts_context ctx)
                  const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
                                       req.matches[5], req.matches[6], {}};
                  service->get_tile(req, res, a, wmts_service::parse_format(req.matches[7], "format"));
-             }));
+             },
+                     send_wmts_exception));
     http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg +
                  R"(\.(png|mvt))",
              guarded([service](const httplib::Request& req, httplib::Response& res) {
                  const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
                                       req.matches[6], req.matches[7], req.matches[3]};
                  service->get_tile(req, res, a, wmts_service::parse_format(req.matches[8], "format"));
-             }));
+             },
+                     send_wmts_exception));
     // .../{TileCol}/{J}/{I}.{json|html}
     http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
                  seg + "/" + seg + R"(\.(json|html))",
@@ -715,17 +708,20 @@ void register_wmts(httplib::Server& http, wmts_context ctx)
                  const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
                                       req.matches[6], req.matches[7], req.matches[3]};
                  service->feature_info(res, a, req.matches[9], req.matches[8], req.matches[10] == "html");
-             }));
+             },
+                     send_wmts_exception));
     http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
                  seg + R"(\.(json|html))",
              guarded([service](const httplib::Request& req, httplib::Response& res) {
                  const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
                                       req.matches[5], req.matches[6], {}};
                  service->feature_info(res, a, req.matches[8], req.matches[7], req.matches[9] == "html");
-             }));
+             },
+                     send_wmts_exception));
     http.Get(R"(/wmts/.*)", guarded([](const httplib::Request& req, httplib::Response&) {
                  throw ows_error(404, "InvalidParameterValue", "", "no WMTS resource at " + req.path);
-             }));
+             },
+                     send_wmts_exception));
 }
 
 } // namespace onemap::tileserver

@@ -90,7 +90,7 @@ private:
     tile_cache_stats m_stats;
 };
 
-/// gzip of `data` (zlib, default level).
-std::string gzip(const std::string& data);
+/// gzip of `data` (zlib; `level` 1–9, -1 for zlib's default).
+std::string gzip(const std::string& data, int level = -1);
 
 } // namespace onemap::tileserver
