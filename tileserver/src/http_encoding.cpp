@@ -75,14 +75,12 @@ bool textual(std::string_view type)
 // "application/xml", "application/javascript", "image/svg+xml" or "application/xhtml+xml", or
 // starts with "text/". The first five with their charset named mean the same to every client
 // and keep it from doing so.
-std::string without_library_compression(std::string_view type)
+void keep_library_compression_off(std::string& type)
 {
-    std::string out(type);
-    if (out == "application/json" || out == "application/xml" || out == "application/javascript" ||
-        out == "image/svg+xml" || out == "application/xhtml+xml") {
-        out += "; charset=utf-8";
+    if (type == "application/json" || type == "application/xml" || type == "application/javascript" ||
+        type == "image/svg+xml" || type == "application/xhtml+xml") {
+        type += "; charset=utf-8";
     }
-    return out;
 }
 
 } // namespace
@@ -109,21 +107,15 @@ bool accepts_gzip(std::string_view header)
 
 void encode_response(const httplib::Request& req, httplib::Response& res)
 {
-    const auto type_it = res.headers.find("Content-Type");
-    if (type_it == res.headers.end()) {
+    const auto type = res.headers.find("Content-Type");
+    if (type == res.headers.end()) {
         return;
     }
-    const std::string type = type_it->second;
-    if (res.has_header("Content-Encoding") || !textual(type)) {
-        return; // tiles, glyphs and PNGs choose their own coding; images are compressed already
-    }
-    if (starts_with(type, "text/")) {
-        // cpp-httplib compresses every text/ type itself (Brotli when accepted) and cannot be
-        // kept from it without misspelling the type, which some clients would not take; only
-        // WMTS GetFeatureInfo answers HTML, a click at a time.
-        return;
-    }
-    if (res.body.size() >= GZIP_MIN_BYTES) {
+    if (res.body.size() >= GZIP_MIN_BYTES && textual(type->second) && !starts_with(type->second, "text/") &&
+        !res.has_header("Content-Encoding")) {
+        // (text/ types stay with cpp-httplib's own compression, which cannot be kept from them
+        // without misspelling the type; only WMTS GetFeatureInfo answers HTML, a click at a
+        // time. Tiles, glyphs and PNGs carry their own coding or none.)
         res.set_header("Vary", "Accept-Encoding");
         if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
             std::string packed = gzip(res.body, 3);
@@ -133,11 +125,7 @@ void encode_response(const httplib::Request& req, httplib::Response& res)
             }
         }
     }
-    const std::string kept = without_library_compression(type);
-    if (kept != type) {
-        res.headers.erase("Content-Type");
-        res.set_header("Content-Type", kept);
-    }
+    keep_library_compression_off(type->second);
 }
 
 } // namespace onemap::tileserver

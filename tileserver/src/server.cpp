@@ -648,12 +648,12 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     // and load balancers hit thousands of times a second. Registered as routes too, for HEAD.
     const std::vector<std::pair<std::string, httplib::Server::Handler>> exact_routes{
         {"/health", guarded([](const httplib::Request&, httplib::Response& res) {
-             res.set_content("{\"status\":\"ok\"}", "application/json");
+             res.set_content("{\"status\":\"ok\"}", JSON_TYPE);
          })},
         {"/locate", guarded([self](const httplib::Request& req, httplib::Response& res) {
              std::string body = self->locate(req, res);
              if (!body.empty()) {
-                 res.set_content(std::move(body), "application/json");
+                 res.set_content(std::move(body), JSON_TYPE);
              }
          })},
     };

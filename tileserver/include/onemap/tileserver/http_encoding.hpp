@@ -4,6 +4,7 @@
 // browser does): that made /locate 11 times slower for web apps (3,146 against 35,960 req/s).
 // Instead, handlers' answers pass through encode_response(): large textual bodies are gzipped
 // at a fast level, small ones go as they are, and cpp-httplib's own compression never runs.
+#include <cstddef>
 #include <string_view>
 
 namespace httplib {
@@ -20,6 +21,9 @@ bool accepts_gzip(std::string_view accept_encoding);
 /// Bodies of at least this many bytes are gzipped when the client accepts it; below, a packet
 /// carries the answer anyway and compressing costs more than it saves.
 inline constexpr std::size_t GZIP_MIN_BYTES = 1400;
+
+/// The JSON media type as the server writes it (the charset keeps cpp-httplib from compressing).
+inline constexpr const char* JSON_TYPE = "application/json; charset=utf-8";
 
 /// Applies the policy to a handler's answer: JSON (all +json types) and XML bodies of
 /// GZIP_MIN_BYTES or more are gzipped (zlib level 3) for clients that accept it, with
