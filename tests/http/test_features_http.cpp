@@ -155,6 +155,14 @@ TEST_F(features_http, bad_requests_are_problems_naming_the_parameter)
                           probe{"/ogc/collections/dltb/items?limit=x", 400, "limit"},
                           probe{"/ogc/collections/dltb/items?bbox=1,2,3", 400, "bbox"},
                           probe{"/ogc/collections/dltb/items?bbox=100,20,120,40", 400, "bbox"},
+                          probe{"/ogc/collections/dltb/items?bbox=114,32,115,33x", 400, "bbox"},
+                          probe{"/ogc/collections/dltb/items?bbox=114,32,nan,33", 400, "bbox"},
+                          probe{"/ogc/collections/dltb/items?bbox=115,32,114,33", 400, "bbox"},
+                          // 13.5 by 11 degrees, given in Web Mercator metres: too large as well.
+                          probe{"/ogc/collections/dltb/items?bbox=12000000,3000000,13500000,4500000&bbox-crs="
+                                "http://www.opengis.net/def/crs/EPSG/0/3857",
+                                400, "bbox"},
+                          probe{"/ogc/collections/dltb/items?bbox=114,32,115,33&bbox-crs=EPSG:4326", 400, "bbox-crs"},
                           probe{"/ogc/collections/dltb/items?colour=red", 400, "colour"},
                           probe{"/ogc/collections/dltb/items?crs=EPSG:9999", 400, "crs"},
                           probe{"/ogc/collections/dltb/items?datetime=2024-01-01/2023-01-01", 400, "datetime"},
@@ -275,4 +283,20 @@ TEST_F(features_http, gdal_oapif_driver_reads_the_same_features_as_postgis)
         << out;
     EXPECT_EQ(std::stoll(out), test::query_value<long long>("SELECT count(*) FROM onemap_data.dltb__v1 WHERE ST_Intersects(geom, "
                                                             "ST_MakeEnvelope(114.0, 32.9, 114.2, 33.0, 4490))"));
+}
+
+TEST_F(features_http, a_query_over_the_time_limit_is_cancelled_with_a_problem)
+{
+    // A second server whose queries may run 1 ms: a page of every feature cannot finish.
+    test::server_process hurried(test::db().conninfo(), {"--query-timeout-ms", "1"});
+    auto res = hurried.client().Get("/ogc/collections/dltb/items?limit=10000");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503) << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/problem+json");
+    EXPECT_NE(json::parse(res->body)["detail"].get<std::string>().find("--query-timeout-ms"), std::string::npos)
+        << res->body;
+    // The server goes on: a cheap request right after is answered.
+    EXPECT_EQ(hurried.client().Get("/ogc/collections")->status, 200);
+    // And the default limit lets the same page through.
+    EXPECT_EQ(s_server->client().Get("/ogc/collections/dltb/items?limit=10000")->status, 200);
 }

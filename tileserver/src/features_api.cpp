@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -42,6 +44,35 @@ long long parse_int(const std::string& text, const char* parameter, long long mi
                                          std::to_string(max) + ", got '" + text + "'");
     }
     return v;
+}
+
+// A double as the shortest text that reads back to it.
+std::string shortest(double v)
+{
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+
+// "minx,miny,maxx,maxy": four finite numbers, nothing else, min <= max.
+bool parse_bbox(const std::string& text, std::array<double, 4>& b)
+{
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto r = std::from_chars(p, end, b[i]);
+        if (r.ec != std::errc() || !std::isfinite(b[i])) {
+            return false;
+        }
+        p = r.ptr;
+        if (i < 3) {
+            if (p == end || *p != ',') {
+                return false;
+            }
+            ++p;
+        }
+    }
+    return p == end && b[0] <= b[2] && b[1] <= b[3];
 }
 
 // One end of a `datetime`: a date or an RFC 3339 date-time (its date counts); "" or ".." is
@@ -217,36 +248,36 @@ public:
                 offset = parse_int(req.get_param_value("offset"), "offset", 0, 1000000000000LL);
             }
             if (req.has_param("bbox")) {
-                double b[4];
                 const std::string text = req.get_param_value("bbox");
-                if (std::sscanf(text.c_str(), "%lf,%lf,%lf,%lf", &b[0], &b[1], &b[2], &b[3]) != 4 || b[0] > b[2] ||
-                    b[1] > b[3]) {
-                    throw input_error("bbox", "bbox must be minx,miny,maxx,maxy, got '" + text + "'");
+                std::array<double, 4> b{};
+                if (!parse_bbox(text, b)) {
+                    throw input_error("bbox", "bbox must be four numbers minx,miny,maxx,maxy with min <= max, got '" +
+                                                  text + "'");
                 }
                 const std::string bcrs = req.has_param("bbox-crs") ? req.get_param_value("bbox-crs") : CRS84;
+                // The corners bound as shortest round-trip text: no precision lost on the way.
+                auto corners = [&](int x0, int y0, int x1, int y1) {
+                    return bind(shortest(b[x0])) + "::float8, " + bind(shortest(b[y0])) + "::float8, " +
+                           bind(shortest(b[x1])) + "::float8, " + bind(shortest(b[y1])) + "::float8";
+                };
                 std::string env;
                 if (bcrs == CRS84) {
-                    env = "ST_MakeEnvelope(" + bind(std::to_string(b[0])) + "::float8, " + bind(std::to_string(b[1])) +
-                          "::float8, " + bind(std::to_string(b[2])) + "::float8, " + bind(std::to_string(b[3])) +
-                          "::float8, 4490)";
+                    env = "ST_MakeEnvelope(" + corners(0, 1, 2, 3) + ", 4490)";
                 } else if (bcrs == EPSG4490) { // latitude first
-                    env = "ST_MakeEnvelope(" + bind(std::to_string(b[1])) + "::float8, " + bind(std::to_string(b[0])) +
-                          "::float8, " + bind(std::to_string(b[3])) + "::float8, " + bind(std::to_string(b[2])) +
-                          "::float8, 4490)";
-                    std::swap(b[0], b[1]);
-                    std::swap(b[2], b[3]);
+                    env = "ST_MakeEnvelope(" + corners(1, 0, 3, 2) + ", 4490)";
+                    b = {b[1], b[0], b[3], b[2]};
                 } else if (bcrs == EPSG3857) {
-                    env = "ST_Transform(ST_MakeEnvelope(" + bind(std::to_string(b[0])) + "::float8, " +
-                          bind(std::to_string(b[1])) + "::float8, " + bind(std::to_string(b[2])) + "::float8, " +
-                          bind(std::to_string(b[3])) + "::float8, 3857), 4490)";
-                    b[0] = b[1] = 0;
-                    b[2] = b[3] = 0; // area checked in degrees below only for geographic boxes
+                    env = "ST_Transform(ST_MakeEnvelope(" + corners(0, 1, 2, 3) + ", 3857), 4490)";
+                    // The area limit is in degrees: the corners back to lon/lat (spherical Mercator).
+                    const auto lon = [](double x) { return x / 6378137.0 * 180.0 / M_PI; };
+                    const auto lat = [](double y) { return std::atan(std::sinh(y / 6378137.0)) * 180.0 / M_PI; };
+                    b = {lon(b[0]), lat(b[1]), lon(b[2]), lat(b[3])};
                 } else {
                     throw input_error("bbox-crs", "bbox-crs must be one of " + std::string(CRS84) + ", " + EPSG4490 +
                                                       ", " + EPSG3857);
                 }
                 if ((b[2] - b[0]) * (b[3] - b[1]) > m_ctx.limits.max_bbox_degrees2) {
-                    throw input_error("bbox", "bbox covers more than " + std::to_string(m_ctx.limits.max_bbox_degrees2) +
+                    throw input_error("bbox", "bbox covers more than " + shortest(m_ctx.limits.max_bbox_degrees2) +
                                                   " square degrees; ask for a smaller area");
                 }
                 where.push_back("geom && " + env + " AND ST_Intersects(geom, " + env + ")");
@@ -296,6 +327,7 @@ public:
         if (!versions.empty()) {
             auto conn = m_ctx.pool->acquire();
             pqxx::work txn(*conn);
+            // A number from the server's configuration, not from the request.
             txn.exec("SET LOCAL statement_timeout = " + std::to_string(m_ctx.limits.statement_timeout_ms));
             rows = txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
         }

@@ -118,6 +118,15 @@ void send_exception(httplib::Response& res, std::exception_ptr error)
     } catch (const db_error& e) {
         log().error("database: {}", e.what());
         send_problem(res, 503, "Service Unavailable", "the database cannot be reached");
+    } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() == "57014") { // query_canceled: statement_timeout ran out
+            send_problem(res, 503, "Service Unavailable",
+                         "the query ran longer than the server's limit (--query-timeout-ms) and was cancelled; "
+                         "ask for a smaller bbox or a lower limit");
+            return;
+        }
+        log().error("database: {}", e.what());
+        send_problem(res, 500, "Internal Server Error", "internal error; see the server log");
     } catch (const pqxx::broken_connection& e) {
         log().error("database connection: {}", e.what());
         send_problem(res, 503, "Service Unavailable", "the database cannot be reached");

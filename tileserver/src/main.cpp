@@ -41,6 +41,10 @@ int main(int argc, char** argv)
                    "OGC API items: a page stops before this size and links to the rest")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    app.add_option("--query-timeout-ms", config.query_timeout_ms,
+                   "OGC API items: a query running longer is cancelled (503 naming the limit)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     // `onemap-server seed …` asks a running server to fill its cache (its cache is in-process).
     auto* seed = app.add_subcommand("seed", "fill a running server's tile cache over a bbox and zoom range");
     std::string seed_url = "http://127.0.0.1:8080";

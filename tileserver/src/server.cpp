@@ -766,6 +766,7 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
     features_context features;
     features.pool = &m_impl->pool;
     features.limits.max_response_bytes = m_impl->config.ogc_max_response_bytes;
+    features.limits.statement_timeout_ms = m_impl->config.query_timeout_ms;
     features.catalog = [self] { return self->catalog(); };
     features.base_url = [self](const httplib::Request& req) { return self->base_url(req); };
     register_features_api(http, std::move(features));

@@ -22,6 +22,7 @@ struct server_config {
     std::string styles_dir = "styles"; ///< MapLibre style JSON files served at /styles/{name}.json
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none
     std::size_t ogc_max_response_bytes = 32u << 20; ///< OGC API items pages stop before this
+    int query_timeout_ms = 10000; ///< statement_timeout of OGC API queries; longer → 503
 };
 
 class server {
