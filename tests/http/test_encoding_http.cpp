@@ -2,8 +2,7 @@
 // GIS clients and curl ask. Debian's cpp-httplib would Brotli-compress every JSON answer at
 // quality 11 for a browser (11 times slower /locate); onemap's policy: small answers as they
 // are, large JSON and XML gzipped, Brotli never. curl decodes what the server sends.
-#include "server_process.hpp"
-#include "tempdb.hpp"
+#include "sample_server_test.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,32 +14,18 @@ using namespace onemap;
 
 namespace {
 
-class encoding_http : public ::testing::Test {
+class encoding_http : public test::sample_server_test<encoding_http> {
 protected:
-    static void SetUpTestSuite()
-    {
-        std::string out;
-        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
-        s_server = new test::server_process(test::db().conninfo(), {"--config", test::source_dir() + "/tileserver/onemap.yaml"});
-    }
-    static void TearDownTestSuite()
-    {
-        delete s_server;
-        s_server = nullptr;
-    }
     // The raw answer to `path` with this Accept-Encoding (empty: none sent), not decoded.
     static httplib::Result raw(const std::string& path, const std::string& accept_encoding)
     {
-        auto c = s_server->client();
+        auto c = server().client();
         c.set_decompress(false);
         httplib::Headers h{{"Accept-Encoding", accept_encoding.empty() ? "identity" : accept_encoding}};
         return c.Get(path, h);
     }
-    static std::string url(const std::string& path) { return "http://127.0.0.1:" + std::to_string(s_server->port()) + path; }
-    static test::server_process* s_server;
+    static std::string url(const std::string& path) { return "http://127.0.0.1:" + std::to_string(server().port()) + path; }
 };
-
-test::server_process* encoding_http::s_server = nullptr;
 
 const char* const BROWSER = "gzip, deflate, br";
 

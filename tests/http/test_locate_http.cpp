@@ -1,8 +1,7 @@
 // "Which grid am I in?" over HTTP against the real server: the chain county → town → village →
 // grid, versions by date, GCJ-02 input, boundaries, neighbours, and the error paths.
 #include "onemap/core/gcj02.hpp"
-#include "server_process.hpp"
-#include "tempdb.hpp"
+#include "sample_server_test.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -11,30 +10,16 @@ using namespace onemap;
 
 namespace {
 
-class locate_http : public ::testing::Test {
+class locate_http : public test::sample_server_test<locate_http> {
 protected:
-    static void SetUpTestSuite()
-    {
-        std::string out;
-        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
-        s_server = new test::server_process(test::db().conninfo(), {"--config", test::source_dir() + "/tileserver/onemap.yaml"});
-    }
-    static void TearDownTestSuite()
-    {
-        delete s_server;
-        s_server = nullptr;
-    }
-    static httplib::Result get(const std::string& path) { return s_server->client().Get(path); }
+    static httplib::Result get(const std::string& path) { return server().client().Get(path); }
     static std::string at(double lon, double lat)
     {
         char buf[96];
         std::snprintf(buf, sizeof buf, "lon=%.9f&lat=%.9f", lon, lat);
         return buf;
     }
-    static test::server_process* s_server;
 };
-
-test::server_process* locate_http::s_server = nullptr;
 
 } // namespace
 
