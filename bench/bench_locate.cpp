@@ -34,7 +34,7 @@ onemap::core::boundary_index load_index(const std::string& path, const char* cod
         for (auto& f : *ds->GetLayer(0)) {
             std::vector<unsigned char> wkb(static_cast<std::size_t>(f->GetGeometryRef()->WkbSize()));
             f->GetGeometryRef()->exportToWkb(wkbNDR, wkb.data(), wkbVariantIso);
-            idx.add({f->GetFieldAsString(code_field), "", static_cast<std::uint64_t>(f->GetFID())},
+            idx.add({f->GetFieldAsString(code_field), "", static_cast<std::uint64_t>(f->GetFID()), {}},
                     std::string_view(reinterpret_cast<const char*>(wkb.data()), wkb.size()));
         }
         idx.build();

@@ -51,7 +51,7 @@ TEST_P(locate_db, agrees_with_postgis_st_covers_on_100k_points)
         pqxx::work txn(*conn);
         for (const auto& r : txn.exec("SELECT fid, " + code + ", " + name + ", ST_AsBinary(geom) FROM " + table)) {
             const pqxx::binarystring wkb(r[3]);
-            index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>()},
+            index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>(), {}},
                       std::string_view(wkb.get(), wkb.size()));
         }
     }
@@ -127,7 +127,7 @@ TEST_F(locate_neighbors, grids_sharing_an_edge_are_neighbours)
     pqxx::work txn(*conn);
     for (const auto& r : txn.exec("SELECT fid, wgbm, wgmc, ST_AsBinary(geom) FROM onemap_data.grid__v1")) {
         const pqxx::binarystring wkb(r[3]);
-        index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>()},
+        index.add(core::boundary{r[1].as<std::string>(), r[2].as<std::string>(), r[0].as<std::uint64_t>(), {}},
                   std::string_view(wkb.get(), wkb.size()));
     }
     index.build();

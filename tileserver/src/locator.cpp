@@ -3,6 +3,7 @@
 #include "onemap/core/db.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/http_errors.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -23,6 +24,22 @@ std::vector<locate_level> read_locate_levels(const std::string& path)
     } catch (const YAML::Exception& e) {
         throw config_error(path + ": locate: " + e.what());
     }
+    return out;
+}
+
+std::string answer_member(const std::string& level, const core::boundary& b, const std::string& layer,
+                          const core::layer_version& v)
+{
+    std::string out;
+    append_json_string(out, level);
+    out += ":{\"code\":";
+    append_json_string(out, b.code);
+    out += ",\"name\":";
+    append_json_string(out, b.name);
+    out += ",\"layer\":";
+    append_json_string(out, layer);
+    out += ",\"version\":" + std::to_string(v.version) + ",\"valid_from\":";
+    append_json_string(out, v.valid_from);
     return out;
 }
 
@@ -60,8 +77,9 @@ locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& ca
                                           core::quote_ident(lv.name_field) + "::text, ST_AsBinary(geom) FROM " +
                                           core::qualified(core::DATA_SCHEMA, v.table))) {
                 const pqxx::binarystring wkb(r[3]);
-                index.add(core::boundary{r[1].as<std::string>(""), r[2].as<std::string>(""), r[0].as<std::uint64_t>()},
-                          std::string_view(wkb.get(), wkb.size()));
+                core::boundary b{r[1].as<std::string>(""), r[2].as<std::string>(""), r[0].as<std::uint64_t>(), {}};
+                b.payload = answer_member(lv.level, b, st.layer->name, v);
+                index.add(std::move(b), std::string_view(wkb.get(), wkb.size()));
             }
             index.build();
             st.by_version.emplace(v.version, std::move(index));

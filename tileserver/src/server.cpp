@@ -381,17 +381,7 @@ struct server::impl {
         append_json_string(out, date);
         for (const auto& h : hits) {
             out += ',';
-            append_json_string(out, h.level);
-            out += ":{\"code\":";
-            append_json_string(out, h.boundary->code);
-            out += ",\"name\":";
-            append_json_string(out, h.boundary->name);
-            out += ",\"layer\":";
-            append_json_string(out, h.layer);
-            out += ",\"version\":";
-            out += std::to_string(h.version->version);
-            out += ",\"valid_from\":";
-            append_json_string(out, h.version->valid_from);
+            out += h.boundary->payload; // answer_member(), built when the snapshot was loaded
             if (with_boundary) {
                 out += ",\"boundary\":";
                 out += boundary_geojson(h, code_field_of(h.level), 0.0);

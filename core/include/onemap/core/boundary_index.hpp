@@ -18,6 +18,7 @@ struct boundary {
     std::string code;
     std::string name;
     std::uint64_t fid = 0;
+    std::string payload; ///< opaque text the owner keeps with the boundary (the server: its JSON)
 };
 
 class boundary_index {

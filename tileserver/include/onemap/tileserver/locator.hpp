@@ -25,6 +25,12 @@ struct locate_level {
 /// \throws config_error. An absent `locate:` section gives no levels.
 std::vector<locate_level> read_locate_levels(const std::string& path);
 
+/// `"level":{"code":…,"name":…,"layer":…,"version":…,"valid_from":…` — one level of a
+/// /locate answer without its closing brace (a boundary may follow), built once per boundary
+/// when the snapshot is loaded and kept as the boundary's payload.
+std::string answer_member(const std::string& level, const core::boundary& b, const std::string& layer,
+                          const core::layer_version& v);
+
 struct located {
     std::string level;
     std::string layer;
