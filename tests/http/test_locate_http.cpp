@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+
 using namespace onemap;
 
 namespace {
@@ -139,4 +142,40 @@ TEST_F(locate_http, errors_name_the_parameter_or_say_what_is_missing)
             EXPECT_FALSE(doc["detail"].get<std::string>().empty());
         }
     }
+}
+
+TEST_F(locate_http, a_published_version_is_located_and_the_others_are_not_indexed_again)
+{
+    auto indexed_lines = [] {
+        std::size_t n = 0;
+        const std::string log = server().log();
+        for (std::size_t at = log.find("boundaries indexed"); at != std::string::npos;
+             at = log.find("boundaries indexed", at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    const auto lon = test::query_value<double>("SELECT ST_X(ST_PointOnSurface(geom)) FROM onemap_data.grid__v2 ORDER BY wgbm LIMIT 1");
+    const auto lat = test::query_value<double>("SELECT ST_Y(ST_PointOnSurface(geom)) FROM onemap_data.grid__v2 ORDER BY wgbm LIMIT 1");
+    const std::string far_future = "/locate?" + at(lon, lat) + "&datetime=2099-06-01";
+    ASSERT_EQ(nlohmann::json::parse(get(far_future)->body)["grid"]["valid_from"], "2024-07-01");
+    const std::size_t before = indexed_lines();
+
+    // A new grid version, valid from 2099 (today's answers stay as they are for the other tests).
+    std::string out;
+    ASSERT_EQ(test::run_import("--layer grid --title 网格 --department 网格化管理中心 --theme grid --id-field WGBM "
+                               "--valid-from 2099-01-01 " + test::data_samples() + "/grid/2024-07-01/grid.shp",
+                               &out),
+              0)
+        << out;
+    std::string valid_from;
+    for (int i = 0; i < 100 && valid_from != "2099-01-01"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        valid_from = nlohmann::json::parse(get(far_future)->body)["grid"]["valid_from"];
+    }
+    EXPECT_EQ(valid_from, "2099-01-01") << "the published version was not picked up";
+    // Only the new version was read and indexed; the 8 versions the server held were kept.
+    EXPECT_EQ(indexed_lines(), before + 1) << server().log();
+    EXPECT_EQ(nlohmann::json::parse(get("/locate?" + at(lon, lat) + "&datetime=2024-08-01")->body)["grid"]["valid_from"],
+              "2024-07-01");
 }

@@ -65,14 +65,20 @@ server_process::server_process(const std::string& conninfo, const std::vector<st
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    std::ifstream in(m_log);
-    std::stringstream out;
-    out << in.rdbuf();
+    const std::string output = log();
     if (m_pid > 0) {
         kill(m_pid, SIGKILL);
         waitpid(m_pid, nullptr, 0);
     }
-    throw std::runtime_error("onemap-server did not come up on port " + port + ":\n" + out.str());
+    throw std::runtime_error("onemap-server did not come up on port " + port + ":\n" + output);
+}
+
+std::string server_process::log() const
+{
+    std::ifstream in(m_log);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
 }
 
 server_process::~server_process()

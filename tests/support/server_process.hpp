@@ -20,6 +20,8 @@ public:
     int port() const noexcept { return m_port; }
     std::string base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
     httplib::Client client() const;
+    /// What the server has written to stdout and stderr so far.
+    std::string log() const;
 
 private:
     pid_t m_pid = -1;

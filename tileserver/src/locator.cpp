@@ -45,7 +45,32 @@ std::string answer_member(const std::string& level, const core::boundary& b, con
     return out;
 }
 
-locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels)
+namespace {
+
+// Everything an index is built from. Versions are immutable once published (a new import is a
+// new version and table), so an equal key means an equal index.
+std::string index_key(const locate_level& lv, const core::layer_version& v)
+{
+    return lv.level + '\x1f' + lv.layer + '\x1f' + lv.code_field + '\x1f' + lv.name_field + '\x1f' +
+           std::to_string(v.version) + '\x1f' + v.table + '\x1f' + v.valid_from + '\x1f' + v.source_hash;
+}
+
+} // namespace
+
+std::shared_ptr<const core::boundary_index> locator::index_for(const std::string& key) const
+{
+    for (const auto& st : m_state) {
+        for (const auto& entry : st.by_version) {
+            if (entry.second.key == key) {
+                return entry.second.index;
+            }
+        }
+    }
+    return nullptr;
+}
+
+locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels,
+                 const locator* previous)
     : m_levels(std::move(levels)), m_catalog(catalog)
 {
     pqxx::read_transaction txn(conn);
@@ -73,8 +98,13 @@ locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& ca
                 log().warn("locate: {} version {} lacks {} or {}", lv.layer, v.version, lv.code_field, lv.name_field);
                 continue;
             }
+            std::string key = index_key(lv, v);
+            if (auto kept = previous != nullptr ? previous->index_for(key) : nullptr) {
+                st.by_version.emplace(v.version, version_index{std::move(key), std::move(kept)});
+                continue;
+            }
             const auto started = std::chrono::steady_clock::now();
-            core::boundary_index index;
+            auto index = std::make_shared<core::boundary_index>();
             // Identifiers come from the configuration checked against the catalog; quoted.
             for (const auto& r : txn.exec("SELECT fid, " + core::quote_ident(lv.code_field) + "::text, " +
                                           core::quote_ident(lv.name_field) + "::text, ST_AsBinary(geom) FROM " +
@@ -82,15 +112,15 @@ locator::locator(pqxx::connection_base& conn, const std::vector<core::layer>& ca
                 const pqxx::binarystring wkb(r[3]);
                 core::boundary b{r[1].as<std::string>(""), r[2].as<std::string>(""), r[0].as<std::uint64_t>(), {}};
                 b.payload = answer_member(lv.level, b, st.layer->name, v);
-                index.add(std::move(b), std::string_view(wkb.get(), wkb.size()));
+                index->add(std::move(b), std::string_view(wkb.get(), wkb.size()));
             }
-            index.build();
+            index->build();
             log().info("locate: {} version {}: {} boundaries indexed in {} ms ({:.0f} % of the area from the cell table)",
-                       lv.layer, v.version, index.size(),
+                       lv.layer, v.version, index->size(),
                        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                            .count(),
-                       100 * index.direct_share());
-            st.by_version.emplace(v.version, std::move(index));
+                       100 * index->direct_share());
+            st.by_version.emplace(v.version, version_index{std::move(key), std::move(index)});
         }
         m_state.push_back(std::move(st));
     }
@@ -112,7 +142,7 @@ std::vector<located> locator::locate(double lon, double lat, const std::string& 
         if (it == st.by_version.end()) {
             continue;
         }
-        if (const core::boundary* b = it->second.locate(lon, lat)) {
+        if (const core::boundary* b = it->second.index->locate(lon, lat)) {
             out.push_back(located{st.config.level, st.layer->name, b, v});
         }
     }
@@ -133,7 +163,7 @@ std::optional<located> locator::find(const std::string& code, const std::string&
     if (it == st.by_version.end()) {
         return std::nullopt;
     }
-    if (const core::boundary* b = it->second.find(code)) {
+    if (const core::boundary* b = it->second.index->find(code)) {
         return located{st.config.level, st.layer->name, b, v};
     }
     return std::nullopt;
@@ -145,7 +175,7 @@ std::vector<const core::boundary*> locator::neighbors(const std::string& code, c
     if (!self) {
         return {};
     }
-    return m_state.back().by_version.at(self->version->version).neighbors(code);
+    return m_state.back().by_version.at(self->version->version).index->neighbors(code);
 }
 
 } // namespace onemap::tileserver

@@ -326,14 +326,14 @@ struct server::impl {
         return r.empty() ? "null" : r[0][0].as<std::string>();
     }
 
-    const std::string& code_field_of(const std::string& level) const
+    const std::string& code_field_of(std::string_view level) const
     {
         for (const auto& l : locate_levels) {
             if (l.level == level) {
                 return l.code_field;
             }
         }
-        throw std::logic_error("unknown level " + level);
+        throw std::logic_error("unknown level " + std::string(level));
     }
 
     // The JSON answer, or a problem (404) when no finest-level boundary covers the point.
@@ -414,7 +414,7 @@ struct server::impl {
         return {{"type", "Feature"},
                 {"id", hit->boundary->code},
                 {"properties",
-                 {{"code", hit->boundary->code}, {"name", hit->boundary->name}, {"level", hit->level},
+                 {{"code", hit->boundary->code}, {"name", hit->boundary->name}, {"level", std::string(hit->level)},
                   {"version", hit->version->version}, {"valid_from", hit->version->valid_from}}},
                 {"geometry", nlohmann::json::parse(boundary_geojson(*hit, code_field_of(hit->level), simplify))}};
     }
@@ -844,7 +844,9 @@ void server::reload_catalog()
     auto layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
     log().info("catalog: {} layers", layers->size());
     if (!m_impl->locate_levels.empty()) {
-        auto loc = std::make_shared<const locator>(*conn, *layers, m_impl->locate_levels);
+        // Versions already indexed by the snapshot in service are shared, not rebuilt.
+        const auto previous = m_impl->locate_snapshot.load();
+        auto loc = std::make_shared<const locator>(*conn, *layers, m_impl->locate_levels, previous.get());
         m_impl->locate_snapshot.store(std::move(loc));
     }
     m_impl->snapshot.store(std::move(layers));

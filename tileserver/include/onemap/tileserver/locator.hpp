@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace onemap::tileserver {
@@ -32,8 +33,8 @@ std::string answer_member(const std::string& level, const core::boundary& b, con
                           const core::layer_version& v);
 
 struct located {
-    std::string level;
-    std::string layer;
+    std::string_view level; ///< both owned by the locator snapshot
+    std::string_view layer;
     const core::boundary* boundary = nullptr;
     const core::layer_version* version = nullptr;
 };
@@ -41,8 +42,11 @@ struct located {
 /// An immutable snapshot: build it, then share it between request threads.
 class locator {
 public:
-    /// Loads every active version of every level's layer. \throws db_error.
-    locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels);
+    /// Loads every active version of every level's layer. A version `previous` already holds
+    /// (same table, source hash, start date and fields: published versions never change) is
+    /// shared from it instead of being read and indexed again. \throws db_error.
+    locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels,
+            const locator* previous = nullptr);
 
     /// Coarsest first; a level whose layer did not exist on `date`, or that no boundary covers,
     /// is missing from the answer.
@@ -55,11 +59,17 @@ public:
     const std::vector<locate_level>& levels() const noexcept { return m_levels; }
 
 private:
+    struct version_index {
+        std::string key; ///< what the index was built from (index_key())
+        std::shared_ptr<const core::boundary_index> index;
+    };
     struct level_state {
         locate_level config;
         const core::layer* layer = nullptr;
-        std::map<int, core::boundary_index> by_version; ///< version number → index
+        std::map<int, version_index> by_version; ///< version number → index
     };
+    /// The index of `key` in this snapshot, or null.
+    std::shared_ptr<const core::boundary_index> index_for(const std::string& key) const;
     std::vector<locate_level> m_levels;
     std::vector<core::layer> m_catalog; ///< own copy: the versions' lifetime is the snapshot's
     std::vector<level_state> m_state;
