@@ -43,6 +43,13 @@ TEST_F(encoding_http, small_answers_travel_uncompressed_even_to_browsers)
         EXPECT_FALSE(res->has_header("Content-Encoding")) << path << ": " << res->get_header_value("Content-Encoding");
         EXPECT_TRUE(nlohmann::json::accept(res->body)) << path;
         EXPECT_LT(res->body.size(), 1400U) << path;
+        // curl sends the browser's header exactly as written.
+        std::string headers;
+        ASSERT_EQ(test::run_command("curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip, deflate, br' '" + url(path) + "'",
+                                    &headers),
+                  0)
+            << headers;
+        EXPECT_EQ(headers.find("Content-Encoding"), std::string::npos) << path << ":\n" << headers;
     }
 }
 

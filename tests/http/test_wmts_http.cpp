@@ -333,6 +333,18 @@ TEST_F(wmts_http, feature_info_names_the_feature_under_the_pixel_in_json_and_htm
     ASSERT_EQ(html->status, 200);
     EXPECT_NE(html->get_header_value("Content-Type").find("text/html"), std::string::npos);
     EXPECT_NE(html->body.find(s_reservoir_name), std::string::npos);
+    // As a browser asks (curl, with a browser's Accept-Encoding): never Brotli, which
+    // cpp-httplib would apply by itself at quality 11 to any text/ answer.
+    {
+        std::string headers;
+        ASSERT_EQ(test::run_command("curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip, deflate, br' '" +
+                                        s_server->base_url() + path + ".html'",
+                                    &headers),
+                  0)
+            << headers;
+        EXPECT_NE(headers.find("200 OK"), std::string::npos) << headers;
+        EXPECT_EQ(headers.find("Content-Encoding: br"), std::string::npos) << headers;
+    }
     // Dry land has no reservoir.
     const auto d = locate(core::web_mercator_quad(), 13, s_dry);
     const auto dry = nlohmann::json::parse(get("/wmts/1.0.0/reservoir/default/WebMercatorQuad/13/" + std::to_string(d.row) +

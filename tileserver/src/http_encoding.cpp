@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <string>
 
 namespace onemap::tileserver {
@@ -74,7 +75,7 @@ bool textual(std::string_view type)
 // cpp-httplib compresses by itself when the media type is exactly "application/json",
 // "application/xml", "application/javascript", "image/svg+xml" or "application/xhtml+xml", or
 // starts with "text/". The first five with their charset named mean the same to every client
-// and keep it from doing so.
+// and keep it from doing so (text/ bodies are handed over differently, in encode_response()).
 void keep_library_compression_off(std::string& type)
 {
     if (type == "application/json" || type == "application/xml" || type == "application/javascript" ||
@@ -111,11 +112,7 @@ void encode_response(const httplib::Request& req, httplib::Response& res)
     if (type == res.headers.end()) {
         return;
     }
-    if (res.body.size() >= GZIP_MIN_BYTES && textual(type->second) && !starts_with(type->second, "text/") &&
-        !res.has_header("Content-Encoding")) {
-        // (text/ types stay with cpp-httplib's own compression, which cannot be kept from them
-        // without misspelling the type; only WMTS GetFeatureInfo answers HTML, a click at a
-        // time. Tiles, glyphs and PNGs carry their own coding or none.)
+    if (res.body.size() >= GZIP_MIN_BYTES && textual(type->second) && !res.has_header("Content-Encoding")) {
         res.set_header("Vary", "Accept-Encoding");
         if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
             std::string packed = gzip(res.body, 3);
@@ -124,6 +121,19 @@ void encode_response(const httplib::Request& req, httplib::Response& res)
                 res.set_header("Content-Encoding", "gzip");
             }
         }
+    }
+    if (starts_with(type->second, "text/") && !res.body.empty()) {
+        // cpp-httplib compresses every text/ body by itself, whatever the spelling of the
+        // charset, but never a fixed-length content provider: hand the bytes over as one.
+        const std::string media_type = type->second;
+        res.headers.erase(type);
+        auto bytes = std::make_shared<const std::string>(std::move(res.body));
+        res.body.clear();
+        res.set_content_provider(bytes->size(), media_type.c_str(),
+                                 [bytes](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                                     return sink.write(bytes->data() + offset, length);
+                                 });
+        return;
     }
     keep_library_compression_off(type->second);
 }

@@ -25,11 +25,11 @@ inline constexpr std::size_t GZIP_MIN_BYTES = 1400;
 /// The JSON media type as the server writes it (the charset keeps cpp-httplib from compressing).
 inline constexpr const char* JSON_TYPE = "application/json; charset=utf-8";
 
-/// Applies the policy to a handler's answer: JSON (all +json types) and XML bodies of
+/// Applies the policy to a handler's answer: JSON (all +json types), XML and text/ bodies of
 /// GZIP_MIN_BYTES or more are gzipped (zlib level 3) for clients that accept it, with
 /// `Vary: Accept-Encoding`; bodies already carrying a Content-Encoding are left alone; and the
-/// media type is written so that cpp-httplib does not compress again. text/ types (the WMTS
-/// FeatureInfo HTML) stay with cpp-httplib's own compression, which cannot be turned off.
+/// answer is handed to cpp-httplib so that it does not compress again (JSON and XML with the
+/// charset named; text/ bodies as a fixed-length content provider, which it never compresses).
 void encode_response(const httplib::Request& req, httplib::Response& res);
 
 } // namespace onemap::tileserver
