@@ -50,26 +50,28 @@ double q_value(std::string_view params)
         const std::string_view p = trim(params.substr(0, semi));
         params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
         if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-            const std::string value(trim(p.substr(2)));
-            try {
-                std::size_t used = 0;
-                const double q = std::stod(value, &used);
-                return used == value.size() && q >= 0 && q <= 1 ? q : 0;
-            } catch (const std::exception&) {
-                return 0;
-            }
+            const std::string_view value = trim(p.substr(2));
+            double q = 0;
+            const auto r = std::from_chars(value.data(), value.data() + value.size(), q); // no locale
+            return r.ec == std::errc() && r.ptr == value.data() + value.size() && q >= 0 && q <= 1 ? q : 0;
         }
     }
     return 1;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix)
+{
+    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
 // Media types worth compressing: JSON in all its forms, XML, HTML and other text.
 bool textual(std::string_view type)
 {
     type = trim(type.substr(0, type.find(';')));
-    return starts_with(type, "text/") || iequals(type, "application/json") || iequals(type, "application/xml") ||
-           (starts_with(type, "application/") && (type.size() > 5 && (iequals(type.substr(type.size() - 5), "+json") ||
-                                                                       iequals(type.substr(type.size() - 4), "+xml"))));
+    return starts_with(type, "text/") ||
+           (starts_with(type, "application/") &&
+            (iequals(type, "application/json") || iequals(type, "application/xml") || ends_with(type, "+json") ||
+             ends_with(type, "+xml")));
 }
 
 // cpp-httplib compresses by itself when the media type is exactly "application/json",
