@@ -339,10 +339,6 @@ struct server::impl {
     // The JSON answer, or a problem (404) when no finest-level boundary covers the point.
     std::string locate(const httplib::Request& req, httplib::Response& res)
     {
-        static const int mode = std::getenv("EXP") ? std::atoi(std::getenv("EXP")) : 0;
-        if (mode == 2) { return std::string(581, 'x'); }
-        if (mode == 3) { return std::string(194, 'x'); }
-        if (mode == 4) { res.status = 404; return std::string(194, 'x'); }
         double lon = parse_coordinate(req, "lon", -180, 180);
         double lat = parse_coordinate(req, "lat", -90, 90);
         const std::string crs = req.has_param("crs") ? req.get_param_value("crs") : "wgs84";
