@@ -1,11 +1,11 @@
 // The HTTP stack's ceiling for the locate benchmark: a bare cpp-httplib server, configured as
 // onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive, listen backlog SOMAXCONN),
-// answering every GET with a fixed JSON body (194 bytes, or BODY_BYTES, padded), or replaying
-// recorded answers: REPLAY_FILE holds lines "status<TAB>content type<TAB>path<TAB>body", and each
-// path gets its recorded status, type and body (one hash lookup), so the ceiling sends exactly
-// the bytes onemap-server sent for that request.
+// answering every GET with a fixed 194-byte JSON body, or replaying recorded answers:
+// REPLAY_FILE holds lines "status<TAB>content type<TAB>path<TAB>body", and each path gets its
+// recorded status, type and body (one hash lookup), so the ceiling sends exactly the bytes
+// onemap-server sent for that request.
 //
-//   http_ceiling PORT [BODY_BYTES | REPLAY_FILE]
+//   http_ceiling PORT [REPLAY_FILE]
 #include <httplib.h>
 
 #include <csignal>
@@ -47,7 +47,7 @@ std::unordered_map<std::string, recorded> read_replay(const char* path)
 int main(int argc, char** argv)
 {
     if (argc != 2 && argc != 3) {
-        std::cerr << "usage: http_ceiling PORT [BODY_BYTES | REPLAY_FILE]\n";
+        std::cerr << "usage: http_ceiling PORT [REPLAY_FILE]\n";
         return 2;
     }
     static httplib::Server server;
@@ -61,23 +61,15 @@ int main(int argc, char** argv)
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         listen_socket = sock;
     });
-    std::string body =
+    const std::string body =
         R"({"county":{"code":"411702","name":"驿城区"},"town":{"code":"411702001"},"village":{"code":"411702001001"},)"
         R"("grid":{"code":"411702001001001","name":"第1网格"},"pad":"0123456789012345678901"})";
     std::unordered_map<std::string, recorded> replay;
     if (argc == 3) {
-        char* end = nullptr;
-        const long bytes = std::strtol(argv[2], &end, 10);
-        if (*end == '\0') {
-            if (static_cast<std::size_t>(bytes) > body.size()) {
-                body.insert(body.size() - 2, static_cast<std::size_t>(bytes) - body.size(), '.');
-            }
-        } else {
-            replay = read_replay(argv[2]);
-            if (replay.empty()) {
-                std::cerr << "http_ceiling: no recorded answers in " << argv[2] << "\n";
-                return 2;
-            }
+        replay = read_replay(argv[2]);
+        if (replay.empty()) {
+            std::cerr << "http_ceiling: no recorded answers in " << argv[2] << "\n";
+            return 2;
         }
     }
     server.Get(R"(/.*)", [&body, &replay](const httplib::Request& req, httplib::Response& res) {
