@@ -1,6 +1,7 @@
 #include "onemap/core/db.hpp"
 
 #include "onemap/core/error.hpp"
+#include "onemap/core/event_loop.hpp"
 
 
 namespace onemap::core {
@@ -67,6 +68,7 @@ connection_pool::lease::~lease()
 
 connection_pool::lease connection_pool::acquire()
 {
+    may_block();
     std::unique_lock<std::mutex> lock(m_mutex);
     m_available.wait(lock, [this] { return !m_idle.empty() || m_free_slots > 0; });
     if (!m_idle.empty()) {

@@ -3,7 +3,6 @@
 #include "onemap/tileserver/http_errors.hpp"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 using onemap::tileserver::append_fixed;
@@ -54,7 +53,7 @@ TEST(JsonText, FixedNotationIgnoresTheLocale)
 
 TEST(JsonText, ProblemDocumentNamesTheParameter)
 {
-    httplib::Response res;
+    onemap::tileserver::http_response res;
     send_problem(res, 400, "Bad Request", "lon must be a number, got '\xff\"'", "lon");
     EXPECT_EQ(res.status, 400);
     EXPECT_EQ(res.get_header_value("Content-Type"), "application/problem+json");

@@ -4,7 +4,6 @@
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -93,7 +92,7 @@ std::optional<std::string> datetime_bound(const std::string& text, const std::st
 // The versions of a layer an OGC request means, latest first: for an instant (a date or an
 // RFC 3339 date-time; today without `datetime`) the version valid then; for an interval
 // "a/b" every version valid at some time in it.
-std::vector<const core::layer_version*> versions_for(const core::layer& l, const httplib::Request& req)
+std::vector<const core::layer_version*> versions_for(const core::layer& l, const http_request& req)
 {
     std::vector<const core::layer_version*> out;
     const std::string v = req.has_param("datetime") ? req.get_param_value("datetime") : core::today();
@@ -152,7 +151,7 @@ class features_api {
 public:
     explicit features_api(features_context ctx) : m_ctx(std::move(ctx)) {}
 
-    json landing(const httplib::Request& req) const
+    json landing(const http_request& req) const
     {
         const std::string base = m_ctx.base_url(req) + "/ogc";
         return {{"title", "onemap"},
@@ -172,7 +171,7 @@ public:
                   "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"}}};
     }
 
-    json collections(const httplib::Request& req) const
+    json collections(const http_request& req) const
     {
         const std::string base = m_ctx.base_url(req);
         json list = json::array();
@@ -185,14 +184,14 @@ public:
                 {"links", {{{"href", base + "/ogc/collections"}, {"rel", "self"}, {"type", "application/json"}}}}};
     }
 
-    json collection(const httplib::Request& req, const std::string& id) const
+    json collection(const http_request& req, const std::string& id) const
     {
         const auto cat = m_ctx.catalog();
         return collection_json(find(*cat, id), m_ctx.base_url(req));
     }
 
     // Items or one item: GeoJSON text, and the CRS written in Content-Crs.
-    std::pair<std::string, std::string> items(const httplib::Request& req, const std::string& id,
+    std::pair<std::string, std::string> items(const http_request& req, const std::string& id,
                                               const std::string* feature_id) const
     {
         const auto cat = m_ctx.catalog();
@@ -377,12 +376,12 @@ private:
         throw not_found("no collection '" + id + "'");
     }
 
-    static std::string query(const httplib::Request& req, long long offset)
+    static std::string query(const http_request& req, long long offset)
     {
         std::string q;
         for (const auto& [k, val] : req.params) {
             if (k != "offset") {
-                q += (q.empty() ? "?" : "&") + k + "=" + httplib::detail::encode_query_param(val);
+                q += (q.empty() ? "?" : "&") + k + "=" + encode_query_param(val);
             }
         }
         q += (q.empty() ? "?" : "&") + std::string("offset=") + std::to_string(offset);
@@ -394,13 +393,13 @@ private:
 
 } // namespace
 
-void register_features_api(httplib::Server& http, features_context ctx)
+void register_features_api(router& routes, features_context ctx)
 {
     auto api = std::make_shared<features_api>(std::move(ctx));
-    http.Get("/ogc", guarded([api](const httplib::Request& req, httplib::Response& res) {
+    routes.get("/ogc", [api](const http_request& req, http_response& res) {
         res.set_content(api->landing(req).dump(), "application/json");
-    }));
-    http.Get("/ogc/api", guarded([](const httplib::Request&, httplib::Response& res) {
+    });
+    routes.get("/ogc/api", [](const http_request&, http_response& res) {
         // A minimal OpenAPI 3.0 description of the routes, for clients that look for one.
         const json doc = {
             {"openapi", "3.0.3"},
@@ -415,27 +414,27 @@ void register_features_api(httplib::Server& http, features_context ctx)
               {"/ogc/collections/{collectionId}/items/{featureId}",
                {{"get", {{"summary", "one feature"}, {"responses", {{"200", {{"description", "GeoJSON Feature"}}}}}}}}}}}};
         res.set_content(doc.dump(), "application/vnd.oai.openapi+json;version=3.0");
-    }));
-    http.Get("/ogc/conformance", guarded([](const httplib::Request&, httplib::Response& res) {
+    });
+    routes.get("/ogc/conformance", [](const http_request&, http_response& res) {
         res.set_content(features_api::conformance().dump(), "application/json");
-    }));
-    http.Get("/ogc/collections", guarded([api](const httplib::Request& req, httplib::Response& res) {
+    });
+    routes.get("/ogc/collections", [api](const http_request& req, http_response& res) {
         res.set_content(api->collections(req).dump(), "application/json");
-    }));
-    http.Get(R"(/ogc/collections/([^/]+))", guarded([api](const httplib::Request& req, httplib::Response& res) {
-        res.set_content(api->collection(req, req.matches[1]).dump(), "application/json");
-    }));
-    http.Get(R"(/ogc/collections/([^/]+)/items)", guarded([api](const httplib::Request& req, httplib::Response& res) {
-        auto [body, crs] = api->items(req, req.matches[1], nullptr);
+    });
+    routes.get("/ogc/collections/{collectionId}", [api](const http_request& req, http_response& res) {
+        res.set_content(api->collection(req, req.path_param(0)).dump(), "application/json");
+    });
+    routes.get("/ogc/collections/{collectionId}/items", [api](const http_request& req, http_response& res) {
+        auto [body, crs] = api->items(req, req.path_param(0), nullptr);
         res.set_header("Content-Crs", "<" + crs + ">");
         res.set_content(body, "application/geo+json");
-    }));
-    http.Get(R"(/ogc/collections/([^/]+)/items/([^/]+))", guarded([api](const httplib::Request& req, httplib::Response& res) {
-        const std::string fid = req.matches[2];
-        auto [body, crs] = api->items(req, req.matches[1], &fid);
+    });
+    routes.get("/ogc/collections/{collectionId}/items/{featureId}", [api](const http_request& req, http_response& res) {
+        const std::string fid = req.path_param(1);
+        auto [body, crs] = api->items(req, req.path_param(0), &fid);
         res.set_header("Content-Crs", "<" + crs + ">");
         res.set_content(body, "application/geo+json");
-    }));
+    });
 }
 
 } // namespace onemap::tileserver

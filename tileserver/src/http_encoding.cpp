@@ -2,8 +2,6 @@
 
 #include "onemap/tileserver/tile_cache.hpp"
 
-#include <httplib.h>
-
 #include <cctype>
 #include <charconv>
 #include <memory>
@@ -22,19 +20,6 @@ std::string_view trim(std::string_view s)
         s.remove_suffix(1);
     }
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix)
@@ -74,18 +59,6 @@ bool textual(std::string_view type)
              ends_with(type, "+xml")));
 }
 
-// cpp-httplib compresses by itself when the media type is exactly "application/json",
-// "application/xml", "application/javascript", "image/svg+xml" or "application/xhtml+xml", or
-// starts with "text/". The first five with their charset named mean the same to every client
-// and keep it from doing so (text/ bodies are handed over differently, in encode_response()).
-void keep_library_compression_off(std::string& type)
-{
-    if (type == "application/json" || type == "application/xml" || type == "application/javascript" ||
-        type == "image/svg+xml" || type == "application/xhtml+xml") {
-        type += "; charset=utf-8";
-    }
-}
-
 } // namespace
 
 bool accepts_gzip(std::string_view header)
@@ -108,36 +81,28 @@ bool accepts_gzip(std::string_view header)
     return gzip_q >= 0 ? gzip_q > 0 : any_q > 0;
 }
 
-void encode_response(const httplib::Request& req, httplib::Response& res)
+void encode_response(const http_request& req, http_response& res)
 {
-    const auto type = res.headers.find("Content-Type");
-    if (type == res.headers.end()) {
+    std::string type = res.get_header_value("Content-Type");
+    if (type.empty()) {
         return;
     }
-    if (res.body.size() >= GZIP_MIN_BYTES && textual(type->second) && !res.has_header("Content-Encoding")) {
+    // JSON and XML are UTF-8 here; saying so costs nothing and keeps every answer's type the same.
+    if (type == "application/json" || type == "application/xml") {
+        type += "; charset=utf-8";
+        res.set_header("Content-Type", type);
+    }
+    const std::string_view body = res.content();
+    if (body.size() >= GZIP_MIN_BYTES && textual(type) && !res.has_header("Content-Encoding")) {
         res.set_header("Vary", "Accept-Encoding");
         if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
-            std::string packed = gzip(res.body, 3);
+            std::string packed = gzip(std::string(body), 3);
             if (!packed.empty()) {
-                res.body = std::move(packed);
+                res.set_content(std::move(packed), type);
                 res.set_header("Content-Encoding", "gzip");
             }
         }
     }
-    if (starts_with(type->second, "text/") && !res.body.empty()) {
-        // cpp-httplib compresses every text/ body by itself, whatever the spelling of the
-        // charset, but never a fixed-length content provider: hand the bytes over as one.
-        const std::string media_type = type->second;
-        res.headers.erase(type);
-        auto bytes = std::make_shared<const std::string>(std::move(res.body));
-        res.body.clear();
-        res.set_content_provider(bytes->size(), media_type.c_str(),
-                                 [bytes](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                                     return sink.write(bytes->data() + offset, length);
-                                 });
-        return;
-    }
-    keep_library_compression_off(type->second);
 }
 
 } // namespace onemap::tileserver

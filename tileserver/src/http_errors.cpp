@@ -3,7 +3,6 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 
-#include <httplib.h>
 #include <pqxx/except>
 #include <charconv>
 
@@ -85,7 +84,7 @@ void append_fixed(std::string& out, double v, int decimals)
     out.append(num, r.ptr);
 }
 
-void send_problem(httplib::Response& res, int status, const std::string& title,
+void send_problem(http_response& res, int status, const std::string& title,
                   const std::string& detail, const std::string& parameter)
 {
     std::string body;
@@ -105,7 +104,7 @@ void send_problem(httplib::Response& res, int status, const std::string& title,
     res.set_content(std::move(body), "application/problem+json");
 }
 
-void send_exception(httplib::Response& res, std::exception_ptr error)
+void send_exception(http_response& res, std::exception_ptr error)
 {
     try {
         std::rethrow_exception(error);

@@ -8,18 +8,6 @@
 
 #include <cstdio>
 
-#include <csignal>
-
-namespace {
-onemap::tileserver::server* g_server = nullptr;
-extern "C" void on_signal(int)
-{
-    if (g_server != nullptr) {
-        g_server->stop();
-    }
-}
-} // namespace
-
 int main(int argc, char** argv)
 {
     CLI::App app{"onemap-server: vector tiles, WMTS and geoqueries over the onemap catalog"};
@@ -28,7 +16,29 @@ int main(int argc, char** argv)
     app.add_option("-d,--db", config.db, "libpq connection string (default: PG* environment)");
     app.add_option("--host", config.host, "address to listen on")->capture_default_str();
     app.add_option("-p,--port", config.port, "port to listen on (0 = any free port)")->capture_default_str();
-    app.add_option("--http-threads", config.http_threads, "HTTP worker threads (one per keep-alive connection)")->capture_default_str();
+    app.add_option("--io-threads", config.io_threads, "HTTP event loops (0 = one per core)")->capture_default_str();
+    app.add_option("--worker-threads", config.worker_threads,
+                   "threads for queries, tile building and rendering (0 = max(cores, --db-connections))")
+        ->capture_default_str();
+    app.add_option("--max-connections", config.max_connections,
+                   "open connections; past it a new one gets 503 and is closed")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--max-url-bytes", config.max_url_bytes, "longer request URLs get 414")->capture_default_str();
+    app.add_option("--max-header-bytes", config.max_header_bytes, "larger request headers get 431")->capture_default_str();
+    app.add_option("--max-body-bytes", config.max_body_bytes, "larger request bodies get 413")->capture_default_str();
+    app.add_option("--header-timeout-ms", config.header_timeout_ms,
+                   "a request header not complete within this closes the connection")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--idle-timeout-ms", config.idle_timeout_ms, "idle keep-alive connections are closed after this")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--write-timeout-ms", config.write_timeout_ms, "a client not reading its answer is closed after this")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--cors-origin", config.cors_origin, "Access-Control-Allow-Origin (empty: no CORS headers)")
+        ->capture_default_str();
     app.add_option("--db-connections", config.db_connections, "database connections in the pool")->capture_default_str();
     std::size_t cache_mb = config.cache_bytes >> 20;
     app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();
@@ -81,15 +91,12 @@ int main(int argc, char** argv)
     try {
         onemap::set_log_level(log_level);
         config.cache_bytes = cache_mb << 20;
-    config.ogc_max_response_bytes = ogc_max_response_kb << 10;
+        config.ogc_max_response_bytes = ogc_max_response_kb << 10;
+        config.handle_signals = true; // SIGTERM/SIGINT: finish what is in flight, exit 0
         onemap::tileserver::server server(config);
         const int port = server.bind();
-        g_server = &server;
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
         onemap::log().info("listening on http://{}:{}/", config.host, port);
         server.run();
-        g_server = nullptr;
         onemap::log().info("stopped");
         return 0;
     } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "onemap/tileserver/tile_cache.hpp"
 
+#include "onemap/core/event_loop.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -7,6 +9,8 @@
 #include <functional>
 
 namespace onemap::tileserver {
+
+using core::may_block;
 
 namespace {
 
@@ -79,6 +83,7 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
             ++m_stats.hits;
             return it->second->tile;
         }
+        may_block(); // computing, or waiting for another's computation, is a worker's job
         auto [pit, inserted] = m_pending.try_emplace(key, nullptr);
         if (inserted) {
             pit->second = std::make_shared<pending>();

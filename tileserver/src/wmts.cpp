@@ -6,7 +6,6 @@
 #include "onemap/tileserver/raster_service.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/except>
 
@@ -95,7 +94,7 @@ std::string number(double v)
     return buf;
 }
 
-void send_exception_report(httplib::Response& res, const ows_error& e)
+void send_exception_report(http_response& res, const ows_error& e)
 {
     std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                        "<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/1.1\" "
@@ -115,7 +114,7 @@ void send_exception_report(httplib::Response& res, const ows_error& e)
 
 // Every failure of a WMTS request becomes an ExceptionReport; other onemap errors map onto
 // the closest OWS code.
-void send_wmts_exception(httplib::Response& res, std::exception_ptr error)
+void send_wmts_exception(http_response& res, std::exception_ptr error)
 {
     try {
         std::rethrow_exception(error);
@@ -140,7 +139,7 @@ void send_wmts_exception(httplib::Response& res, std::exception_ptr error)
 // KVP parameters with case-insensitive names (07-057r7 §8.1: names are case-insensitive).
 class kvp {
 public:
-    explicit kvp(const httplib::Request& req)
+    explicit kvp(const http_request& req)
     {
         for (const auto& [name, value] : req.params) {
             std::string key = name;
@@ -252,7 +251,7 @@ public:
         return core::find_public_layer(catalog, name);
     }
 
-    std::string capabilities(const httplib::Request& req) const
+    std::string capabilities(const http_request& req) const
     {
         const catalog_ptr pinned = m_ctx.catalog();
         const std::string base = m_ctx.base_url(req);
@@ -485,7 +484,7 @@ public:
         throw invalid(parameter, std::string(parameter) + " must be " + PNG + " or " + MVT + ", got '" + format + "'");
     }
 
-    void get_tile(const httplib::Request& req, httplib::Response& res, const tile_address& a, tile_format format) const
+    void get_tile(const http_request& req, http_response& res, const tile_address& a, tile_format format) const
     {
         const catalog_ptr pinned = m_ctx.catalog();
         const resolved_tile t = resolve(a, *pinned);
@@ -495,11 +494,11 @@ public:
             res.status = 204; // GDAL, QGIS and OpenLayers read 204 as an empty tile
             return;
         }
-        m_ctx.send_tile(req, res, *tile, format == tile_format::png ? PNG : MVT);
+        m_ctx.send_tile(req, res, tile, format == tile_format::png ? PNG : MVT);
     }
 
     // Features under pixel (i, j) of a tile, nearest first, from each layer drawn there.
-    void feature_info(httplib::Response& res, const tile_address& a, const std::string& i_text,
+    void feature_info(http_response& res, const tile_address& a, const std::string& i_text,
                       const std::string& j_text, bool html) const
     {
         const catalog_ptr pinned = m_ctx.catalog();
@@ -612,7 +611,7 @@ public:
         res.set_content(h, "text/html; charset=utf-8");
     }
 
-    void handle_kvp(const httplib::Request& req, httplib::Response& res) const
+    void handle_kvp(const http_request& req, http_response& res) const
     {
         const kvp p(req);
         const auto* service = p.find("SERVICE");
@@ -672,56 +671,61 @@ private:
 
 } // namespace
 
-void register_wmts(httplib::Server& http, wmts_context ctx)
+void register_wmts(router& routes, wmts_context ctx)
 {
     auto service = std::make_shared<const wmts_service>(std::move(ctx));
-    http.Get("/wmts", guarded([service](const httplib::Request& req, httplib::Response& res) {
-        service->handle_kvp(req, res);
-    },
-                     send_wmts_exception));
-    http.Get("/wmts/1.0.0/WMTSCapabilities.xml", guarded([service](const httplib::Request& req, httplib::Response& res) {
-                 res.set_header("Cache-Control", "public, max-age=60");
-                 res.set_content(service->capabilities(req), "application/xml");
-             },
-                     send_wmts_exception));
+    const route_options ows{send_wmts_exception, run_on::io_first};
+    // Capabilities are built from the catalog for each request: a worker's job.
+    const route_options ows_worker{send_wmts_exception, run_on::worker};
+    routes.get("/wmts", [service](const http_request& req, http_response& res) { service->handle_kvp(req, res); },
+               ows);
+    routes.get(
+        "/wmts/1.0.0/WMTSCapabilities.xml",
+        [service](const http_request& req, http_response& res) {
+            res.set_header("Cache-Control", "public, max-age=60");
+            res.set_content(service->capabilities(req), "application/xml");
+        },
+        ows_worker);
     // {layer}/{style}[/{time}]/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|mvt}
-    const std::string seg = "([^/]+)";
-    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + R"(\.(png|mvt))",
-             guarded([service](const httplib::Request& req, httplib::Response& res) {
-                 const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
-                                      req.matches[5], req.matches[6], {}};
-                 service->get_tile(req, res, a, wmts_service::parse_format(req.matches[7], "format"));
-             },
-                     send_wmts_exception));
-    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg +
-                 R"(\.(png|mvt))",
-             guarded([service](const httplib::Request& req, httplib::Response& res) {
-                 const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
-                                      req.matches[6], req.matches[7], req.matches[3]};
-                 service->get_tile(req, res, a, wmts_service::parse_format(req.matches[8], "format"));
-             },
-                     send_wmts_exception));
+    routes.get(
+        "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
+        [service](const http_request& req, http_response& res) {
+            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
+                                 req.path_param(4), req.path_param(5), {}};
+            service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(6), "format"));
+        },
+        ows);
+    routes.get(
+        "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
+        [service](const http_request& req, http_response& res) {
+            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
+                                 req.path_param(5), req.path_param(6), req.path_param(2)};
+            service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(7), "format"));
+        },
+        ows);
     // .../{TileCol}/{J}/{I}.{json|html}
-    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
-                 seg + "/" + seg + R"(\.(json|html))",
-             guarded([service](const httplib::Request& req, httplib::Response& res) {
-                 const tile_address a{req.matches[1], req.matches[2], req.matches[4], req.matches[5],
-                                      req.matches[6], req.matches[7], req.matches[3]};
-                 service->feature_info(res, a, req.matches[9], req.matches[8], req.matches[10] == "html");
-             },
-                     send_wmts_exception));
-    http.Get("/wmts/1.0.0/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" + seg + "/" +
-                 seg + R"(\.(json|html))",
-             guarded([service](const httplib::Request& req, httplib::Response& res) {
-                 const tile_address a{req.matches[1], req.matches[2], req.matches[3], req.matches[4],
-                                      req.matches[5], req.matches[6], {}};
-                 service->feature_info(res, a, req.matches[8], req.matches[7], req.matches[9] == "html");
-             },
-                     send_wmts_exception));
-    http.Get(R"(/wmts/.*)", guarded([](const httplib::Request& req, httplib::Response&) {
-                 throw ows_error(404, "InvalidParameterValue", "", "no WMTS resource at " + req.path);
-             },
-                     send_wmts_exception));
+    routes.get(
+        "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
+        [service](const http_request& req, http_response& res) {
+            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
+                                 req.path_param(5), req.path_param(6), req.path_param(2)};
+            service->feature_info(res, a, req.path_param(8), req.path_param(7), req.path_param(9) == "html");
+        },
+        ows);
+    routes.get(
+        "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
+        [service](const http_request& req, http_response& res) {
+            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
+                                 req.path_param(4), req.path_param(5), {}};
+            service->feature_info(res, a, req.path_param(7), req.path_param(6), req.path_param(8) == "html");
+        },
+        ows);
+    routes.get(
+        "/wmts/*",
+        [](const http_request& req, http_response&) {
+            throw ows_error(404, "InvalidParameterValue", "", "no WMTS resource at " + req.path);
+        },
+        ows);
 }
 
 } // namespace onemap::tileserver

@@ -3,16 +3,13 @@
 // every public catalog layer. Feature ids and attributes are those of the tiles.
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
+#include "onemap/tileserver/router.hpp"
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-} // namespace httplib
 
 namespace onemap::tileserver {
 
@@ -27,11 +24,11 @@ struct features_limits {
 struct features_context {
     core::connection_pool* pool = nullptr;
     std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
-    std::function<std::string(const httplib::Request&)> base_url;
+    std::function<std::string(const http_request&)> base_url;
     features_limits limits;
 };
 
 /// Registers the /ogc routes; handlers report errors through send_exception.
-void register_features_api(httplib::Server& http, features_context ctx);
+void register_features_api(router& routes, features_context ctx);
 
 } // namespace onemap::tileserver

@@ -1,16 +1,12 @@
 #pragma once
-// The server's one content-coding policy. Debian's cpp-httplib compresses every JSON, XML or
-// text answer by itself, with Brotli at quality 11 whenever the client accepts "br" (every
-// browser does): that made /locate 11 times slower for web apps (3,146 against 35,960 req/s).
-// Instead, handlers' answers pass through encode_response(): large textual bodies are gzipped
-// at a fast level, small ones go as they are, and cpp-httplib's own compression never runs.
+// The server's one content-coding policy: every answer passes through encode_response() (the
+// router calls it): large textual bodies are gzipped at a fast level for clients that accept
+// gzip, small ones go as they are, and Brotli is never used (at quality 11, as the previous
+// HTTP library chose for browsers, it made /locate 11 times slower for web apps).
+#include "onemap/tileserver/http_message.hpp"
+
 #include <cstddef>
 #include <string_view>
-
-namespace httplib {
-struct Request;
-struct Response;
-} // namespace httplib
 
 namespace onemap::tileserver {
 
@@ -22,14 +18,12 @@ bool accepts_gzip(std::string_view accept_encoding);
 /// carries the answer anyway and compressing costs more than it saves.
 inline constexpr std::size_t GZIP_MIN_BYTES = 1400;
 
-/// The JSON media type as the server writes it (the charset keeps cpp-httplib from compressing).
+/// The JSON media type as the server writes it.
 inline constexpr const char* JSON_TYPE = "application/json; charset=utf-8";
 
 /// Applies the policy to a handler's answer: JSON (all +json types), XML and text/ bodies of
 /// GZIP_MIN_BYTES or more are gzipped (zlib level 3) for clients that accept it, with
-/// `Vary: Accept-Encoding`; bodies already carrying a Content-Encoding are left alone; and the
-/// answer is handed to cpp-httplib so that it does not compress again (JSON and XML with the
-/// charset named; text/ bodies as a fixed-length content provider, which it never compresses).
-void encode_response(const httplib::Request& req, httplib::Response& res);
+/// `Vary: Accept-Encoding`; bodies already carrying a Content-Encoding are left alone.
+void encode_response(const http_request& req, http_response& res);
 
 } // namespace onemap::tileserver

@@ -6,6 +6,7 @@
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/tileserver/router.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
 
@@ -14,11 +15,6 @@
 #include <string>
 #include <vector>
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-} // namespace httplib
 
 namespace onemap::tileserver {
 
@@ -27,7 +23,7 @@ enum class tile_format { png, mvt };
 struct wmts_context {
     core::connection_pool* pool = nullptr;
     std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
-    std::function<std::string(const httplib::Request&)> base_url;
+    std::function<std::string(const http_request&)> base_url;
     const std::vector<tileset_config>* tilesets = nullptr;
     /// The tile of a layer or composite on a date; nullptr when nothing is drawn there.
     std::function<std::shared_ptr<const cached_tile>(const std::string& name, tile_format format,
@@ -35,11 +31,11 @@ struct wmts_context {
                                                      std::uint64_t row, const std::string& date)>
         tile;
     /// Writes a tile with ETag/gzip handling.
-    std::function<void(const httplib::Request&, httplib::Response&, const cached_tile&, const char* content_type)>
+    std::function<void(const http_request&, http_response&, const std::shared_ptr<const cached_tile>&, const char* content_type)>
         send_tile;
 };
 
 /// Registers /wmts (KVP) and /wmts/1.0.0/... (RESTful).
-void register_wmts(httplib::Server& http, wmts_context ctx);
+void register_wmts(router& routes, wmts_context ctx);
 
 } // namespace onemap::tileserver

@@ -1,0 +1,656 @@
+// Boost.Beast parses requests; answers are written by hand as one gather write (the header
+// text and the body, which for a cached tile is the cache's own buffer: no copy).
+#include "onemap/tileserver/http_frontend.hpp"
+
+#include "onemap/core/error.hpp"
+#include "onemap/core/event_loop.hpp"
+#include "onemap/core/log.hpp"
+#include "onemap/tileserver/http_errors.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace onemap::tileserver {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+class session;
+
+// One event loop: an io_context run by one thread, and the connections it owns.
+struct event_loop {
+    std::unordered_set<session*> sessions; // touched only on this loop's thread; outlives ioc
+    asio::io_context ioc{1};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{ioc.get_executor()};
+};
+
+// The Date header, formatted once a second per thread.
+std::string_view http_date()
+{
+    thread_local char buf[64] = {};
+    thread_local std::time_t last = 0;
+    const std::time_t now = std::time(nullptr);
+    if (now != last) {
+        last = now;
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        static const char* const DAYS[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char* const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", DAYS[tm.tm_wday], tm.tm_mday,
+                      MONTHS[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    }
+    return buf;
+}
+
+void append_number(std::string& out, std::size_t v)
+{
+    char num[24];
+    const auto r = std::to_chars(num, num + sizeof num, v);
+    out.append(num, r.ptr);
+}
+
+http_method method_of(bhttp::verb v)
+{
+    switch (v) {
+    case bhttp::verb::get: return http_method::get;
+    case bhttp::verb::head: return http_method::head;
+    case bhttp::verb::post: return http_method::post;
+    case bhttp::verb::put: return http_method::put;
+    case bhttp::verb::delete_: return http_method::del;
+    case bhttp::verb::options: return http_method::options;
+    case bhttp::verb::patch: return http_method::patch;
+    default: return http_method::other;
+    }
+}
+
+// Repeated failures (accept on a full file table) logged at most once a second, with a count.
+class rate_limited_log {
+public:
+    void warn(const std::string& what)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        const auto now = std::chrono::steady_clock::now();
+        ++m_suppressed;
+        if (now - m_last >= std::chrono::seconds(1)) {
+            log().warn("{} ({} times in the last second or more)", what, m_suppressed);
+            m_last = now;
+            m_suppressed = 0;
+        }
+    }
+
+private:
+    std::mutex m_mutex;
+    std::chrono::steady_clock::time_point m_last{};
+    std::uint64_t m_suppressed = 0;
+};
+
+} // namespace
+
+struct http_frontend::impl {
+    impl(frontend_config c, const router& r) : config(std::move(c)), routes(r), workers(std::max<std::size_t>(1, config.worker_threads))
+    {
+        std::size_t n = config.io_threads;
+        if (n == 0) {
+            n = std::max(1u, std::thread::hardware_concurrency());
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            loops.push_back(std::make_unique<event_loop>());
+        }
+        acceptor.emplace(loops[0]->ioc);
+    }
+
+    void do_accept();
+    void reject(tcp::socket socket);
+    void session_closed();
+    void begin_shutdown();
+
+    frontend_config config;
+    const router& routes;
+    std::vector<std::unique_ptr<event_loop>> loops;
+    asio::thread_pool workers;
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<asio::signal_set> signals;
+    std::optional<asio::steady_timer> grace;
+    std::optional<asio::steady_timer> accept_retry;
+    std::size_t next_loop = 0;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> open{0};
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> rejected{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> on_workers{0};
+    rate_limited_log accept_errors;
+};
+
+namespace {
+
+// Lingering close: after the last answer, stop sending, read and drop what the client still
+// sends (up to a limit, for a short time), then close, so that a reset never destroys the
+// answer in the client's receive buffer.
+void linger_and_close(std::shared_ptr<beast::tcp_stream> stream)
+{
+    error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream->expires_after(std::chrono::seconds(2));
+    auto drain = std::make_shared<std::array<char, 4096>>();
+    auto remaining = std::make_shared<std::size_t>(64 << 10);
+    auto step = std::make_shared<std::function<void(error_code, std::size_t)>>();
+    *step = [stream, drain, remaining, step](error_code ec, std::size_t n) mutable {
+        if (ec || n >= *remaining) {
+            error_code ignore;
+            stream->socket().close(ignore);
+            *step = nullptr; // breaks the cycle
+            return;
+        }
+        *remaining -= n;
+        stream->async_read_some(asio::buffer(*drain), [step](error_code e, std::size_t k) { (*step)(e, k); });
+    };
+    stream->async_read_some(asio::buffer(*drain), [step](error_code e, std::size_t k) { (*step)(e, k); });
+}
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(http_frontend::impl& fe, event_loop& loop, tcp::socket socket)
+        : m_fe(fe), m_loop(loop), m_stream(std::make_shared<beast::tcp_stream>(std::move(socket)))
+    {
+        error_code ec;
+        m_stream->socket().set_option(tcp::no_delay(true), ec);
+        const auto remote = m_stream->socket().remote_endpoint(ec);
+        if (!ec) {
+            m_remote = remote.address().to_string();
+        }
+        m_loop.sessions.insert(this);
+    }
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    ~session()
+    {
+        m_loop.sessions.erase(this);
+        if (m_stream->socket().is_open()) {
+            error_code ignored;
+            m_stream->socket().close(ignored);
+        }
+        m_fe.session_closed();
+    }
+
+    void start() { read_request(); }
+
+    // stop(): idle connections close now; the others after their answer.
+    void on_shutdown()
+    {
+        m_keep_alive = false;
+        if (m_state == state::idle) {
+            error_code ignored;
+            m_stream->socket().cancel(ignored);
+        }
+    }
+
+private:
+    enum class state { idle, reading, working, writing };
+
+    void read_request()
+    {
+        if (m_fe.stopping) {
+            linger_and_close(m_stream);
+            return;
+        }
+        if (m_buffer.size() > 0) { // pipelined: the next request is already here
+            read_header();
+            return;
+        }
+        m_state = state::idle;
+        m_stream->expires_after(m_fe.config.idle_timeout);
+        m_stream->async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+            self->m_buffer.commit(n);
+            if (ec || n == 0) {
+                return; // closed, idle timeout, or shutdown: the session ends here
+            }
+            self->read_header();
+        });
+    }
+
+    void read_header()
+    {
+        m_state = state::reading;
+        m_parser.emplace();
+        m_parser->header_limit(static_cast<std::uint32_t>(m_fe.config.max_header_bytes + m_fe.config.max_url_bytes));
+        m_parser->body_limit(m_fe.config.max_body_bytes);
+        m_stream->expires_after(m_fe.config.header_timeout);
+        bhttp::async_read_header(*m_stream, m_buffer, *m_parser,
+                                 [self = shared_from_this()](error_code ec, std::size_t n) { self->on_header(ec, n); });
+    }
+
+    // The length of the request line in the buffer (all of it when no line end came).
+    std::size_t request_line_length() const
+    {
+        const auto data = m_buffer.data();
+        const std::string_view text(static_cast<const char*>(data.data()), data.size());
+        const auto eol = text.find("\r\n");
+        return eol == std::string_view::npos ? text.size() : eol;
+    }
+
+    void on_header(error_code ec, std::size_t header_bytes)
+    {
+        if (ec == bhttp::error::header_limit) {
+            // Which limit: the URL (414) or the header fields (431).
+            fail(request_line_length() > m_fe.config.max_url_bytes + 16 ? 414 : 431,
+                 request_line_length() > m_fe.config.max_url_bytes + 16 ? "the request URL is too long"
+                                                                        : "the request header is too large");
+            return;
+        }
+        if (ec) {
+            if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+                ec == bhttp::error::partial_message) {
+                return; // a slow or vanished client: closed without an answer
+            }
+            fail(400, "malformed request: " + ec.message());
+            return;
+        }
+        const auto& msg = m_parser->get();
+        const std::size_t line = msg.target().size();
+        if (line > m_fe.config.max_url_bytes) {
+            fail(414, "the request URL is longer than " + std::to_string(m_fe.config.max_url_bytes) + " bytes");
+            return;
+        }
+        if (header_bytes > request_line_length_of(msg) + m_fe.config.max_header_bytes) {
+            fail(431, "the request header is larger than " + std::to_string(m_fe.config.max_header_bytes) + " bytes");
+            return;
+        }
+        if (msg.version() != 11 && msg.version() != 10) {
+            fail(505, "only HTTP/1.0 and HTTP/1.1 are served");
+            return;
+        }
+        if (m_parser->is_done()) {
+            handle();
+            return;
+        }
+        if (beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+            static const std::string CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+            m_stream->expires_after(m_fe.config.write_timeout);
+            asio::async_write(*m_stream, asio::buffer(CONTINUE), [self = shared_from_this()](error_code e, std::size_t) {
+                if (!e) {
+                    self->read_body();
+                }
+            });
+            return;
+        }
+        read_body();
+    }
+
+    static std::size_t request_line_length_of(const bhttp::request<bhttp::string_body>& msg)
+    {
+        return msg.method_string().size() + msg.target().size() + 12; // "M T HTTP/1.1\r\n"
+    }
+
+    void read_body()
+    {
+        m_stream->expires_after(m_fe.config.body_timeout);
+        bhttp::async_read(*m_stream, m_buffer, *m_parser, [self = shared_from_this()](error_code ec, std::size_t) {
+            if (ec == bhttp::error::body_limit) {
+                self->fail(413, "the request body is larger than " + std::to_string(self->m_fe.config.max_body_bytes) +
+                                    " bytes");
+                return;
+            }
+            if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+                return;
+            }
+            if (ec) {
+                self->fail(400, "malformed request body: " + ec.message());
+                return;
+            }
+            self->handle();
+        });
+    }
+
+    void handle()
+    {
+        auto& msg = m_parser->get();
+        m_request.method = method_of(msg.method());
+        m_request.set_target(std::string_view(msg.target().data(), msg.target().size()));
+        m_request.headers.clear();
+        for (const auto& field : msg) {
+            m_request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+        m_request.body = std::move(msg.body());
+        if (m_request.method == http_method::post &&
+            beast::iequals(msg[bhttp::field::content_type].substr(0, 33), "application/x-www-form-urlencoded")) {
+            m_request.add_params(m_request.body);
+        }
+        m_request.remote_addr = m_remote;
+        m_request.path_params.clear();
+        m_keep_alive = m_keep_alive && msg.keep_alive() && !m_fe.stopping;
+        m_http10 = msg.version() == 10;
+        m_response.reset();
+        m_state = state::working;
+        ++m_fe.requests;
+        if (dispatch(false) == dispatch_result::done) {
+            write();
+            return;
+        }
+        ++m_fe.on_workers;
+        // The guard keeps this loop running while the worker has the request.
+        asio::post(m_fe.workers, [self = shared_from_this(), guard = asio::make_work_guard(m_loop.ioc)]() mutable {
+            self->dispatch(true);
+            auto& ioc = self->m_loop.ioc;
+            asio::post(ioc, [self = std::move(self), guard = std::move(guard)] { self->write(); });
+        });
+    }
+
+    dispatch_result dispatch(bool on_worker)
+    {
+        try {
+            return m_fe.routes.dispatch(m_request, m_response, on_worker);
+        } catch (const std::exception& e) {
+            log().error("answering {}: {}", m_request.target, e.what());
+        } catch (...) {
+            log().error("answering {}: unknown exception", m_request.target);
+        }
+        m_response.reset();
+        send_problem(m_response, 500, "Internal Server Error", "internal error; see the server log");
+        return dispatch_result::done;
+    }
+
+    // A bad request: answer it and close the connection.
+    void fail(int status, const std::string& detail)
+    {
+        m_keep_alive = false;
+        m_request = http_request{};
+        m_response.reset();
+        send_problem(m_response, status, std::string(reason_phrase(status)), detail);
+        write();
+    }
+
+    void write()
+    {
+        m_state = state::writing;
+        if (m_fe.stopping) {
+            m_keep_alive = false;
+        }
+        const bool head_only = m_request.method == http_method::head;
+        const std::string_view body = m_response.content();
+        std::string& h = m_head;
+        h.clear();
+        h += m_http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        append_number(h, static_cast<std::size_t>(m_response.status));
+        h += ' ';
+        h += reason_phrase(m_response.status);
+        h += "\r\nServer: onemap\r\nDate: ";
+        h += http_date();
+        h += "\r\n";
+        for (const auto& [name, value] : m_response.headers) {
+            h += name;
+            h += ": ";
+            h += value;
+            h += "\r\n";
+        }
+        const bool no_body_allowed = m_response.status == 204 || m_response.status == 304 || m_response.status < 200;
+        if (!no_body_allowed) {
+            h += "Content-Length: ";
+            append_number(h, body.size());
+            h += "\r\n";
+        }
+        if (!m_keep_alive) {
+            h += "Connection: close\r\n";
+        } else if (m_http10) {
+            h += "Connection: keep-alive\r\n";
+        }
+        h += "\r\n";
+        const std::array<asio::const_buffer, 2> buffers{
+            asio::buffer(h), head_only || no_body_allowed ? asio::const_buffer() : asio::buffer(body.data(), body.size())};
+        m_stream->expires_after(m_fe.config.write_timeout);
+        asio::async_write(*m_stream, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+            self->m_response.reset(); // lets go of a shared tile body
+            if (ec) {
+                return;
+            }
+            if (!self->m_keep_alive) {
+                linger_and_close(self->m_stream);
+                return;
+            }
+            self->m_parser.reset();
+            self->read_request();
+        });
+    }
+
+    http_frontend::impl& m_fe;
+    event_loop& m_loop;
+    std::shared_ptr<beast::tcp_stream> m_stream; // shared with a lingering close that outlives us
+    beast::flat_buffer m_buffer{8192};
+    std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
+    http_request m_request;
+    http_response m_response;
+    std::string m_head;
+    std::string m_remote;
+    state m_state = state::idle;
+    bool m_keep_alive = true;
+    bool m_http10 = false;
+};
+
+} // namespace
+
+void http_frontend::impl::do_accept()
+{
+    event_loop& target = *loops[next_loop++ % loops.size()];
+    acceptor->async_accept(target.ioc, [this, &target](error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || stopping) {
+            return;
+        }
+        if (ec) {
+            accept_errors.warn("cannot accept a connection: " + ec.message());
+            // Out of file descriptors: wait a little rather than spin.
+            accept_retry->expires_after(std::chrono::milliseconds(50));
+            accept_retry->async_wait([this](error_code e) {
+                if (!e && !stopping) {
+                    do_accept();
+                }
+            });
+            return;
+        }
+        ++accepted;
+        if (open.load() >= config.max_connections) {
+            ++rejected;
+            asio::post(target.ioc, [this, s = std::move(socket)]() mutable { reject(std::move(s)); });
+        } else {
+            ++open;
+            asio::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+                std::make_shared<session>(*this, target, std::move(s))->start();
+            });
+        }
+        do_accept();
+    });
+}
+
+// Over the connection cap: a 503 and a lingering close, never a stall.
+void http_frontend::impl::reject(tcp::socket socket)
+{
+    static const std::string BODY =
+        R"({"type":"about:blank","title":"Service Unavailable","status":503,"detail":"the server has too many open connections; retry shortly"})";
+    static const std::string ANSWER = "HTTP/1.1 503 Service Unavailable\r\nServer: onemap\r\n"
+                                      "Content-Type: application/problem+json\r\nRetry-After: 1\r\n"
+                                      "Connection: close\r\nContent-Length: " +
+                                      std::to_string(BODY.size()) + "\r\n\r\n" + BODY;
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    stream->expires_after(config.write_timeout);
+    asio::async_write(*stream, asio::buffer(ANSWER), [stream](error_code ec, std::size_t) {
+        if (ec) {
+            return;
+        }
+        linger_and_close(stream);
+    });
+}
+
+void http_frontend::impl::session_closed()
+{
+    if (--open == 0 && stopping) {
+        asio::post(loops[0]->ioc, [this] {
+            if (grace) {
+                grace->cancel();
+            }
+        });
+    }
+}
+
+void http_frontend::impl::begin_shutdown()
+{
+    error_code ignored;
+    acceptor->close(ignored);
+    if (signals) {
+        signals->cancel(ignored);
+    }
+    accept_retry->cancel();
+    if (open.load() > 0) {
+        grace->expires_after(config.shutdown_grace);
+        grace->async_wait([this](error_code ec) {
+            if (!ec && open.load() > 0) {
+                log().warn("{} connections still busy after the shutdown grace; closing them", open.load());
+                for (auto& l : loops) {
+                    l->ioc.stop();
+                }
+            }
+        });
+    }
+}
+
+http_frontend::http_frontend(frontend_config config, const router& routes)
+    : m_impl(std::make_unique<impl>(std::move(config), routes))
+{
+}
+
+http_frontend::~http_frontend()
+{
+    m_impl->workers.join();
+}
+
+int http_frontend::bind()
+{
+    auto& cfg = m_impl->config;
+    // Every connection is a descriptor: take all the process may have (nginx's
+    // worker_rlimit_nofile, without a setting).
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    error_code ec;
+    const auto address = asio::ip::make_address(cfg.host, ec);
+    if (ec) {
+        throw config_error("cannot listen on '" + cfg.host + "': not an IP address");
+    }
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(cfg.port));
+    auto& acceptor = *m_impl->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) {
+        acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+        acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        throw config_error("cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " + ec.message());
+    }
+    cfg.port = acceptor.local_endpoint().port();
+    return cfg.port;
+}
+
+void http_frontend::run()
+{
+    auto& fe = *m_impl;
+    auto& loop0 = fe.loops[0]->ioc;
+    fe.grace.emplace(loop0);
+    fe.accept_retry.emplace(loop0);
+    if (fe.config.handle_signals) {
+        fe.signals.emplace(loop0, SIGINT, SIGTERM);
+        std::function<void(error_code, int)> on_signal;
+        on_signal = [this](error_code ec, int sig) {
+            if (ec) {
+                return;
+            }
+            log().info("signal {}: finishing requests in flight, then stopping", sig);
+            stop();
+        };
+        fe.signals->async_wait(on_signal);
+    }
+    asio::post(loop0, [&fe] { fe.do_accept(); });
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < fe.loops.size(); ++i) {
+        threads.emplace_back([&loop = *fe.loops[i]] {
+            core::set_event_loop_thread(true);
+            loop.ioc.run();
+        });
+    }
+    core::set_event_loop_thread(true);
+    loop0.run();
+    core::set_event_loop_thread(false);
+    for (auto& t : threads) {
+        t.join();
+    }
+    fe.workers.join();
+}
+
+void http_frontend::stop()
+{
+    auto& fe = *m_impl;
+    if (fe.stopping.exchange(true)) {
+        return;
+    }
+    asio::post(fe.loops[0]->ioc, [&fe] { fe.begin_shutdown(); });
+    for (auto& l : fe.loops) {
+        asio::post(l->ioc, [loop = l.get()] {
+            // Copy: closing a session may end it, which erases it from the set.
+            const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
+            for (auto* s : sessions) {
+                if (loop->sessions.count(s) > 0) {
+                    s->on_shutdown();
+                }
+            }
+            loop->guard.reset();
+        });
+    }
+}
+
+frontend_stats http_frontend::stats() const
+{
+    frontend_stats s;
+    s.accepted = m_impl->accepted;
+    s.rejected = m_impl->rejected;
+    s.requests = m_impl->requests;
+    s.on_workers = m_impl->on_workers;
+    s.open = m_impl->open;
+    return s;
+}
+
+} // namespace onemap::tileserver

@@ -1,0 +1,169 @@
+#include "server_state.hpp"
+
+#include "onemap/core/error.hpp"
+#include "onemap/tileserver/http_encoding.hpp"
+
+namespace onemap::tileserver {
+
+server_state::server_state(server_config c)
+    : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool), raster(pool, config.styles_dir)
+{
+    if (!config.config_path.empty()) {
+        tilesets = read_tilesets(config.config_path);
+        locate_levels = read_locate_levels(config.config_path);
+    }
+}
+
+const tileset_config* server_state::find_tileset(const std::string& name) const
+{
+    for (const auto& t : tilesets) {
+        if (t.name == name) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+std::shared_ptr<const locator> server_state::locator_now() const
+{
+    auto l = locate_snapshot.load();
+    if (!l) {
+        throw not_found("point location is not configured (no locate: section in the server config)");
+    }
+    return l;
+}
+
+std::string server_state::base_url(const http_request& req) const
+{
+    if (!config.public_url.empty()) {
+        return config.public_url;
+    }
+    const std::string& host = req.get_header_value("Host");
+    return "http://" + (host.empty() ? config.host + ":" + std::to_string(config.port) : host);
+}
+
+std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vector<core::layer>& layers,
+                                                                 const tileset_config* composite,
+                                                                 const core::layer* layer,
+                                                                 const core::tile_matrix_set& tms, int level,
+                                                                 std::uint64_t col, std::uint64_t row,
+                                                                 const std::string& date, double pixel_ratio)
+{
+    std::shared_ptr<const drawable_style> style;
+    std::vector<std::string> layer_names;
+    if (composite != nullptr) {
+        style = raster.named_style(composite->name);
+        if (!style) {
+            throw not_found("no style file '" + composite->name + ".json' to draw tileset '" + composite->name +
+                            "' with");
+        }
+        for (const auto& member : composite->layers) {
+            layer_names.push_back(member.layer);
+        }
+    } else {
+        style = raster.layer_style(*layer, tilesets.empty() ? "basemap" : tilesets.front().name);
+        layer_names.push_back(layer->name);
+    }
+    const auto picks = raster_service::picks_at(layers, composite, layer, tms, level, date);
+    const std::string name = composite != nullptr ? composite->name : layer->name;
+    const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' + style->id +
+                               '#' + style->revision + '@' + date + ".png";
+    auto key_of = [&](std::uint64_t c, std::uint64_t r) {
+        return prefix + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(c) + '/' +
+               std::to_string(r);
+    };
+    // A change anywhere in the metatile can move labels in any of its tiles (collisions),
+    // so every tile of it is invalidated by the metatile's box.
+    const core::box meta_bounds = raster_service::bounds_lonlat(tms, raster_service::metatile_of(tms, level, col, row));
+    return cache.get(key_of(col, row), layer_names, meta_bounds, [&] {
+        const std::uint64_t epoch = cache.epoch();
+        return raster.tile_png(
+            prefix, *style, picks, tms, level, col, row, pixel_ratio,
+            [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
+                cache.put(key_of(c, r), layer_names, meta_bounds, std::move(png), epoch);
+            },
+            [&]() -> std::optional<std::string> {
+                if (auto t = cache.peek(key_of(col, row))) {
+                    return t->body;
+                }
+                return std::nullopt;
+            });
+    });
+}
+
+std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core::layer>& layers,
+                                                          const tileset_config* composite, const core::layer* layer,
+                                                          const core::tile_matrix_set& tms, int level,
+                                                          std::uint64_t col, std::uint64_t row,
+                                                          const std::string& date)
+{
+    // What to draw: the layer, or the composite's members shown at this zoom, each in the
+    // version valid on the date.
+    std::vector<layer_pick> picks;
+    std::vector<std::string> layer_names;
+    if (composite != nullptr) {
+        const int zoom = tms.web_mercator_zoom(level);
+        for (const auto& member : composite->layers) {
+            const core::layer* l = core::find_public_layer(layers, member.layer);
+            layer_names.push_back(member.layer);
+            if (l != nullptr && member.shown_at(zoom)) {
+                if (const auto* v = l->as_of(date)) {
+                    picks.push_back(layer_pick{l, v, &member});
+                }
+            }
+        }
+    } else {
+        layer_names.push_back(layer->name);
+        if (const auto* v = layer->as_of(date)) {
+            picks.push_back(layer_pick{layer, v, nullptr});
+        }
+    }
+    if (picks.empty()) {
+        return nullptr;
+    }
+    // Time is part of the key: the date asked for (today when none), so a publish that
+    // only affects other dates cannot serve stale tiles, and a new day re-resolves.
+    const std::string name = composite != nullptr ? composite->name : layer->name;
+    const std::string key = name + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(col) + '/' +
+                            std::to_string(row) + '@' + date;
+    return cache.get(key, layer_names, tms.tile_bounds_lonlat(level, col, row),
+                     [&] { return tiles.render_layers(picks, tms, level, col, row); });
+}
+
+std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& name, tile_format format,
+                                                            const core::tile_matrix_set& tms, int level,
+                                                            std::uint64_t col, std::uint64_t row,
+                                                            const std::string& date)
+{
+    const catalog_ptr pinned = catalog();
+    const tileset_config* composite = find_tileset(name);
+    const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, name) : nullptr;
+    if (composite == nullptr && layer == nullptr) {
+        throw not_found("no layer '" + name + "'");
+    }
+    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1)
+                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date);
+}
+
+void server_state::send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,
+                             const char* content_type)
+{
+    res.set_header("ETag", tile->etag);
+    res.set_header("Vary", "Accept-Encoding");
+    if (req.get_header_value("If-None-Match") == tile->etag) {
+        res.status = 304;
+        return;
+    }
+    if (tile->body.empty()) {
+        res.status = 204; // documented: an empty tile is 204 No Content
+        return;
+    }
+    if (!tile->gzipped.empty() && accepts_gzip(req.get_header_value("Accept-Encoding"))) {
+        res.set_header("Content-Encoding", "gzip");
+        res.set_shared_content(tile, tile->gzipped, content_type);
+    } else {
+        res.set_shared_content(tile, tile->body, content_type);
+    }
+}
+
+} // namespace onemap::tileserver

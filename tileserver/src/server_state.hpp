@@ -1,0 +1,81 @@
+#pragma once
+// What every route of the server shares: the configuration, the database pool, the catalog
+// and locator snapshots, the tile cache and the services that build tiles. The route files
+// (tile_routes.cpp, locate_routes.cpp, …) register their routes over one of these.
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
+#include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/render/glyphs.hpp"
+#include "onemap/tileserver/http_message.hpp"
+#include "onemap/tileserver/locator.hpp"
+#include "onemap/tileserver/raster_service.hpp"
+#include "onemap/tileserver/router.hpp"
+#include "onemap/tileserver/server.hpp"
+#include "onemap/tileserver/shared_snapshot.hpp"
+#include "onemap/tileserver/tile_cache.hpp"
+#include "onemap/tileserver/tile_service.hpp"
+#include "onemap/tileserver/tileset_config.hpp"
+#include "onemap/tileserver/wmts.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace onemap::tileserver {
+
+using catalog_ptr = std::shared_ptr<const std::vector<core::layer>>;
+
+struct server_state {
+    explicit server_state(server_config c);
+    server_state(const server_state&) = delete; // services hold references into it
+    server_state& operator=(const server_state&) = delete;
+
+    catalog_ptr catalog() const { return snapshot.load(); }
+    const tileset_config* find_tileset(const std::string& name) const;
+    /// The locator in service. \throws not_found when no locate: section is configured.
+    std::shared_ptr<const locator> locator_now() const;
+    /// The URL clients reach this server at: --public-url, else from the Host header.
+    std::string base_url(const http_request& req) const;
+
+    /// The MVT tile from the cache, built on a miss; nullptr when no layer is drawn at that
+    /// date and zoom. Exactly one of `composite` and `layer` is set.
+    std::shared_ptr<const cached_tile> tile_for(const std::vector<core::layer>& layers, const tileset_config* composite,
+                                                const core::layer* layer, const core::tile_matrix_set& tms, int level,
+                                                std::uint64_t col, std::uint64_t row, const std::string& date);
+    /// The PNG tile from the cache, rendered with the rest of its metatile on a miss.
+    std::shared_ptr<const cached_tile> raster_tile_for(const std::vector<core::layer>& layers,
+                                                       const tileset_config* composite, const core::layer* layer,
+                                                       const core::tile_matrix_set& tms, int level, std::uint64_t col,
+                                                       std::uint64_t row, const std::string& date, double pixel_ratio);
+    /// A tile (layer or composite by name) in either format, for WMTS and seeding.
+    std::shared_ptr<const cached_tile> tile_named(const std::string& name, tile_format format,
+                                                  const core::tile_matrix_set& tms, int level, std::uint64_t col,
+                                                  std::uint64_t row, const std::string& date);
+    /// Writes a tile with its ETag (If-None-Match → 304), gzip when accepted, 204 when empty;
+    /// the body is the cache's own buffer.
+    static void send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,
+                          const char* content_type);
+
+    server_config config;
+    core::connection_pool pool;
+    tile_service tiles;
+    raster_service raster;
+    render::glyph_source glyphs;
+    tile_cache cache{config.cache_bytes};
+    std::vector<tileset_config> tilesets;
+    std::vector<locate_level> locate_levels;
+    shared_snapshot<locator> locate_snapshot;
+    shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};
+    std::atomic<std::uint64_t> reloads{0};
+};
+
+// Each capability's routes, one file each.
+void register_tile_routes(router& routes, server_state& state);
+void register_locate_routes(router& routes, server_state& state);
+void register_style_routes(router& routes, server_state& state);
+/// /health, /stats (with the front end's counters from `frontend_counters`) and /admin/seed.
+void register_admin_routes(router& routes, server_state& state, std::function<std::string()> frontend_counters);
+
+} // namespace onemap::tileserver

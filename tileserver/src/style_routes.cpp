@@ -1,0 +1,76 @@
+// Styles and glyphs for MapLibre GL: style files with this server's URL filled in, and SDF
+// glyph ranges generated from the installed fonts (on a worker: FreeType is slow the first time).
+#include "request_params.hpp"
+#include "server_state.hpp"
+
+#include "onemap/core/error.hpp"
+#include "onemap/tileserver/http_encoding.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+namespace onemap::tileserver {
+
+void register_style_routes(router& routes, server_state& state)
+{
+    server_state* s = &state;
+    // Styles are files; "{server}" in them becomes this server's URL, so web apps and the
+    // renderer load the same document.
+    routes.get("/styles/{style}.json", [s](const http_request& req, http_response& res) {
+        const std::string& name = req.path_param(0);
+        const bool safe_name = std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        });
+        std::ifstream in;
+        if (safe_name) {
+            in.open(s->config.styles_dir + "/" + name + ".json", std::ios::binary);
+        }
+        if (!in) {
+            throw not_found("no style named '" + name + "'");
+        }
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string base = s->base_url(req);
+        for (std::size_t at = text.find("{server}"); at != std::string::npos; at = text.find("{server}", at + base.size())) {
+            text.replace(at, 8, base);
+        }
+        res.set_header("Cache-Control", "public, max-age=60");
+        res.set_content(std::move(text), JSON_TYPE);
+    });
+    routes.get("/fonts.json", [s](const http_request&, http_response& res) {
+        res.set_header("Cache-Control", "public, max-age=86400");
+        res.set_content(nlohmann::json(s->glyphs.fonts()).dump(), JSON_TYPE);
+    });
+    routes.get(
+        "/fonts/{fontstack}/{start:uint}-{end:uint}.pbf",
+        [s](const http_request& req, http_response& res) {
+            const auto start = parse_index(req.path_param(1), "range");
+            const auto end = parse_index(req.path_param(2), "range");
+            if (start > 65535 || end > 65535) {
+                throw input_error("range", "range " + req.path_param(1) + "-" + req.path_param(2) +
+                                               " is outside 0-65535");
+            }
+            std::string pbf;
+            try {
+                pbf = s->glyphs.range_pbf(req.path_param(0), static_cast<std::uint32_t>(start),
+                                          static_cast<std::uint32_t>(end));
+            } catch (const render::unknown_fontstack_error& e) {
+                throw not_found(e.what());
+            } catch (const render::glyph_range_error& e) {
+                throw input_error("range", e.what());
+            }
+            res.set_header("Cache-Control", "public, max-age=86400");
+            res.set_header("Vary", "Accept-Encoding");
+            if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
+                res.set_content(gzip(pbf), "application/x-protobuf");
+                res.set_header("Content-Encoding", "gzip");
+            } else {
+                res.set_content(std::move(pbf), "application/x-protobuf");
+            }
+        },
+        route_options{nullptr, run_on::worker});
+}
+
+} // namespace onemap::tileserver
