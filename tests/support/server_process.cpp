@@ -100,6 +100,27 @@ server_process::~server_process()
     unlink(m_log.c_str());
 }
 
+int server_process::terminate(int signal, std::chrono::milliseconds wait)
+{
+    if (m_pid <= 0) {
+        return -1;
+    }
+    kill(m_pid, signal);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+            m_pid = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(m_pid, SIGKILL);
+    waitpid(m_pid, nullptr, 0);
+    m_pid = -1;
+    return -1;
+}
+
 httplib::Client server_process::client() const
 {
     httplib::Client c("127.0.0.1", m_port);

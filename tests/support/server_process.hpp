@@ -3,6 +3,7 @@
 // stops it (SIGTERM, then SIGKILL) when destroyed.
 #include <httplib.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 #include <sys/types.h>
@@ -22,6 +23,10 @@ public:
     httplib::Client client() const;
     /// What the server has written to stdout and stderr so far.
     std::string log() const;
+    pid_t pid() const noexcept { return m_pid; }
+    /// Sends `signal` and waits up to `wait` for the process to exit; returns its exit status,
+    /// or -1 when it had to be killed (or died of a signal).
+    int terminate(int signal, std::chrono::milliseconds wait);
 
 private:
     pid_t m_pid = -1;

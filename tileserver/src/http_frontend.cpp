@@ -262,7 +262,11 @@ private:
 
     void on_header(error_code ec, std::size_t header_bytes)
     {
-        if (ec == bhttp::error::header_limit) {
+        if (ec == bhttp::error::body_limit) { // a Content-Length past the limit
+            fail(413, "the request body is larger than " + std::to_string(m_fe.config.max_body_bytes) + " bytes");
+            return;
+        }
+        if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
             // Which limit: the URL (414) or the header fields (431).
             fail(request_line_length() > m_fe.config.max_url_bytes + 16 ? 414 : 431,
                  request_line_length() > m_fe.config.max_url_bytes + 16 ? "the request URL is too long"
@@ -448,7 +452,7 @@ private:
     http_frontend::impl& m_fe;
     event_loop& m_loop;
     std::shared_ptr<beast::tcp_stream> m_stream; // shared with a lingering close that outlives us
-    beast::flat_buffer m_buffer{8192};
+    beast::flat_buffer m_buffer; // unbounded: the parser's header and body limits bound it
     std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
     http_request m_request;
     http_response m_response;
