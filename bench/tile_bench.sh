@@ -5,6 +5,10 @@
 # with the && filter) through libpq, both at 2 clients, in one run.
 #
 #   bench/tile_bench.sh [N_PARCELS] [CLIENTS]     (defaults 1000000, 2)
+#
+# BASELINE_SERVER=/path/to/an/older/onemap-server adds that build beside the current one, in
+# interleaved rounds (current, baseline, PostGIS; ROUNDS times, default 2), to check that a
+# change does not slow uncached tiles down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -29,6 +33,7 @@ for z in range(0, 17):
     for x, y in sorted(tiles): print(z, x, y)
 PY
 export ONEMAP_BENCH_SHP=$DATA/natural-resources/dltb_2023.shp ONEMAP_ROOT=$PWD CLIENTS
+export BASELINE_SERVER=${BASELINE_SERVER:-} ROUNDS=${ROUNDS:-2}
 pg_virtualenv -t -i '--encoding=UTF8 --locale=C.UTF-8' -o 'shared_buffers=512MB' -o 'max_wal_size=4GB' \
   -o 'maintenance_work_mem=512MB' bash -c '
 set -euo pipefail
@@ -39,12 +44,27 @@ echo "tiles: $(wc -l < /tmp/onemap-tiles.txt) ($(awk "\$1<=8" /tmp/onemap-tiles.
      "$(awk "\$1>=9 && \$1<=11" /tmp/onemap-tiles.txt | wc -l) z9-11, $(awk "\$1>=12" /tmp/onemap-tiles.txt | wc -l) z12-16)"
 "$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=tb --port 18080 --cache-mb 0 --log-level warn &
 server=$!
-cleanup() { kill "$server" 2>/dev/null || true; }
+baseline=""
+if [ -n "$BASELINE_SERVER" ]; then
+  "$BASELINE_SERVER" --db dbname=tb --port 18090 --cache-mb 0 --log-level warn &
+  baseline=$!
+fi
+cleanup() { kill "$server" $baseline 2>/dev/null || true; }
 trap cleanup EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
-"$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" onemap http://127.0.0.1:18080/tiles/dltb
+[ -z "$baseline" ] || for i in $(seq 50); do curl -sf http://127.0.0.1:18090/health >/dev/null && break; sleep 0.1; done
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round: onemap (this build)"
+  "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" onemap http://127.0.0.1:18080/tiles/dltb
+  if [ -n "$baseline" ]; then
+    echo "== round $round: onemap (baseline $BASELINE_SERVER)"
+    "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" onemap http://127.0.0.1:18090/tiles/dltb
+  fi
+  echo "== round $round: PostGIS ST_AsMVT (transform in the query)"
+  "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" postgis dbname=tb onemap_data.dltb__v1
+done
 echo "server peak RSS: $(grep VmHWM /proc/$server/status)"
-"$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" postgis dbname=tb onemap_data.dltb__v1
+[ -z "$baseline" ] || { echo "baseline peak RSS: $(grep VmHWM /proc/$baseline/status)"; kill $baseline; }
 kill $server; wait $server 2>/dev/null || true
 # Memory under a cache budget smaller than the tiles: 2,000 extra z14 tiles (~60 KB each)
 # through a 32 MB cache, twice.

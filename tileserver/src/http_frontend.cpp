@@ -134,6 +134,15 @@ struct http_frontend::impl {
     void session_closed();
     void begin_shutdown();
 
+    // Counters and flags first: connections still open when the loops are destroyed (after a
+    // shutdown grace ran out) end during that destruction and still count themselves out.
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> destroying{false};
+    std::atomic<std::size_t> open{0};
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> rejected{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> on_workers{0};
     frontend_config config;
     const router& routes;
     std::vector<std::unique_ptr<event_loop>> loops;
@@ -143,12 +152,6 @@ struct http_frontend::impl {
     std::optional<asio::steady_timer> grace;
     std::optional<asio::steady_timer> accept_retry;
     std::size_t next_loop = 0;
-    std::atomic<bool> stopping{false};
-    std::atomic<std::size_t> open{0};
-    std::atomic<std::uint64_t> accepted{0};
-    std::atomic<std::uint64_t> rejected{0};
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> on_workers{0};
     rate_limited_log accept_errors;
 };
 
@@ -518,7 +521,7 @@ void http_frontend::impl::reject(tcp::socket socket)
 
 void http_frontend::impl::session_closed()
 {
-    if (--open == 0 && stopping) {
+    if (--open == 0 && stopping && !destroying) {
         asio::post(loops[0]->ioc, [this] {
             if (grace) {
                 grace->cancel();
@@ -555,7 +558,16 @@ http_frontend::http_frontend(frontend_config config, const router& routes)
 
 http_frontend::~http_frontend()
 {
+    m_impl->destroying = true;
     m_impl->workers.join();
+    // Timers and sockets of loop 0 go before the loops; then each loop with its connections.
+    m_impl->accept_retry.reset();
+    m_impl->grace.reset();
+    m_impl->signals.reset();
+    m_impl->acceptor.reset();
+    while (!m_impl->loops.empty()) {
+        m_impl->loops.pop_back();
+    }
 }
 
 int http_frontend::bind()
