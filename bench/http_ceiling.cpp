@@ -1,21 +1,26 @@
-// The HTTP stack's ceiling for the locate benchmark: a bare cpp-httplib server, configured as
-// onemap-server is (TCP_NODELAY, 256 pool threads, keep-alive, listen backlog SOMAXCONN),
-// answering every GET with a fixed 194-byte JSON body, or replaying recorded answers:
-// REPLAY_FILE holds lines "status<TAB>content type<TAB>path<TAB>body", and each path gets its
-// recorded status, type and body (one hash lookup), so the ceiling sends exactly the bytes
-// onemap-server sent for that request.
+// The HTTP stack's ceiling for the locate benchmark: onemap's own front end and router
+// (onemap::tileserver::http_frontend, the same Beast/Asio code onemap-server runs, with its
+// default limits, timeouts, CORS and content-coding policy) with one catch-all GET route whose
+// handler does nothing but answer, on the I/O thread: a fixed 194-byte JSON body, or, given
+// REPLAY_FILE, the recorded answer for the request's target. REPLAY_FILE holds lines
+// "status<TAB>content type<TAB>path<TAB>body" (bench/record_answers.py), path being the request
+// target with its query; each target gets its recorded status, type and body (one hash lookup),
+// so the ceiling sends the very body onemap-server sent for that request. Unknown targets: 404.
 //
-//   http_ceiling PORT [REPLAY_FILE]
-#include <httplib.h>
+//   [IO_THREADS=N] http_ceiling PORT [REPLAY_FILE]
+//
+// IO_THREADS: event loops, as onemap-server's --io-threads (unset or 0: one per core).
+// SIGTERM/SIGINT stop it.
+#include "onemap/core/log.hpp"
+#include "onemap/tileserver/http_frontend.hpp"
+#include "onemap/tileserver/router.hpp"
 
-#include <csignal>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <unordered_map>
-
-#include <sys/socket.h>
 
 namespace {
 
@@ -47,20 +52,9 @@ std::unordered_map<std::string, recorded> read_replay(const char* path)
 int main(int argc, char** argv)
 {
     if (argc != 2 && argc != 3) {
-        std::cerr << "usage: http_ceiling PORT [REPLAY_FILE]\n";
+        std::cerr << "usage: [IO_THREADS=N] http_ceiling PORT [REPLAY_FILE]\n";
         return 2;
     }
-    static httplib::Server server;
-    server.set_tcp_nodelay(true);
-    server.set_keep_alive_max_count(100000);
-    server.new_task_queue = [] { return new httplib::ThreadPool(256); };
-    // As onemap-server does: widen Debian cpp-httplib's listen backlog of 5 after binding.
-    static int listen_socket = -1;
-    server.set_socket_options([](int sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        listen_socket = sock;
-    });
     const std::string body =
         R"({"county":{"code":"411702","name":"驿城区"},"town":{"code":"411702001"},"village":{"code":"411702001001"},)"
         R"("grid":{"code":"411702001001001","name":"第1网格"},"pad":"0123456789012345678901"})";
@@ -72,7 +66,9 @@ int main(int argc, char** argv)
             return 2;
         }
     }
-    server.Get(R"(/.*)", [&body, &replay](const httplib::Request& req, httplib::Response& res) {
+    onemap::tileserver::router routes;
+    routes.get("/*", [&body, &replay](const onemap::tileserver::http_request& req,
+                                      onemap::tileserver::http_response& res) {
         if (replay.empty()) {
             res.set_content(body, "application/json");
             return;
@@ -83,13 +79,23 @@ int main(int argc, char** argv)
             return;
         }
         res.status = it->second.status;
-        res.set_content(it->second.body, it->second.type.c_str());
+        res.set_content(it->second.body, it->second.type);
     });
-    std::signal(SIGTERM, [](int) { server.stop(); });
-    if (!server.bind_to_port("127.0.0.1", std::atoi(argv[1]))) {
+    onemap::tileserver::frontend_config config;
+    config.host = "127.0.0.1";
+    config.port = std::atoi(argv[1]);
+    if (const char* n = std::getenv("IO_THREADS"); n != nullptr && *n != '\0') {
+        config.io_threads = static_cast<std::size_t>(std::strtoul(n, nullptr, 10));
+    }
+    config.handle_signals = true;
+    onemap::set_log_level("warn"); // as onemap-server runs in the benchmarks
+    try {
+        onemap::tileserver::http_frontend frontend(config, routes);
+        frontend.bind();
+        frontend.run();
+    } catch (const std::exception& e) {
+        std::cerr << "http_ceiling: " << e.what() << "\n";
         return 1;
     }
-    ::listen(listen_socket, SOMAXCONN);
-    server.listen_after_bind();
     return 0;
 }

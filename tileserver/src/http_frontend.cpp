@@ -233,6 +233,9 @@ private:
             return;
         }
         m_state = state::idle;
+        // An idle connection holds no buffer: thousands of them cost little more than their
+        // sockets (nginx frees its buffers on keep-alive the same way).
+        m_buffer.shrink_to_fit();
         m_stream->expires_after(m_fe.config.idle_timeout);
         m_stream->async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
             self->m_buffer.commit(n);

@@ -97,6 +97,25 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
                                                           std::uint64_t col, std::uint64_t row,
                                                           const std::string& date)
 {
+    // Time is part of the key: the date asked for (today when none), so a publish that
+    // only affects other dates cannot serve stale tiles, and a new day re-resolves.
+    const std::string& name = composite != nullptr ? composite->name : layer->name;
+    std::string key;
+    key.reserve(name.size() + 64);
+    key += name;
+    key += '/';
+    key += tms.id();
+    key += '/';
+    key += std::to_string(level);
+    key += '/';
+    key += std::to_string(col);
+    key += '/';
+    key += std::to_string(row);
+    key += '@';
+    key += date;
+    if (auto cached = cache.hit(key)) { // only tiles with something to draw are ever cached
+        return cached;
+    }
     // What to draw: the layer, or the composite's members shown at this zoom, each in the
     // version valid on the date.
     std::vector<layer_pick> picks;
@@ -121,11 +140,6 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
     if (picks.empty()) {
         return nullptr;
     }
-    // Time is part of the key: the date asked for (today when none), so a publish that
-    // only affects other dates cannot serve stale tiles, and a new day re-resolves.
-    const std::string name = composite != nullptr ? composite->name : layer->name;
-    const std::string key = name + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(col) + '/' +
-                            std::to_string(row) + '@' + date;
     return cache.get(key, layer_names, tms.tile_bounds_lonlat(level, col, row),
                      [&] { return tiles.render_layers(picks, tms, level, col, row); });
 }

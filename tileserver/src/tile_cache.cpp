@@ -142,6 +142,18 @@ std::shared_ptr<const cached_tile> tile_cache::peek(const std::string& key) cons
     return it == m_index.end() ? nullptr : it->second->tile;
 }
 
+std::shared_ptr<const cached_tile> tile_cache::hit(const std::string& key)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_index.find(key);
+    if (it == m_index.end()) {
+        return nullptr;
+    }
+    m_lru.splice(m_lru.begin(), m_lru, it->second);
+    ++m_stats.hits;
+    return it->second->tile;
+}
+
 std::uint64_t tile_cache::epoch() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);

@@ -46,6 +46,9 @@ public:
     /// invalidation happened after `epoch` was read; returns the tile either way.
     std::shared_ptr<const cached_tile> put(const std::string& key, const std::vector<std::string>& layers,
                                            const core::box& bounds, std::string body, std::uint64_t epoch);
+    /// The cached tile for `key`, counted as a hit and made most recent; nullptr (not counted)
+    /// when absent. The fast path of a request: nothing else is built before it.
+    std::shared_ptr<const cached_tile> hit(const std::string& key);
     /// The cached tile for `key` without computing anything (and without counting a hit).
     std::shared_ptr<const cached_tile> peek(const std::string& key) const;
     /// Bumped by every invalidation: read it before fetching the data a put() will store.
