@@ -130,6 +130,7 @@ struct http_frontend::impl {
     }
 
     void do_accept();
+    void hand_over(event_loop& target, tcp::socket socket);
     void reject(tcp::socket socket);
     void session_closed();
     void begin_shutdown();
@@ -471,10 +472,24 @@ private:
 
 } // namespace
 
+void http_frontend::impl::hand_over(event_loop& target, tcp::socket socket)
+{
+    ++accepted;
+    if (open.load() >= config.max_connections) {
+        ++rejected;
+        asio::post(target.ioc, [this, s = std::move(socket)]() mutable { reject(std::move(s)); });
+        return;
+    }
+    ++open;
+    asio::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+        std::make_shared<session>(*this, target, std::move(s))->start();
+    });
+}
+
 void http_frontend::impl::do_accept()
 {
-    event_loop& target = *loops[next_loop++ % loops.size()];
-    acceptor->async_accept(target.ioc, [this, &target](error_code ec, tcp::socket socket) {
+    event_loop& first = *loops[next_loop++ % loops.size()];
+    acceptor->async_accept(first.ioc, [this, &first](error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || stopping) {
             return;
         }
@@ -489,15 +504,19 @@ void http_frontend::impl::do_accept()
             });
             return;
         }
-        ++accepted;
-        if (open.load() >= config.max_connections) {
-            ++rejected;
-            asio::post(target.ioc, [this, s = std::move(socket)]() mutable { reject(std::move(s)); });
-        } else {
-            ++open;
-            asio::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
-                std::make_shared<session>(*this, target, std::move(s))->start();
-            });
+        hand_over(first, std::move(socket));
+        // Drain the backlog now (nginx's multi_accept): loop 0 also serves requests, and one
+        // accept per turn of a busy loop would leave a burst of new clients waiting in the
+        // kernel's queue for seconds.
+        for (int i = 0; i < 1024 && !stopping; ++i) {
+            event_loop& target = *loops[next_loop % loops.size()];
+            error_code e;
+            tcp::socket more = acceptor->accept(target.ioc, e);
+            if (e) {
+                break; // would block: the queue is empty (or an error the next async_accept reports)
+            }
+            ++next_loop;
+            hand_over(target, std::move(more));
         }
         do_accept();
     });
@@ -597,6 +616,9 @@ int http_frontend::bind()
     }
     if (!ec) {
         acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (!ec) {
+        acceptor.non_blocking(true, ec); // the accept loop drains the queue until it would block
     }
     if (ec) {
         throw config_error("cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": " + ec.message());
