@@ -51,7 +51,13 @@ struct event_loop {
     std::unordered_set<session*> sessions; // touched only on this loop's thread; outlives ioc
     asio::io_context ioc{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{ioc.get_executor()};
+    /// Closes the connections whose deadline has passed, four times a second: one timer per
+    /// loop instead of a timer started and cancelled around every read and write.
+    std::optional<asio::steady_timer> sweep;
 };
+
+using clock_type = std::chrono::steady_clock;
+constexpr auto SWEEP_INTERVAL = std::chrono::milliseconds(250);
 
 // The Date header, formatted once a second per thread.
 std::string_view http_date()
@@ -130,6 +136,7 @@ struct http_frontend::impl {
     }
 
     void do_accept();
+    void arm_sweep(event_loop& loop);
     void hand_over(event_loop& target, tcp::socket socket);
     void reject(tcp::socket socket);
     void session_closed();
@@ -185,11 +192,11 @@ void linger_and_close(std::shared_ptr<beast::tcp_stream> stream)
 class session : public std::enable_shared_from_this<session> {
 public:
     session(http_frontend::impl& fe, event_loop& loop, tcp::socket socket)
-        : m_fe(fe), m_loop(loop), m_stream(std::make_shared<beast::tcp_stream>(std::move(socket)))
+        : m_fe(fe), m_loop(loop), m_socket(std::move(socket))
     {
         error_code ec;
-        m_stream->socket().set_option(tcp::no_delay(true), ec);
-        const auto remote = m_stream->socket().remote_endpoint(ec);
+        m_socket.set_option(tcp::no_delay(true), ec);
+        const auto remote = m_socket.remote_endpoint(ec);
         if (!ec) {
             m_remote = remote.address().to_string();
         }
@@ -201,9 +208,9 @@ public:
     ~session()
     {
         m_loop.sessions.erase(this);
-        if (m_stream->socket().is_open()) {
+        if (m_socket.is_open()) {
             error_code ignored;
-            m_stream->socket().close(ignored);
+            m_socket.close(ignored);
         }
         m_fe.session_closed();
     }
@@ -216,17 +223,34 @@ public:
         m_keep_alive = false;
         if (m_state == state::idle) {
             error_code ignored;
-            m_stream->socket().cancel(ignored);
+            m_socket.cancel(ignored);
+        }
+    }
+
+    // Called by the loop's sweep: a read or write ran past its deadline. Closing the socket
+    // ends the pending operation, and with it the session.
+    void expire_if_late(clock_type::time_point now)
+    {
+        if (now >= m_deadline && m_socket.is_open()) {
+            error_code ignored;
+            m_socket.close(ignored);
         }
     }
 
 private:
     enum class state { idle, reading, working, writing };
 
+    // Hands the socket to a lingering close that outlives the session.
+    void close_lingering()
+    {
+        m_deadline = clock_type::time_point::max();
+        linger_and_close(std::make_shared<beast::tcp_stream>(std::move(m_socket)));
+    }
+
     void read_request()
     {
         if (m_fe.stopping) {
-            linger_and_close(m_stream);
+            close_lingering();
             return;
         }
         if (m_buffer.size() > 0) { // pipelined: the next request is already here
@@ -237,8 +261,8 @@ private:
         // An idle connection holds no buffer: thousands of them cost little more than their
         // sockets (nginx frees its buffers on keep-alive the same way).
         m_buffer.shrink_to_fit();
-        m_stream->expires_after(m_fe.config.idle_timeout);
-        m_stream->async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+        m_deadline = clock_type::now() + m_fe.config.idle_timeout;
+        m_socket.async_read_some(m_buffer.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
             self->m_buffer.commit(n);
             if (ec || n == 0) {
                 return; // closed, idle timeout, or shutdown: the session ends here
@@ -253,8 +277,8 @@ private:
         m_parser.emplace();
         m_parser->header_limit(static_cast<std::uint32_t>(m_fe.config.max_header_bytes + m_fe.config.max_url_bytes));
         m_parser->body_limit(m_fe.config.max_body_bytes);
-        m_stream->expires_after(m_fe.config.header_timeout);
-        bhttp::async_read_header(*m_stream, m_buffer, *m_parser,
+        m_deadline = clock_type::now() + m_fe.config.header_timeout;
+        bhttp::async_read_header(m_socket, m_buffer, *m_parser,
                                  [self = shared_from_this()](error_code ec, std::size_t n) { self->on_header(ec, n); });
     }
 
@@ -309,8 +333,8 @@ private:
         }
         if (beast::iequals(msg[bhttp::field::expect], "100-continue")) {
             static const std::string CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
-            m_stream->expires_after(m_fe.config.write_timeout);
-            asio::async_write(*m_stream, asio::buffer(CONTINUE), [self = shared_from_this()](error_code e, std::size_t) {
+            m_deadline = clock_type::now() + m_fe.config.write_timeout;
+            asio::async_write(m_socket, asio::buffer(CONTINUE), [self = shared_from_this()](error_code e, std::size_t) {
                 if (!e) {
                     self->read_body();
                 }
@@ -327,8 +351,8 @@ private:
 
     void read_body()
     {
-        m_stream->expires_after(m_fe.config.body_timeout);
-        bhttp::async_read(*m_stream, m_buffer, *m_parser, [self = shared_from_this()](error_code ec, std::size_t) {
+        m_deadline = clock_type::now() + m_fe.config.body_timeout;
+        bhttp::async_read(m_socket, m_buffer, *m_parser, [self = shared_from_this()](error_code ec, std::size_t) {
             if (ec == bhttp::error::body_limit) {
                 self->fail(413, "the request body is larger than " + std::to_string(self->m_fe.config.max_body_bytes) +
                                     " bytes");
@@ -366,6 +390,7 @@ private:
         m_http10 = msg.version() == 10;
         m_response.reset();
         m_state = state::working;
+        m_deadline = clock_type::time_point::max(); // workers have their own limits
         ++m_fe.requests;
         if (dispatch(false) == dispatch_result::done) {
             write();
@@ -441,14 +466,14 @@ private:
         h += "\r\n";
         const std::array<asio::const_buffer, 2> buffers{
             asio::buffer(h), head_only || no_body_allowed ? asio::const_buffer() : asio::buffer(body.data(), body.size())};
-        m_stream->expires_after(m_fe.config.write_timeout);
-        asio::async_write(*m_stream, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+        m_deadline = clock_type::now() + m_fe.config.write_timeout;
+        asio::async_write(m_socket, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
             self->m_response.reset(); // lets go of a shared tile body
             if (ec) {
                 return;
             }
             if (!self->m_keep_alive) {
-                linger_and_close(self->m_stream);
+                self->close_lingering();
                 return;
             }
             self->m_parser.reset();
@@ -458,7 +483,8 @@ private:
 
     http_frontend::impl& m_fe;
     event_loop& m_loop;
-    std::shared_ptr<beast::tcp_stream> m_stream; // shared with a lingering close that outlives us
+    tcp::socket m_socket;
+    clock_type::time_point m_deadline = clock_type::time_point::max(); ///< of the pending read or write
     beast::flat_buffer m_buffer; // unbounded: the parser's header and body limits bound it
     std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
     http_request m_request;
@@ -519,6 +545,25 @@ void http_frontend::impl::do_accept()
             hand_over(target, std::move(more));
         }
         do_accept();
+    });
+}
+
+void http_frontend::impl::arm_sweep(event_loop& loop)
+{
+    loop.sweep->expires_after(SWEEP_INTERVAL);
+    loop.sweep->async_wait([this, &loop](error_code ec) {
+        if (ec) {
+            return;
+        }
+        const auto now = clock_type::now();
+        // Copy: an expired session may end (and leave the set) before the loop moves on.
+        const std::vector<session*> sessions(loop.sessions.begin(), loop.sessions.end());
+        for (auto* s : sessions) {
+            s->expire_if_late(now);
+        }
+        if (!(stopping && loop.sessions.empty())) {
+            arm_sweep(loop);
+        }
     });
 }
 
@@ -587,6 +632,9 @@ http_frontend::~http_frontend()
     m_impl->grace.reset();
     m_impl->signals.reset();
     m_impl->acceptor.reset();
+    for (auto& l : m_impl->loops) {
+        l->sweep.reset();
+    }
     while (!m_impl->loops.empty()) {
         m_impl->loops.pop_back();
     }
@@ -646,6 +694,10 @@ void http_frontend::run()
         fe.signals->async_wait(on_signal);
     }
     asio::post(loop0, [&fe] { fe.do_accept(); });
+    for (auto& l : fe.loops) {
+        l->sweep.emplace(l->ioc);
+        fe.arm_sweep(*l);
+    }
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < fe.loops.size(); ++i) {
         threads.emplace_back([&loop = *fe.loops[i]] {
@@ -679,6 +731,9 @@ void http_frontend::stop()
                 }
             }
             loop->guard.reset();
+            if (loop->sessions.empty() && loop->sweep) {
+                loop->sweep->cancel();
+            }
         });
     }
 }
