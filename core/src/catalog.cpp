@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdint>
 
 namespace onemap::core {
 
@@ -186,10 +187,26 @@ const layer_version* layer::as_of(const std::string& date) const
 
 void ensure_catalog(pqxx::connection_base& conn)
 {
+    // The DDL's fingerprint, kept as the schema's comment: when it matches, the catalog is
+    // current and no DDL runs. Running it anyway takes table locks (CREATE INDEX IF NOT EXISTS,
+    // ALTER TABLE … IF NOT EXISTS) that deadlock against an import publishing at that moment.
+    std::uint64_t fnv = 14695981039346656037ULL;
+    for (const char* c = CATALOG_DDL; *c != '\0'; ++c) {
+        fnv = (fnv ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+    }
+    const std::string stamp = "onemap catalog " + std::to_string(fnv);
+    {
+        pqxx::read_transaction check(conn);
+        const auto r = check.exec("SELECT obj_description(to_regnamespace('onemap'), 'pg_namespace')");
+        if (!r[0][0].is_null() && r[0][0].as<std::string>() == stamp) {
+            return;
+        }
+    }
     pqxx::work txn(conn);
     // Serialise concurrent first runs: CREATE ... IF NOT EXISTS races on the catalog tables.
     txn.exec("SELECT pg_advisory_xact_lock(hashtext('onemap.catalog'))");
     txn.exec(CATALOG_DDL);
+    txn.exec("COMMENT ON SCHEMA onemap IS " + txn.quote(stamp));
     txn.commit();
 }
 

@@ -3,6 +3,8 @@
 #include "onemap/core/error.hpp"
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 namespace onemap::importers {
@@ -37,7 +39,7 @@ int gauss_kruger_counterpart(int epsg) noexcept
 }
 
 resolved_crs resolve_crs(const OGRSpatialReference* layer_srs, std::optional<int> override_epsg,
-                         const std::string& source)
+                         const std::string& source, const std::string& prj_file)
 {
     resolved_crs out;
     if (override_epsg) {
@@ -50,6 +52,21 @@ resolved_crs resolve_crs(const OGRSpatialReference* layer_srs, std::optional<int
         out.name = srs_name(srs);
         out.how = "--srs";
         return out;
+    }
+    if ((layer_srs == nullptr || layer_srs->IsEmpty()) && !prj_file.empty() &&
+        std::filesystem::exists(prj_file) && std::filesystem::file_size(prj_file) > 0) {
+        std::ifstream in(prj_file, std::ios::binary);
+        std::string head(80, '\0');
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        head.resize(static_cast<std::size_t>(in.gcount()));
+        for (char& c : head) {
+            const auto u = static_cast<unsigned char>(c);
+            c = u >= 0x20 && u < 0x7f ? c : '?';
+        }
+        throw input_error("srs", prj_file + ": the .prj is present (" +
+                                     std::to_string(std::filesystem::file_size(prj_file)) +
+                                     " bytes) but is not a coordinate system GDAL can read (it starts '" + head +
+                                     "'); replace it with the department's .prj, or pass --srs EPSG:nnnn");
     }
     if (layer_srs == nullptr || layer_srs->IsEmpty()) {
         throw input_error("srs", source + ": no coordinate system (.prj missing or empty); "

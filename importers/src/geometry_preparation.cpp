@@ -3,8 +3,13 @@
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/error.hpp"
 
-#include <geos_c.h>
+#include "onemap/importers/datum_shift.hpp"
 
+#include <geos_c.h>
+#include <proj.h>
+
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace onemap::importers {
@@ -222,6 +227,125 @@ std::string to_ewkb_hex(const OGRGeometry& g)
     return out;
 }
 
+// A coordinate operation run by PROJ in a context of its own (one per worker thread), x/y
+// in the source CRS's easting/longitude-first order, lon/lat out.
+class proj_transformation final : public OGRCoordinateTransformation {
+public:
+    explicit proj_transformation(const std::string& pipeline) : m_pipeline(pipeline), m_ctx(proj_context_create())
+    {
+        if (m_ctx == nullptr) {
+            throw input_error("srs", "PROJ context cannot be created");
+        }
+        m_pj = proj_create(m_ctx, pipeline.c_str());
+        if (m_pj == nullptr) {
+            proj_context_destroy(m_ctx);
+            throw input_error("srs", "PROJ cannot instantiate the transformation " + pipeline);
+        }
+    }
+    ~proj_transformation() override
+    {
+        proj_destroy(m_pj);
+        proj_context_destroy(m_ctx);
+    }
+    proj_transformation(const proj_transformation&) = delete; // owns PROJ handles
+    proj_transformation& operator=(const proj_transformation&) = delete;
+
+    OGRSpatialReference* GetSourceCS() override { return nullptr; }
+    OGRSpatialReference* GetTargetCS() override { return nullptr; }
+    OGRCoordinateTransformation* Clone() const override { return new proj_transformation(m_pipeline); }
+    OGRCoordinateTransformation* GetInverse() const override { return nullptr; }
+
+    int Transform(int count, double* x, double* y, double* z, double* /*t*/, int* success) override
+    {
+        // Coordinates beyond the source CRS's domain (a northing of 1e16 m) may come out of an
+        // inverse projection as some lon/lat; they do not survive the way back, so that is checked.
+        const auto n = static_cast<std::size_t>(count);
+        m_x.assign(x, x + n);
+        m_y.assign(y, y + n);
+        proj_errno_reset(m_pj);
+        proj_trans_generic(m_pj, PJ_FWD, x, sizeof(double), n, y, sizeof(double), n, z, z != nullptr ? sizeof(double) : 0,
+                           z != nullptr ? n : 0, nullptr, 0, 0);
+        m_bx.assign(x, x + n);
+        m_by.assign(y, y + n);
+        proj_trans_generic(m_pj, PJ_INV, m_bx.data(), sizeof(double), n, m_by.data(), sizeof(double), n, nullptr, 0, 0,
+                           nullptr, 0, 0);
+        bool all = true;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto near = [](double a, double b) { return std::fabs(a - b) <= 0.01 + 1e-9 * std::fabs(a); };
+            const bool ok = std::isfinite(x[i]) && std::isfinite(y[i]) && x[i] != HUGE_VAL && y[i] != HUGE_VAL &&
+                            near(m_x[i], m_bx[i]) && near(m_y[i], m_by[i]);
+            all = all && ok;
+            if (success != nullptr) {
+                success[i] = ok ? TRUE : FALSE;
+            }
+        }
+        return all ? TRUE : FALSE;
+    }
+
+private:
+    std::string m_pipeline;
+    PJ_CONTEXT* m_ctx;
+    PJ* m_pj = nullptr;
+    std::vector<double> m_x, m_y, m_bx, m_by; // scratch for the round trip
+};
+
+// Calls fn(x, y) for every vertex until it returns false.
+template <typename Fn>
+bool each_vertex(const OGRGeometry& g, Fn&& fn)
+{
+    const auto type = wkbFlatten(g.getGeometryType());
+    if (type == wkbPoint) {
+        return fn(g.toPoint()->getX(), g.toPoint()->getY());
+    }
+    if (type == wkbPolygon) {
+        for (const auto* ring : *g.toPolygon()) {
+            if (!each_vertex(*ring, fn)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (OGR_GT_IsSubClassOf(type, wkbGeometryCollection) != 0) {
+        for (const auto* part : *g.toGeometryCollection()) {
+            if (!each_vertex(*part, fn)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (OGR_GT_IsCurve(type) != 0 && dynamic_cast<const OGRSimpleCurve*>(&g) != nullptr) {
+        const auto* c = dynamic_cast<const OGRSimpleCurve*>(&g);
+        for (int i = 0; i < c->getNumPoints(); ++i) {
+            if (!fn(c->getX(i), c->getY(i))) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// The first vertex that is not finite (or, with `lon_lat`, outside longitude -180..180,
+// latitude -90..90, the range of EPSG:4490), described for the report.
+std::optional<std::string> first_bad_vertex(const OGRGeometry& g, bool lon_lat)
+{
+    std::optional<std::string> bad;
+    long long index = 0;
+    each_vertex(g, [&](double x, double y) {
+        const bool finite = std::isfinite(x) && std::isfinite(y);
+        if (finite && (!lon_lat || (x >= -180 && x <= 180 && y >= -90 && y <= 90))) {
+            ++index;
+            return true;
+        }
+        char where[200];
+        std::snprintf(where, sizeof where, "vertex %lld (%.9g, %.9g) %s", index, x, y,
+                      !finite ? "is not a finite number"
+                              : "lies outside EPSG:4490's range (longitude -180..180, latitude -90..90)");
+        bad = where;
+        return false;
+    });
+    return bad;
+}
+
 } // namespace
 
 std::optional<geometry_family> family_of(OGRwkbGeometryType type) noexcept
@@ -259,22 +383,41 @@ const char* family_name(geometry_family f) noexcept
     return "";
 }
 
-geometry_preparer::geometry_preparer(geometry_family family, int source_epsg, bool shapefile_rings)
+geometry_preparer::geometry_preparer(geometry_family family, const std::string& pipeline, bool shapefile_rings)
     : m_family(family), m_shapefile_rings(shapefile_rings), m_geos(GEOS_init_r())
 {
-    if (source_epsg != core::STORAGE_SRID) {
-        OGRSpatialReference from;
-        OGRSpatialReference to;
-        from.importFromEPSG(source_epsg);
-        to.importFromEPSG(core::STORAGE_SRID);
-        from.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        to.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        m_transform.reset(OGRCreateCoordinateTransformation(&from, &to));
-        if (!m_transform) {
-            throw input_error("srs", "no transformation from EPSG:" + std::to_string(source_epsg) +
-                                         " to EPSG:4490");
+    try {
+        if (!pipeline.empty()) {
+            m_transform.reset(new proj_transformation(pipeline));
         }
+    } catch (...) {
+        GEOS_finish_r(static_cast<GEOSContextHandle_t>(m_geos));
+        throw;
     }
+    OGRSpatialReference storage;
+    storage.importFromEPSG(core::STORAGE_SRID);
+    double west = 0, south = 0, east = 0, north = 0;
+    const char* name = nullptr;
+    if (storage.GetAreaOfUse(&west, &south, &east, &north, &name)) {
+        m_area_of_use.MinX = west;
+        m_area_of_use.MinY = south;
+        m_area_of_use.MaxX = east;
+        m_area_of_use.MaxY = north;
+    } else {
+        m_area_of_use.MinX = -180;
+        m_area_of_use.MinY = -90;
+        m_area_of_use.MaxX = 180;
+        m_area_of_use.MaxY = 90;
+    }
+}
+
+geometry_preparer::geometry_preparer(geometry_family family, int source_epsg, bool shapefile_rings)
+    : geometry_preparer(family,
+                        choose_transformation(source_epsg, std::nullopt, std::nullopt, true,
+                                              "EPSG:" + std::to_string(source_epsg))
+                            .pipeline,
+                        shapefile_rings)
+{
 }
 
 geometry_preparer::~geometry_preparer()
@@ -304,6 +447,11 @@ prepared_geometry geometry_preparer::prepare(const OGRGeometry* source)
         g->flattenTo2D();
         out.dimensions_dropped = true;
     }
+    if (auto bad = first_bad_vertex(*g, false)) {
+        out.reject_kind = "non_finite";
+        out.reject_detail = *bad;
+        return out;
+    }
 
     bool duplicates = false;
     for_each_curve(*g, [&duplicates](OGRSimpleCurve& c) { duplicates |= drop_duplicate_points(c); });
@@ -319,7 +467,12 @@ prepared_geometry geometry_preparer::prepare(const OGRGeometry* source)
 
     if (m_transform && g->transform(m_transform.get()) != OGRERR_NONE) {
         out.reject_kind = "reprojection";
-        out.reject_detail = "coordinates cannot be transformed to EPSG:4490";
+        out.reject_detail = "coordinates cannot be transformed to EPSG:4490 (outside the source CRS's domain)";
+        return out;
+    }
+    if (auto bad = first_bad_vertex(*g, true)) {
+        out.reject_kind = "out_of_range";
+        out.reject_detail = *bad;
         return out;
     }
 
@@ -369,6 +522,7 @@ prepared_geometry geometry_preparer::prepare(const OGRGeometry* source)
         }
     }
     g->getEnvelope(&out.envelope);
+    out.outside_area_of_use = !m_area_of_use.Intersects(out.envelope);
     out.ewkb_hex = to_ewkb_hex(*g);
     return out;
 }

@@ -6,6 +6,8 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/importers/crs_resolution.hpp"
+#include "onemap/importers/datum_shift.hpp"
+#include "onemap/importers/shapefile_census.hpp"
 #include "onemap/importers/geometry_preparation.hpp"
 #include "onemap/importers/text_decoder.hpp"
 #include "row_pipeline.hpp"
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -204,6 +207,109 @@ int build_overviews(pqxx::work& txn, const std::string& table, const std::vector
     return core::OVERVIEW_MAX_ZOOM;
 }
 
+// Who holds the layer's import lock: another onemap-import, by its application_name.
+std::string lock_holder(pqxx::work& txn, const std::string& layer)
+{
+    const auto r = txn.exec_params(R"SQL(
+WITH k AS (SELECT hashtext('onemap.layer:' || $1)::bigint AS key)
+SELECT a.pid, coalesce(nullif(a.application_name, ''), 'a client'), to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS')
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid, k
+ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = ((k.key >> 32) & 4294967295)::text::oid AND l.objid = (k.key & 4294967295)::text::oid
+   AND a.pid <> pg_backend_pid())SQL",
+                                   layer);
+    if (r.empty()) {
+        return "another import";
+    }
+    return "'" + r[0][1].as<std::string>() + "' (server pid " + r[0][0].as<std::string>() + ", importing since " +
+           (r[0][2].is_null() ? std::string("?") : r[0][2].as<std::string>()) + ")";
+}
+
+// Serialises imports of one layer: waits up to `timeout` seconds for another import of it to
+// finish, then gives up with a message naming the layer and the other import.
+void lock_layer(pqxx::work& txn, const std::string& layer, double timeout, const std::string& label)
+{
+    if (txn.exec_params("SELECT pg_try_advisory_xact_lock(hashtext('onemap.layer:' || $1))", layer)[0][0].as<bool>()) {
+        return;
+    }
+    const std::string holder = lock_holder(txn, layer);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", timeout);
+    const std::string refusal = label + ": layer '" + layer + "' is being imported by " + holder +
+                                ", which did not finish within --lock-timeout " + seconds +
+                                " s; nothing published. Run again when it has finished, or raise --lock-timeout";
+    if (timeout <= 0) {
+        throw db_error(refusal);
+    }
+    log().info("{}: layer '{}' is being imported by {}; waiting up to {} s (--lock-timeout)", label, layer, holder,
+               seconds);
+    txn.exec_params("SELECT set_config('lock_timeout', $1, true)",
+                    std::to_string(std::max(1LL, std::llround(timeout * 1000))) + "ms");
+    try {
+        txn.exec_params("SELECT pg_advisory_xact_lock(hashtext('onemap.layer:' || $1))", layer);
+    } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() == "55P03") { // lock_not_available
+            throw db_error(refusal);
+        }
+        throw;
+    }
+    txn.exec("SELECT set_config('lock_timeout', '0', true)");
+    log().info("{}: the other import of layer '{}' has finished; importing", label, layer);
+}
+
+struct completeness_report {
+    long long source_features = 0;
+    long long deleted = 0; ///< .dbf records flagged deleted, skipped by GDAL
+    std::vector<std::string> lost;
+};
+
+// The source's parts must agree before anything is published: a shapefile's .shp, .shx and
+// .dbf record counts, and every field the .dbf declares read by GDAL. With `accept_loss` the
+// disagreements become the summary's list of what was lost instead of a refusal.
+completeness_report check_completeness(const source_layer& src, OGRLayer& layer, long long gdal_count,
+                                       const std::string& label, bool accept_loss)
+{
+    completeness_report out;
+    out.source_features = gdal_count;
+    if (!src.shapefile || src.files.size() < 3) {
+        return out;
+    }
+    const shapefile_census census = take_shapefile_census(src.files[0], src.files[1], src.files[2]);
+    std::vector<std::string> problems = census.problems;
+    const auto gdal_fields = static_cast<std::size_t>(layer.GetLayerDefn()->GetFieldCount());
+    if (census.dbf_fields.size() > gdal_fields) {
+        std::string names;
+        for (std::size_t i = 0; i < census.dbf_fields.size(); ++i) {
+            if (layer.GetLayerDefn()->GetFieldIndex(census.dbf_fields[i].c_str()) < 0) {
+                names += (names.empty() ? "" : ", ") + census.dbf_fields[i];
+            }
+        }
+        problems.push_back("the .dbf declares " + std::to_string(census.dbf_fields.size()) + " fields but only " +
+                           std::to_string(gdal_fields) + " can be read (not read: " + names + ")");
+    }
+    out.source_features = std::max(census.source_records(), gdal_count);
+    out.deleted = census.dbf_records_deleted;
+    if (problems.empty()) {
+        return out;
+    }
+    std::string all;
+    for (const auto& p : problems) {
+        all += (all.empty() ? "" : "; ") + p;
+    }
+    if (!accept_loss) {
+        throw input_error("source", label + ": refusing to publish less than the file holds: " + all +
+                                        ". Nothing published. Replace the damaged part, or pass --accept-loss to "
+                                        "publish what can be read (the summary then lists what was lost)");
+    }
+    log().warn("{}: --accept-loss: publishing despite: {}", label, all);
+    out.lost = problems;
+    if (gdal_fields == 0 && !census.dbf_fields.empty()) {
+        out.lost.push_back("every attribute: the features are published with geometry only");
+    }
+    return out;
+}
+
 } // namespace
 
 std::string launder_name(const std::string& name, std::size_t position)
@@ -257,6 +363,13 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         throw input_error("valid_from", "valid_from '" + result.valid_from + "' is not a date YYYY-MM-DD");
     }
 
+    // Named in pg_stat_activity, so a concurrent import of the layer can say who holds it.
+    {
+        pqxx::nontransaction name(conn);
+        name.exec_params("SELECT set_config('application_name', $1, false)",
+                         "onemap-import " + result.layer + " < " + std::filesystem::path(label).filename().string());
+    }
+
     // ---- open, encoding, CRS ------------------------------------------------------------
     std::vector<std::string> open_options;
     if (src.shapefile) {
@@ -295,18 +408,43 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     }
     result.source_encoding = decoder ? decoder->encoding() : "";
 
-    const resolved_crs crs = resolve_crs(layer->GetSpatialRef(), req.srs, label);
+    std::string prj_file;
+    for (const auto& f : src.files) {
+        if (f.size() > 4 && (f.compare(f.size() - 4, 4, ".prj") == 0 || f.compare(f.size() - 4, 4, ".PRJ") == 0)) {
+            prj_file = f;
+        }
+    }
+    const resolved_crs crs = resolve_crs(layer->GetSpatialRef(), req.srs, label, prj_file);
     result.source_srid = crs.epsg;
     result.notes.push_back("CRS EPSG:" + std::to_string(crs.epsg) + " (" + crs.name + ", " + crs.how + ")");
     OGREnvelope extent;
+    std::optional<source_extent> data_extent;
     if (layer->GetExtent(&extent, TRUE) == OGRERR_NONE) {
         check_gauss_kruger_zone(crs.epsg, extent, label);
+        data_extent = source_extent{extent.MinX, extent.MinY, extent.MaxX, extent.MaxY};
+    }
+    const transformation_choice transformation =
+        choose_transformation(crs.epsg, data_extent, req.towgs84 ? std::optional(parse_towgs84(*req.towgs84)) : std::nullopt,
+                              req.accept_ballpark, label);
+    if (!transformation.pipeline.empty()) {
+        result.transformation = transformation.name;
+        result.transformation_accuracy = transformation.accuracy_m;
+        result.transformation_how = transformation.how;
+        result.ballpark = transformation.ballpark;
+        result.notes.push_back("transformation to EPSG:4490: " + transformation.name + " (accuracy " +
+                               (transformation.accuracy_m >= 0 ? std::to_string(transformation.accuracy_m) + " m"
+                                                               : std::string("unknown")) +
+                               "; " + transformation.how + ")");
+        log().info("{}: EPSG:{} → EPSG:4490 by '{}' ({})", label, crs.epsg, transformation.name, transformation.how);
     }
 
     const long long total = layer->GetFeatureCount(TRUE);
     if (total == 0) {
         throw input_error("source", label + ": no features (empty file)");
     }
+    const auto completeness = check_completeness(src, *layer, total, label, req.accept_loss);
+    result.source_features = completeness.source_features;
+    result.lost = completeness.lost;
     const geometry_family family = layer_family(*layer, label);
 
     // ---- attribute plan ----------------------------------------------------------------
@@ -343,7 +481,7 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     // ---- one transaction: lock, version, table, COPY, index, catalog, NOTIFY ----------------
     core::ensure_catalog(conn);
     pqxx::work txn(conn);
-    txn.exec_params("SELECT pg_advisory_xact_lock(hashtext('onemap.layer:' || $1))", result.layer);
+    lock_layer(txn, result.layer, req.lock_timeout, label);
     const auto existing = core::load_layer(txn, result.layer);
     if (existing && existing->geometry_type != family_name(family)) {
         throw input_error("source", label + ": holds " + family_name(family) + " but layer '" +
@@ -383,7 +521,8 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     ctx.id_index = id_index;
     ctx.id_field = req.id_field.value_or("");
     ctx.family = family;
-    ctx.source_epsg = crs.epsg;
+    ctx.transform_pipeline = transformation.pipeline;
+    ctx.tolerate_unreadable = req.accept_loss;
     ctx.shapefile = src.shapefile;
     if (decoder) {
         ctx.encoding = decoder->encoding();
@@ -420,6 +559,34 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     result.repairs = std::move(rows.repairs);
     result.rejections = std::move(rows.rejections);
     const long long read = rows.read;
+    result.read = read;
+    result.source_features = std::max(result.source_features, read);
+    result.not_read = result.source_features - read;
+    const long long missing = result.not_read - completeness.deleted; // deleted records are not lost
+    if (missing > 0) {
+        if (!req.accept_loss) {
+            throw input_error("source", label + ": holds " + std::to_string(result.source_features) +
+                                            " features but only " + std::to_string(read) + " could be read (" +
+                                            std::to_string(missing) +
+                                            " missing); nothing published. Repair the file, or pass --accept-loss "
+                                            "to publish what can be read");
+        }
+        result.lost.push_back(std::to_string(missing) + " of the source's " + std::to_string(result.source_features) +
+                              " features not read");
+        if (rows.unreadable > 0) {
+            result.lost.push_back(std::to_string(rows.unreadable) + " features GDAL could not read (first: " +
+                                  rows.first_unreadable + ")");
+        }
+    }
+    if (completeness.deleted > 0) {
+        result.notes.push_back(std::to_string(completeness.deleted) +
+                               " records flagged deleted in the .dbf were skipped (counted as not read)");
+    }
+    if (rows.outside_area_of_use > 0) {
+        result.notes.push_back(std::to_string(rows.outside_area_of_use) +
+                               " features lie outside EPSG:4490's area of use (China)");
+        log().warn("{}: {} features lie outside EPSG:4490's area of use (China)", label, rows.outside_area_of_use);
+    }
     const long long dims_dropped = rows.dimensions_dropped;
     const OGREnvelope bbox = rows.bbox;
     if (result.features == 0) {
@@ -447,6 +614,18 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         }
         return a;
     };
+    report["counts"] = {{"source_features", result.source_features}, {"read", result.read},
+                        {"published", result.features},          {"repaired", result.repaired},
+                        {"rejected", result.rejected},            {"not_read", result.not_read}};
+    report["lost"] = result.lost;
+    report["transformation"] = transformation.pipeline.empty()
+                                   ? nlohmann::json(nullptr)
+                                   : nlohmann::json{{"name", transformation.name},
+                                                    {"accuracy_m", transformation.accuracy_m >= 0
+                                                                       ? nlohmann::json(transformation.accuracy_m)
+                                                                       : nlohmann::json(nullptr)},
+                                                    {"ballpark", transformation.ballpark},
+                                                    {"how", transformation.how}};
     report["repairs"] = notes_json(result.repairs);
     report["rejections"] = notes_json(result.rejections);
 
@@ -552,13 +731,33 @@ std::vector<import_result> import_source(pqxx::connection& conn, const import_re
         return results;
     }
     for (const auto& l : layers) {
+        const std::string layer_name = request.layer.empty() ? launder_name(l.layer, 0) : request.layer;
         try {
-            results.push_back(import_layer(conn, l, request, bar));
+            try {
+                results.push_back(import_layer(conn, l, request, bar));
+            } catch (const pqxx::sql_error& e) {
+                // A deadlock or serialisation failure against another session: once more.
+                if (e.sqlstate() != "40P01" && e.sqlstate() != "40001") {
+                    throw;
+                }
+                log().warn("{}: the database aborted the import of layer '{}' ({}); retrying once", dataset_label(l),
+                           layer_name, e.sqlstate());
+                results.push_back(import_layer(conn, l, request, bar));
+            }
         } catch (const std::exception& e) {
             import_result r;
             r.source = dataset_label(l);
-            r.layer = request.layer.empty() ? launder_name(l.layer, 0) : request.layer;
+            r.layer = layer_name;
             r.error = e.what();
+            if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+                std::string first_line = sql->what();
+                first_line = first_line.substr(0, first_line.find('\n'));
+                r.error = r.source + ": the database refused the import of layer '" + layer_name + "' (SQLSTATE " +
+                          sql->sqlstate() + ": " + first_line + "); nothing published";
+            } else if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+                r.error = r.source + ": the connection to the database was lost while importing layer '" +
+                          layer_name + "'; nothing published";
+            }
             bar.finish(0, std::string("FAILED: ") + e.what());
             log().error("{}", r.error);
             results.push_back(std::move(r));

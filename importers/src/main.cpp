@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <gdal_priv.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -30,6 +32,10 @@ int main(int argc, char** argv)
     app.add_option("-m,--manifest", manifest_path, "YAML manifest listing files → layers");
     app.add_option("-d,--db", db, "libpq connection string (default: PG* environment)");
     app.add_option("-l,--layer", base.layer, "onemap layer name (one source layer only)");
+    std::string source_layer;
+    app.add_option("--source-layer", source_layer,
+                   "import only this layer of a multi-layer source (GeoPackage, FileGDB, zip); default: every layer, "
+                   "each under its own name");
     app.add_option("--title", base.title, "layer title");
     app.add_option("--department", base.department, "owning department");
     app.add_option("--theme", base.theme, "grid, natural-resource, water, planning or other");
@@ -38,12 +44,35 @@ int main(int argc, char** argv)
     app.add_option("--valid-from", base.valid_from, "first day this version is valid (YYYY-MM-DD; default today)");
     app.add_option("--id-field", id_field, "integer field giving stable feature ids (default: source FID)");
     app.add_flag("--force", base.force, "import even when the identical file is already published");
+    app.add_flag("--accept-loss", base.accept_loss,
+                 "publish even when the source's parts disagree (.shp/.shx/.dbf record counts, unreadable fields); "
+                 "the summary lists what was lost");
+    std::string towgs84;
+    app.add_option("--towgs84", towgs84,
+                   "dx,dy,dz,rx,ry,rz,s: the 7-parameter shift of the source datum to WGS 84/CGCS2000 your "
+                   "surveying bureau issues (m, arc-seconds position vector, ppm; as PROJ's +towgs84)");
+    app.add_flag("--accept-ballpark", base.accept_ballpark,
+                 "publish a datum PROJ cannot shift (Beijing 1954, Xian 1980, …) with its no-op ballpark "
+                 "offset, tens to hundreds of metres off");
+    app.add_option("--lock-timeout", base.lock_timeout,
+                   "seconds to wait while another import of the same layer runs (default 600; 0 = do not wait)");
     bool no_overviews = false;
     app.add_flag("--no-overviews", no_overviews, "skip the generalised copies for zoom 0..11 (tiles then read the full table)");
     app.add_option("--summary", summary_path, "also write the JSON summary to this file");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
     app.add_flag("-q,--quiet", quiet, "no progress display");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2; // bad options, as documented
+    }
 
     try {
         onemap::set_log_level(log_level);
@@ -52,13 +81,26 @@ int main(int argc, char** argv)
 
         std::vector<onemap::importers::import_request> requests;
         base.overviews = !no_overviews;
+        if (!(base.lock_timeout >= 0)) {
+            throw onemap::config_error("--lock-timeout must be 0 or more seconds");
+        }
         if (!manifest_path.empty()) {
             if (!sources.empty()) {
                 throw onemap::config_error("give either --manifest or source files, not both");
             }
             requests = onemap::importers::read_manifest(manifest_path);
+            // A manifest naming a file that is not there is a bad manifest: refuse the batch
+            // before anything is imported.
+            for (std::size_t i = 0; i < requests.size(); ++i) {
+                if (!std::filesystem::exists(requests[i].source)) {
+                    throw onemap::config_error(manifest_path + ": layers[" + std::to_string(i + 1) + "]: file '" +
+                                               requests[i].source + "' does not exist");
+                }
+            }
             for (auto& r : requests) {
                 r.overviews = !no_overviews;
+                r.lock_timeout = base.lock_timeout;
+                r.accept_loss = r.accept_loss || base.accept_loss;
             }
         } else {
             if (sources.empty()) {
@@ -73,6 +115,13 @@ int main(int argc, char** argv)
             if (!srs.empty()) {
                 base.srs = onemap::importers::parse_epsg(srs);
             }
+            if (!source_layer.empty()) {
+                base.source_layer = source_layer;
+            }
+            if (!towgs84.empty()) {
+                base.towgs84 = towgs84;
+            }
+            onemap::importers::validate_request(base);
             for (const auto& s : sources) {
                 auto r = base;
                 r.source = s;

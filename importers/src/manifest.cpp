@@ -2,6 +2,8 @@
 
 #include "onemap/core/calendar.hpp"
 #include "onemap/core/error.hpp"
+#include "onemap/importers/datum_shift.hpp"
+#include "onemap/importers/text_decoder.hpp"
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -24,6 +26,39 @@ int parse_epsg(const std::string& text)
     return std::stoi(digits);
 }
 
+void validate_request(const import_request& r)
+{
+    const std::string& l = r.layer;
+    if (!l.empty() && (l.size() > 48 || l.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos ||
+                       std::isalpha(static_cast<unsigned char>(l[0])) == 0)) {
+        throw config_error("layer name '" + l + "' must be lower-case ASCII letters, digits and _ (max 48), "
+                           "starting with a letter");
+    }
+    static const std::set<std::string> THEMES{"grid", "natural-resource", "water", "planning", "other"};
+    if (THEMES.count(r.theme) == 0) {
+        throw config_error("theme '" + r.theme + "' is not one of grid, natural-resource, water, planning, other");
+    }
+    if (!r.valid_from.empty() && !core::parse_iso_date(r.valid_from)) {
+        throw config_error("valid_from '" + r.valid_from + "' is not a date YYYY-MM-DD");
+    }
+    try {
+        if (r.encoding) {
+            text_decoder check(*r.encoding);
+        }
+        if (r.towgs84) {
+            parse_towgs84(*r.towgs84);
+        }
+    } catch (const input_error& e) {
+        throw config_error(e.what());
+    }
+    if (!(r.lock_timeout >= 0)) {
+        throw config_error("lock timeout must be 0 or more seconds");
+    }
+    if (r.towgs84 && r.accept_ballpark) {
+        throw config_error("give either towgs84 or accept_ballpark, not both");
+    }
+}
+
 std::vector<import_request> read_manifest(const std::string& path)
 {
     YAML::Node doc;
@@ -36,7 +71,8 @@ std::vector<import_request> read_manifest(const std::string& path)
         throw config_error(path + ": needs a 'layers:' list");
     }
     static const std::set<std::string> KEYS{"file", "source_layer", "layer", "title", "department", "theme",
-                                            "encoding", "srs", "valid_from", "id_field", "public", "force"};
+                                            "encoding", "srs", "valid_from", "id_field", "public", "force",
+                                            "accept_loss", "towgs84", "accept_ballpark"};
     const auto base = std::filesystem::path(path).parent_path();
     std::vector<import_request> out;
     std::size_t index = 0;
@@ -82,11 +118,26 @@ std::vector<import_request> read_manifest(const std::string& path)
             }
         }
         r.valid_from = text("valid_from").value_or("");
-        if (!r.valid_from.empty() && !core::parse_iso_date(r.valid_from)) {
-            throw config_error(where + ": valid_from '" + r.valid_from + "' is not a date YYYY-MM-DD");
+        auto flag = [&](const char* key, bool fallback) {
+            const auto v = text(key);
+            if (!v) {
+                return fallback;
+            }
+            if (*v != "true" && *v != "false") {
+                throw config_error(where + ": '" + key + "' must be true or false, not '" + *v + "'");
+            }
+            return *v == "true";
+        };
+        r.is_public = flag("public", true);
+        r.force = flag("force", false);
+        r.accept_loss = flag("accept_loss", false);
+        r.accept_ballpark = flag("accept_ballpark", false);
+        r.towgs84 = text("towgs84");
+        try {
+            validate_request(r);
+        } catch (const config_error& e) {
+            throw config_error(where + ": " + e.what());
         }
-        r.is_public = text("public").value_or("true") != "false";
-        r.force = text("force").value_or("false") == "true";
         out.push_back(std::move(r));
     }
     return out;
@@ -115,6 +166,17 @@ std::string summary_json(const std::vector<import_result>& results)
                                {"seconds", r.seconds},   {"source_srid", r.source_srid},
                                {"source_encoding", r.source_encoding}, {"notes", r.notes},
                                {"repairs", repairs},     {"rejections", rejections}};
+        item["source_features"] = r.source_features;
+        item["read"] = r.read;
+        item["not_read"] = r.not_read;
+        item["lost"] = r.lost;
+        if (!r.transformation.empty()) {
+            item["transformation"] = {{"name", r.transformation},
+                                      {"accuracy_m", r.transformation_accuracy >= 0 ? nlohmann::json(r.transformation_accuracy)
+                                                                                    : nlohmann::json(nullptr)},
+                                      {"ballpark", r.ballpark},
+                                      {"how", r.transformation_how}};
+        }
         if (!r.error.empty()) {
             item["error"] = r.error;
         }

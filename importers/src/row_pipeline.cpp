@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 
 namespace onemap::importers::detail {
@@ -103,7 +104,7 @@ void append_datetime(std::string& buf, OGRFeature& feat, int index, bool date_on
 
 // One worker's tools: not shareable between threads.
 struct worker_tools {
-    explicit worker_tools(const row_context& ctx) : preparer(ctx.family, ctx.source_epsg, ctx.shapefile)
+    explicit worker_tools(const row_context& ctx) : preparer(ctx.family, ctx.transform_pipeline, ctx.shapefile)
     {
         if (ctx.encoding) {
             decoder.emplace(*ctx.encoding);
@@ -205,6 +206,7 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
     buf.push_back('\n');
 
     t.dimensions_dropped += geom.dimensions_dropped ? 1 : 0;
+    t.outside_area_of_use += geom.outside_area_of_use ? 1 : 0;
     if (!geom.repairs.empty()) {
         ++t.repaired;
         for (auto& [kind, detail] : geom.repairs) {
@@ -269,6 +271,12 @@ public:
     }
 
     long long fid_offset() const noexcept { return m_fid_offset; }
+    /// After the last batch: features GDAL could not read (tolerated), and the first message.
+    std::pair<long long, std::string> unreadable()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return {m_unreadable, m_first_unreadable};
+    }
 
 private:
     void read_loop()
@@ -281,9 +289,20 @@ private:
             std::unique_ptr<OGRFeature> feat{m_layer.GetNextFeature()};
             if (CPLGetLastErrorType() == CE_Failure) {
                 std::lock_guard<std::mutex> lock(m_mutex);
-                m_read_error = m_ctx.label + ": feature " + std::to_string(read) + " cannot be read: " +
-                               CPLGetLastErrorMsg();
-                break;
+                const std::string why = m_ctx.label + ": feature " + std::to_string(read) + " cannot be read: " +
+                                        CPLGetLastErrorMsg();
+                if (!m_ctx.tolerate_unreadable) {
+                    m_read_error = why;
+                    break;
+                }
+                if (m_unreadable++ == 0) {
+                    m_first_unreadable = why;
+                }
+                if (feat) {
+                    ++read; // its position is used up; the feature itself is not kept
+                    continue;
+                }
+                break; // the reader cannot get past it: the rest counts as not read
             }
             if (!feat) {
                 break;
@@ -370,6 +389,8 @@ private:
     bool m_reader_done = false;
     bool m_cancel = false;
     std::optional<std::string> m_read_error;
+    long long m_unreadable = 0;
+    std::string m_first_unreadable;
     std::exception_ptr m_worker_error;
     long long m_fid_offset = 0; // written by the reader before its first push
 };
@@ -414,6 +435,7 @@ row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned wo
         total.repaired += t.repaired;
         total.rejected += t.rejected;
         total.dimensions_dropped += t.dimensions_dropped;
+        total.outside_area_of_use += t.outside_area_of_use;
         total.non_ascii += t.non_ascii;
         total.all_non_ascii_is_utf8 = total.all_non_ascii_is_utf8 && t.all_non_ascii_is_utf8;
         if (t.any_geometry) {
@@ -428,6 +450,7 @@ row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned wo
         merge_notes(total.rejections, t.rejections);
         sink(buf, total.read);
     }
+    std::tie(total.unreadable, total.first_unreadable) = p.unreadable();
     return total;
 }
 

@@ -26,9 +26,11 @@ struct row_context {
     int id_index = -1;                   ///< OGR field giving the id; -1 = FID
     std::string id_field;
     geometry_family family = geometry_family::polygon;
-    int source_epsg = 0;
+    std::string transform_pipeline;      ///< PROJ pipeline to EPSG:4490; empty = none
     bool shapefile = false;
     std::optional<std::string> encoding; ///< none: the source declares none (ASCII only)
+    /// --accept-loss: a feature GDAL cannot read is counted and skipped, not fatal.
+    bool tolerate_unreadable = false;
 };
 
 struct row_totals {
@@ -37,6 +39,9 @@ struct row_totals {
     long long repaired = 0;
     long long rejected = 0;
     long long dimensions_dropped = 0;
+    long long outside_area_of_use = 0;
+    long long unreadable = 0;            ///< with tolerate_unreadable
+    std::string first_unreadable;        ///< GDAL's message for the first of them
     long long non_ascii = 0;
     bool all_non_ascii_is_utf8 = true;
     bool any_geometry = false;

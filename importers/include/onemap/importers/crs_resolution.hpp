@@ -15,10 +15,10 @@ struct resolved_crs {
     std::string how; ///< "EPSG code in the .prj", "matched …%", "--srs"
 };
 
-/// \throws input_error (parameter "srs") when the CRS is missing or matches no EPSG code and
-/// no override is given.
+/// \throws input_error (parameter "srs") when the CRS is missing, unreadable (`prj_file`
+/// present but not a coordinate system) or matches no EPSG code and no override is given.
 resolved_crs resolve_crs(const OGRSpatialReference* layer_srs, std::optional<int> override_epsg,
-                         const std::string& source);
+                         const std::string& source, const std::string& prj_file = {});
 
 /// \throws input_error (parameter "srs") when the extent's eastings disagree with the zone
 /// form of a CGCS2000 3° Gauss-Krüger CRS; the message names the code that fits.

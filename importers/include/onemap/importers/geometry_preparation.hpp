@@ -26,10 +26,16 @@ struct prepared_geometry {
     std::string reject_kind;
     std::string reject_detail;
     bool dimensions_dropped = false;
+    bool outside_area_of_use = false; ///< stored, but outside EPSG:4490's area of use (China)
 };
 
 class geometry_preparer {
 public:
+    /// Transforms with `pipeline` (a PROJ pipeline from x/y in the source CRS to lon/lat in
+    /// EPSG:4490, see choose_transformation; empty = the source is EPSG:4490).
+    /// \throws input_error when PROJ cannot instantiate the pipeline.
+    geometry_preparer(geometry_family family, const std::string& pipeline, bool shapefile_rings);
+    /// PROJ's operation from `source_epsg` without datum-shift checks (benchmarks, GK codes).
     /// \throws input_error when no transformation from `source_epsg` to EPSG:4490 exists.
     geometry_preparer(geometry_family family, int source_epsg, bool shapefile_rings);
     ~geometry_preparer();
@@ -49,6 +55,7 @@ private:
     geometry_family m_family;
     bool m_shapefile_rings;
     std::unique_ptr<OGRCoordinateTransformation, ct_deleter> m_transform;
+    OGREnvelope m_area_of_use; ///< EPSG:4490's, lon/lat
     void* m_geos; // GEOSContextHandle_t, kept out of this header
 };
 

@@ -20,7 +20,17 @@ struct import_request {
     bool is_public = true;
     bool force = false;                 ///< import even when the same file is already published
     bool overviews = true;              ///< build the generalised low-zoom copies
+    /// Publish even when the source's parts disagree (.shp/.shx/.dbf counts, unread fields);
+    /// the summary then says exactly what was lost.
+    bool accept_loss = false;
+    std::optional<std::string> towgs84; ///< "dx,dy,dz,rx,ry,rz,s": the source datum → WGS 84
+    bool accept_ballpark = false;       ///< publish with PROJ's no-op ballpark datum shift
+    double lock_timeout = 600;          ///< seconds to wait for another import of the layer
 };
+
+/// \throws config_error naming the option that cannot be used (layer name, theme,
+/// valid_from, encoding, towgs84, lock_timeout), before anything is read or stored.
+void validate_request(const import_request& request);
 
 /// One feature the importer repaired or rejected.
 struct feature_note {
@@ -36,6 +46,11 @@ struct import_result {
     std::string error;                  ///< when failed: names file, feature, field
     int version = 0;
     std::string valid_from;
+    /// Counts: source_features = features + rejected + not_read; read = features + rejected;
+    /// repaired features are among the stored ones.
+    long long source_features = 0;      ///< what the source holds (its parts' largest count)
+    long long read = 0;
+    long long not_read = 0;             ///< lost with --accept-loss (see `lost`)
     long long features = 0;             ///< stored
     long long repaired = 0;
     long long rejected = 0;
@@ -45,6 +60,11 @@ struct import_result {
     std::vector<feature_note> repairs;  ///< first entries only (see MAX_NOTES)
     std::vector<feature_note> rejections;
     std::vector<std::string> notes;     ///< layer-wide remarks (Z dropped, encoding detected…)
+    std::vector<std::string> lost;      ///< what --accept-loss let go (records, fields)
+    std::string transformation;         ///< PROJ's name of the operation to EPSG:4490
+    double transformation_accuracy = -1; ///< metres, -1 unknown
+    std::string transformation_how;
+    bool ballpark = false;
 };
 
 constexpr std::size_t MAX_NOTES = 1000;
