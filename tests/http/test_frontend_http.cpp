@@ -356,3 +356,36 @@ TEST_F(frontend_http, cache_hits_and_locate_are_answered_on_the_io_thread_and_mi
     c.Get(locate_path() + "&boundary=true");
     EXPECT_EQ(on_workers(), after_miss + 1);
 }
+
+TEST_F(frontend_http, a_client_that_does_not_read_its_answer_is_closed_after_the_write_timeout)
+{
+    auto s = server_with({"--write-timeout-ms", "1000"});
+    // Large answers (every parcel with its geometry, not gzipped), ten of them pipelined, to a
+    // client with a small receive window that reads nothing: past what the socket buffers hold
+    // (a few MB on loopback) the server's write cannot finish.
+    const std::string path = "/ogc/collections/dltb/items?limit=10000";
+    std::size_t full_size = 0;
+    {
+        auto c = s->client();
+        const auto full = c.Get(path, httplib::Headers{{"Accept-Encoding", "identity"}});
+        ASSERT_TRUE(full);
+        ASSERT_EQ(full->status, 200);
+        full_size = full->body.size();
+        ASSERT_GT(full_size, 1u << 20);
+    }
+    raw_connection stalled(s->port(), 4096);
+    std::string ten;
+    for (int i = 0; i < 10; ++i) {
+        ten += get_request(path, "Accept-Encoding: identity\r\n");
+    }
+    ASSERT_TRUE(stalled.send(ten));
+    std::this_thread::sleep_for(3s); // past the write timeout (and the 250 ms sweep)
+    // Reading now finds the end of the stream after a part of the answer: the server gave up.
+    EXPECT_TRUE(stalled.closed_within(10s)); // a finished write would have left it open (idle 60 s)
+    EXPECT_LT(stalled.received().size(), 10 * full_size);
+    EXPECT_EQ(stalled.received().compare(0, 15, "HTTP/1.1 200 OK"), 0);
+    // Others were served meanwhile and still are.
+    raw_connection other(s->port());
+    ASSERT_TRUE(other.send(get_request("/health")));
+    EXPECT_EQ(other.read_answer().status, 200);
+}

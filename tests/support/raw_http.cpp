@@ -11,11 +11,14 @@
 
 namespace onemap::test {
 
-raw_connection::raw_connection(int port)
+raw_connection::raw_connection(int port, int receive_buffer)
 {
     m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (m_fd < 0) {
         throw std::runtime_error("socket: " + std::to_string(errno));
+    }
+    if (receive_buffer > 0) {
+        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;

@@ -22,8 +22,9 @@ struct raw_answer {
 
 class raw_connection {
 public:
-    /// Connects to 127.0.0.1:port. \throws std::runtime_error when it cannot.
-    explicit raw_connection(int port);
+    /// Connects to 127.0.0.1:port; `receive_buffer` > 0 sets SO_RCVBUF first (a client that
+    /// reads slowly). \throws std::runtime_error when it cannot.
+    explicit raw_connection(int port, int receive_buffer = 0);
     ~raw_connection();
     raw_connection(raw_connection&& other) noexcept;
     raw_connection& operator=(raw_connection&&) = delete;
