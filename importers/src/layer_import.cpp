@@ -523,6 +523,7 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     ctx.family = family;
     ctx.transform_pipeline = transformation.pipeline;
     ctx.tolerate_unreadable = req.accept_loss;
+    ctx.allow_outside_area = req.allow_outside_area;
     ctx.shapefile = src.shapefile;
     if (decoder) {
         ctx.encoding = decoder->encoding();
@@ -584,14 +585,19 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     }
     if (rows.outside_area_of_use > 0) {
         result.notes.push_back(std::to_string(rows.outside_area_of_use) +
-                               " features lie outside EPSG:4490's area of use (China)");
+                               " features lie outside EPSG:4490's area of use (China), kept by --allow-outside-area");
         log().warn("{}: {} features lie outside EPSG:4490's area of use (China)", label, rows.outside_area_of_use);
     }
     const long long dims_dropped = rows.dimensions_dropped;
     const OGREnvelope bbox = rows.bbox;
     if (result.features == 0) {
+        std::string first;
+        if (!result.rejections.empty()) {
+            const auto& r = result.rejections.front();
+            first = "; feature " + std::to_string(r.feature) + ": " + r.kind + " (" + r.detail + ")";
+        }
         throw input_error("source", label + ": none of its " + std::to_string(read) +
-                                        " features could be imported (all rejected)");
+                                        " features could be imported (all rejected)" + first);
     }
     if (dims_dropped > 0) {
         result.notes.push_back("Z/M dropped from " + std::to_string(dims_dropped) + " features");

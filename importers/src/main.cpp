@@ -54,6 +54,9 @@ int main(int argc, char** argv)
     app.add_flag("--accept-ballpark", base.accept_ballpark,
                  "publish a datum PROJ cannot shift (Beijing 1954, Xian 1980, …) with its no-op ballpark "
                  "offset, tens to hundreds of metres off");
+    app.add_flag("--allow-outside-area", base.allow_outside_area,
+                 "keep features that lie outside EPSG:4490's area of use (China) after transformation; "
+                 "without it they are rejected per feature (a wrong CRS is the usual cause)");
     app.add_option("--lock-timeout", base.lock_timeout,
                    "seconds to wait while another import of the same layer runs (default 600; 0 = do not wait)");
     bool no_overviews = false;
@@ -101,6 +104,7 @@ int main(int argc, char** argv)
                 r.overviews = !no_overviews;
                 r.lock_timeout = base.lock_timeout;
                 r.accept_loss = r.accept_loss || base.accept_loss;
+                r.allow_outside_area = r.allow_outside_area || base.allow_outside_area;
             }
         } else {
             if (sources.empty()) {

@@ -72,7 +72,8 @@ std::vector<import_request> read_manifest(const std::string& path)
     }
     static const std::set<std::string> KEYS{"file", "source_layer", "layer", "title", "department", "theme",
                                             "encoding", "srs", "valid_from", "id_field", "public", "force",
-                                            "accept_loss", "towgs84", "accept_ballpark"};
+                                            "accept_loss", "towgs84", "accept_ballpark",
+                                            "allow_outside_area"};
     const auto base = std::filesystem::path(path).parent_path();
     std::vector<import_request> out;
     std::size_t index = 0;
@@ -132,6 +133,7 @@ std::vector<import_request> read_manifest(const std::string& path)
         r.force = flag("force", false);
         r.accept_loss = flag("accept_loss", false);
         r.accept_ballpark = flag("accept_ballpark", false);
+        r.allow_outside_area = flag("allow_outside_area", false);
         r.towgs84 = text("towgs84");
         try {
             validate_request(r);

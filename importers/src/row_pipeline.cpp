@@ -141,6 +141,13 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
         ++t.rejected;
         return false;
     }
+    if (geom.outside_area_of_use && !ctx.allow_outside_area) {
+        add_note(t.rejections, source_fid, "outside_area_of_use",
+                 "lies outside EPSG:4490's area of use (China) after transformation: is the CRS right? "
+                 "--allow-outside-area keeps such features");
+        ++t.rejected;
+        return false;
+    }
 
     std::string& buf = out.text;
     const std::size_t begin = buf.size();

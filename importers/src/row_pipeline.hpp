@@ -31,6 +31,9 @@ struct row_context {
     std::optional<std::string> encoding; ///< none: the source declares none (ASCII only)
     /// --accept-loss: a feature GDAL cannot read is counted and skipped, not fatal.
     bool tolerate_unreadable = false;
+    /// --allow-outside-area: features outside EPSG:4490's area of use (China) are stored and
+    /// counted in a note; without it they are rejected (a wrong CRS is the usual cause).
+    bool allow_outside_area = false;
 };
 
 struct row_totals {

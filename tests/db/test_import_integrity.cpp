@@ -169,8 +169,15 @@ TEST(import_integrity, a_million_vertex_polygon_is_imported_whole)
 TEST(import_integrity, nad27_and_osgb36_land_where_proj_best_operation_to_wgs84_puts_them)
 {
     std::string out;
-    ASSERT_EQ(test::run_import("--layer datum_nad27 " + datum_dir() + "/nad27_nc.shp", &out), 0) << out;
-    ASSERT_EQ(test::run_import("--layer datum_osgb36 " + datum_dir() + "/osgb36_scot.shp", &out), 0) << out;
+    // North Carolina and Scotland lie outside CGCS2000's area of use: refused per feature
+    // unless asked for.
+    EXPECT_EQ(test::run_import("--layer datum_nad27_refused " + datum_dir() + "/nad27_nc.shp", &out), 1) << out;
+    EXPECT_NE(out.find("outside_area_of_use"), std::string::npos) << out;
+    EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer WHERE name = 'datum_nad27_refused'"), 0);
+    ASSERT_EQ(test::run_import("--layer datum_nad27 --allow-outside-area " + datum_dir() + "/nad27_nc.shp", &out), 0)
+        << out;
+    ASSERT_EQ(test::run_import("--layer datum_osgb36 --allow-outside-area " + datum_dir() + "/osgb36_scot.shp", &out), 0)
+        << out;
     // Independent reference: cs2cs, PROJ's best operation EPSG:4267/27700 → WGS 84.
     const auto nad = cs2cs("EPSG:4267 EPSG:4326", "35.7796 -78.6382\n35.2271 -80.8431\n35.5951 -82.5515\n", true);
     const auto bng = cs2cs("EPSG:27700 EPSG:4326", "325900 673900\n259000 665500\n394200 806300\n", true);

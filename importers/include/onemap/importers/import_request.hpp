@@ -24,6 +24,7 @@ struct import_request {
     /// the summary then says exactly what was lost.
     bool accept_loss = false;
     std::optional<std::string> towgs84; ///< "dx,dy,dz,rx,ry,rz,s": the source datum → WGS 84
+    bool allow_outside_area = false;    ///< keep features outside EPSG:4490's area of use (China)
     bool accept_ballpark = false;       ///< publish with PROJ's no-op ballpark datum shift
     double lock_timeout = 600;          ///< seconds to wait for another import of the layer
 };
