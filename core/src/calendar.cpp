@@ -30,6 +30,54 @@ std::optional<std::string> parse_iso_date(std::string_view text)
     return std::string(text);
 }
 
+namespace {
+
+// Two digits at text[i] as a number in [0, max], else -1.
+int two_digits(std::string_view text, std::size_t i, int max)
+{
+    if (i + 2 > text.size() || std::isdigit(static_cast<unsigned char>(text[i])) == 0 ||
+        std::isdigit(static_cast<unsigned char>(text[i + 1])) == 0) {
+        return -1;
+    }
+    const int v = (text[i] - '0') * 10 + (text[i + 1] - '0');
+    return v <= max ? v : -1;
+}
+
+} // namespace
+
+std::optional<std::string> parse_date_or_instant(std::string_view text)
+{
+    auto date = parse_iso_date(text.substr(0, 10));
+    if (!date || text.size() == 10) {
+        return date;
+    }
+    // RFC 3339 section 5.6: date-time = full-date "T" full-time; "T" and "Z" may be lower case.
+    // time-hour 00-23, time-minute 00-59, time-second 00-60 (leap second), time-secfrac,
+    // time-offset "Z" / ("+" / "-") hh ":" mm.
+    if (text.size() < 20 || (text[10] != 'T' && text[10] != 't') || two_digits(text, 11, 23) < 0 ||
+        text[13] != ':' || two_digits(text, 14, 59) < 0 || text[16] != ':' || two_digits(text, 17, 60) < 0) {
+        return std::nullopt;
+    }
+    std::size_t i = 19;
+    if (text[i] == '.') {
+        const std::size_t digits = ++i;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
+            ++i;
+        }
+        if (i == digits) {
+            return std::nullopt;
+        }
+    }
+    if (i + 1 == text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+        return date;
+    }
+    if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && two_digits(text, i + 1, 23) >= 0 &&
+        text[i + 3] == ':' && two_digits(text, i + 4, 59) >= 0) {
+        return date;
+    }
+    return std::nullopt;
+}
+
 std::string today()
 {
     // Request threads ask for every tile and locate; localtime_r takes glibc's time-zone lock,

@@ -3,18 +3,76 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/event_loop.hpp"
 
+#include <algorithm>
+
 
 namespace onemap::core {
+
+namespace {
+
+// `text` with every password blanked: key/value `password=…` (quoted or not) and the
+// `user:password@` of a postgresql:// URI. Messages and logs name the target, never the secret.
+std::string redacted(std::string text)
+{
+    for (std::size_t at = 0; (at = text.find("password", at)) != std::string::npos;) {
+        std::size_t i = at + 8;
+        while (i < text.size() && text[i] == ' ') {
+            ++i;
+        }
+        if (i >= text.size() || text[i] != '=') {
+            at = i;
+            continue;
+        }
+        ++i;
+        while (i < text.size() && text[i] == ' ') {
+            ++i;
+        }
+        std::size_t end = i;
+        if (end < text.size() && text[end] == '\'') {
+            for (++end; end < text.size() && text[end] != '\''; ++end) {
+                if (text[end] == '\\') {
+                    ++end;
+                }
+            }
+            end = std::min(end + 1, text.size());
+        } else {
+            while (end < text.size() && text[end] != ' ' && text[end] != '&') {
+                ++end;
+            }
+        }
+        text.replace(i, end - i, "***");
+        at = i + 3;
+    }
+    for (const char* scheme : {"postgresql://", "postgres://"}) {
+        for (std::size_t at = 0; (at = text.find(scheme, at)) != std::string::npos;) {
+            const std::size_t start = at + std::string_view(scheme).size();
+            const std::size_t end = text.find_first_of("/?# '\"", start);
+            const std::size_t authority_end = end == std::string::npos ? text.size() : end;
+            const std::size_t atsign = text.rfind('@', authority_end);
+            if (atsign != std::string::npos && atsign >= start) {
+                const std::size_t colon = text.find(':', start);
+                if (colon != std::string::npos && colon < atsign) {
+                    text.replace(colon + 1, atsign - colon - 1, "***");
+                }
+            }
+            at = start;
+        }
+    }
+    return text;
+}
+
+} // namespace
 
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo)
 {
     try {
         return std::make_unique<pqxx::connection>(conninfo);
     } catch (const pqxx::broken_connection& e) {
+        // libpq's message may repeat parts of the connection string: both are redacted.
         throw db_error("cannot connect to PostgreSQL (" +
                        (conninfo.empty() ? std::string("libpq defaults: PGHOST/PGPORT/PGDATABASE")
-                                         : "'" + conninfo + "'") +
-                       "): " + e.what());
+                                         : "'" + redacted(conninfo) + "'") +
+                       "): " + redacted(e.what()));
     }
 }
 

@@ -8,7 +8,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdio>
 #include <set>
+#include <thread>
+#include <vector>
 
 using namespace onemap;
 using nlohmann::json;
@@ -178,8 +182,8 @@ TEST_F(features_http, bad_requests_are_problems_naming_the_parameter)
             EXPECT_EQ(json::parse(res->body)["parameter"], p.parameter) << p.path;
         }
     }
-    // A limit above the maximum is clamped, not refused.
-    EXPECT_LE(get_json("/ogc/collections/dltb/items?limit=50000")["numberReturned"].get<int>(), 10000);
+    // Issue 14 overrides the earlier clamping: a limit above the maximum is refused (see
+    // a_limit_above_the_maximum_is_refused_naming_limit).
 }
 
 // An interval means every feature that existed at some time in it, once, as the latest
@@ -299,4 +303,77 @@ TEST_F(features_http, a_query_over_the_time_limit_is_cancelled_with_a_problem)
     EXPECT_EQ(hurried.client().Get("/ogc/collections")->status, 200);
     // And the default limit lets the same page through.
     EXPECT_EQ(s_server->client().Get("/ogc/collections/dltb/items?limit=10000")->status, 200);
+}
+
+// Issue 14: limit=10001 was clamped to 10,000 instead of refused.
+TEST_F(features_http, a_limit_above_the_maximum_is_refused_naming_limit)
+{
+    for (const std::string limit : {"10001", "50000", "99999999999999999999"}) {
+        const auto doc = get_json("/ogc/collections/dltb/items?limit=" + limit, 400);
+        EXPECT_EQ(doc["parameter"], "limit") << limit;
+        EXPECT_NE(doc["detail"].get<std::string>().find("10000"), std::string::npos) << doc.dump();
+    }
+    EXPECT_EQ(get_json("/ogc/collections/dltb/items?limit=10000")["numberReturned"].get<int>() > 0, true);
+}
+
+// Issue 14: 2024-01-01T25:00:00Z was accepted as 2024-01-01 (only the date was read).
+TEST_F(features_http, a_datetime_with_an_impossible_time_is_a_400_naming_datetime)
+{
+    for (const std::string dt : {"2024-01-01T25:00:00Z", "2023-06-30Tanything", "2023-06-30T", "2024-01-01T10:00:00",
+                                 "2022-01-01/2024-01-01T24:00:00Z"}) {
+        const auto doc = get_json("/ogc/collections/dltb/items?datetime=" + dt, 400);
+        EXPECT_EQ(doc["parameter"], "datetime") << dt;
+    }
+    EXPECT_EQ(get_json("/ogc/collections/dltb/items?limit=1&datetime=2024-01-01T23:59:59%2B08:00")["type"],
+              "FeatureCollection");
+}
+
+// Issue 14: a filter value that is not UTF-8 reached PostgreSQL and came back as a 500.
+TEST_F(features_http, invalid_utf8_in_a_query_is_a_400_naming_the_parameter)
+{
+    for (const auto& [path, parameter] :
+         std::vector<std::pair<std::string, std::string>>{{"/ogc/collections/grid/items?wgbm=%ff%fe", "wgbm"},
+                                                          {"/ogc/collections/dltb/items?dlbm=01%c0%af", "dlbm"},
+                                                          {"/ogc/collections/dltb/items?bbox=%ed%a0%80", "bbox"},
+                                                          {"/ogc/collections/%ff/items", "path"}}) {
+        const auto doc = get_json(path, 400);
+        EXPECT_EQ(doc["parameter"], parameter) << path;
+    }
+    // Real UTF-8 in a filter still reaches the query (no feature has this class).
+    EXPECT_EQ(get_json("/ogc/collections/dltb/items?dlbm=%e6%97%b1%e5%9c%b0")["numberReturned"], 0);
+}
+
+// Issue 14: crs=EPSG:3857 on a layer whose coordinates Web Mercator cannot hold was a 500.
+TEST_F(features_http, crs_3857_on_coordinates_outside_web_mercator_is_a_400_naming_crs)
+{
+    const std::string file = ::testing::TempDir() + "/polar.geojson";
+    {
+        std::FILE* f = std::fopen(file.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"name\":"
+                   "\"pole\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":[116.0,89.5]}},{\"type\":\"Feature\","
+                   "\"properties\":{\"name\":\"city\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":[116.0,39.9]}}]}",
+                   f);
+        std::fclose(f);
+    }
+    std::string out;
+    ASSERT_EQ(test::run_import("--layer polar_station --allow-outside-area --theme natural-resource --department test --valid-from 2020-01-01 " +
+                                   file,
+                               &out),
+              0)
+        << out;
+    // The server reads the new layer when the publish is announced.
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; ++i) {
+        status = s_server->client().Get("/ogc/collections/polar_station")->status;
+        if (status != 200) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    ASSERT_EQ(status, 200);
+    const auto doc =
+        get_json("/ogc/collections/polar_station/items?crs=http://www.opengis.net/def/crs/EPSG/0/3857", 400);
+    EXPECT_EQ(doc["parameter"], "crs") << doc.dump();
+    // The other output CRSs serve it.
+    EXPECT_EQ(get_json("/ogc/collections/polar_station/items")["numberReturned"], 2);
 }

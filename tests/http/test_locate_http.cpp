@@ -144,6 +144,22 @@ TEST_F(locate_http, errors_name_the_parameter_or_say_what_is_missing)
     }
 }
 
+// Issue 14: /locate?boundary=<anything> was read as false; only true and false are values.
+TEST_F(locate_http, boundary_other_than_true_or_false_is_a_400_naming_boundary)
+{
+    for (const std::string value : {"yes", "1", "TRUE", "", "true%00"}) {
+        auto res = get("/locate?lon=114.05&lat=32.95&boundary=" + value);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 400) << value << " " << res->body;
+        EXPECT_EQ(nlohmann::json::parse(res->body)["parameter"], "boundary") << value;
+    }
+    // An impossible time of day is not a date (it used to be cut to its date).
+    auto res = get("/locate?lon=114.05&lat=32.95&datetime=2024-01-01T25:00:00Z");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_EQ(nlohmann::json::parse(res->body)["parameter"], "datetime");
+}
+
 TEST_F(locate_http, a_published_version_is_located_and_the_others_are_not_indexed_again)
 {
     auto indexed_lines = [] {

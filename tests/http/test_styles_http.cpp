@@ -1,6 +1,7 @@
 // The basemap style (styles/basemap.json) served with its source pointing at this server, and
 // checked against what the server really has: every source-layer is a layer of the basemap
 // tileset and every property a style expression reads is a field of that layer.
+#include "raw_http.hpp"
 #include "server_process.hpp"
 #include "tempdb.hpp"
 
@@ -156,4 +157,33 @@ TEST_F(styles_http, every_text_font_of_the_style_is_served_as_glyph_ranges)
     const auto bad = s_server->client().Get("/fonts/Noto%20Sans%20CJK%20SC%20Regular/1-256.pbf");
     EXPECT_EQ(bad->status, 400);
     EXPECT_NE(bad->body.find("range"), std::string::npos) << bad->body;
+}
+
+// Issue 14: the Host header was pasted unescaped into the style JSON ({server}), which is sent
+// with Cache-Control: public: a crafted Host broke the document and could poison a shared cache.
+TEST_F(styles_http, a_crafted_host_header_never_reaches_the_style_json)
+{
+    const std::string own = "http://127.0.0.1:" + std::to_string(s_server->port());
+    for (const std::string& host : {std::string("evil\"},\"x\":{\"a"), std::string("a b"), std::string("x.example/<script>"),
+                                   std::string("host:99999x")}) {
+        test::raw_connection c(s_server->port());
+        ASSERT_TRUE(c.send("GET /styles/basemap.json HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
+        const auto a = c.read_answer();
+        ASSERT_EQ(a.status, 200) << host;
+        EXPECT_EQ(a.body.find("evil"), std::string::npos) << host;
+        EXPECT_EQ(a.body.find("script"), std::string::npos) << host;
+        const auto style = nlohmann::json::parse(a.body); // throws (fails) if the document broke
+        bool seen = false;
+        for (const auto& [name, source] : style["sources"].items()) {
+            const std::string url = source.contains("url") ? source["url"].get<std::string>()
+                                                           : source.value("tiles", nlohmann::json::array()).at(0).get<std::string>();
+            EXPECT_EQ(url.rfind(own, 0), 0u) << host << " -> " << url;
+            seen = true;
+        }
+        EXPECT_TRUE(seen);
+    }
+    // A well-formed Host (a name and a port) is still used as given.
+    test::raw_connection c(s_server->port());
+    ASSERT_TRUE(c.send("GET /styles/basemap.json HTTP/1.1\r\nHost: map.example.gov.cn:8080\r\nConnection: close\r\n\r\n"));
+    EXPECT_NE(c.read_answer().body.find("http://map.example.gov.cn:8080/"), std::string::npos);
 }

@@ -136,11 +136,13 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
     ASSERT_FALSE(rx.payload.empty());
     const auto bbox = nlohmann::json::parse(rx.payload)["bbox"];
     const core::box changed{bbox[0], bbox[1], bbox[2], bbox[3]};
-    // Wait for the server to apply it.
-    for (int i = 0; i < 100 && stats()["catalog_reloads"] == stats_before["catalog_reloads"]; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Wait for the server to apply it: the reload counts once the new catalog is in service.
+    // No grace period after it: the changed tiles must be gone in the same step that swapped
+    // the catalog (issue 14: the catalog used to be swapped first, and a bare sleep here hid
+    // the window in which the new catalog served the old tiles).
+    for (int i = 0; i < 400 && stats()["catalog_reloads"] == stats_before["catalog_reloads"]; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
     const auto s0 = stats()["cache"];
     int over = 0;

@@ -2,6 +2,10 @@
 // it back with nlohmann::json, which rejects invalid JSON and invalid UTF-8.
 #include "onemap/tileserver/http_errors.hpp"
 
+#include "onemap/core/error.hpp"
+
+#include <pqxx/except>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -61,4 +65,30 @@ TEST(JsonText, ProblemDocumentNamesTheParameter)
     EXPECT_EQ(doc["status"], 400);
     EXPECT_EQ(doc["parameter"], "lon");
     EXPECT_EQ(doc["detail"], "lon must be a number, got '\uFFFD\"'");
+}
+
+// Issue 14: two error-to-status mappers disagreed (the WMTS one lacked the query-cancelled
+// case). One mapping now serves RFC 7807 problems and OWS exception reports.
+TEST(http_errors, one_mapping_sends_cancelled_queries_and_db_waits_to_503_with_retry_after)
+{
+    using namespace onemap;
+    using namespace onemap::tileserver;
+    const auto cancelled = classify_exception(std::make_exception_ptr(
+        pqxx::sql_error("canceling statement due to statement timeout", "SELECT 1", "57014")));
+    EXPECT_EQ(cancelled.status, 503);
+    EXPECT_EQ(cancelled.kind, error_kind::unavailable);
+    EXPECT_GT(cancelled.retry_after_s, 0);
+    const auto waited = classify_exception(std::make_exception_ptr(
+        timeout_error("--db-wait-ms", "no database connection within --db-wait-ms (5 ms)")));
+    EXPECT_EQ(waited.status, 503);
+    EXPECT_NE(waited.detail.find("--db-wait-ms"), std::string::npos);
+    EXPECT_EQ(classify_exception(std::make_exception_ptr(db_error("down"))).status, 503);
+    EXPECT_EQ(classify_exception(std::make_exception_ptr(out_of_range("TILEROW", "x"))).kind, error_kind::out_of_range);
+    EXPECT_EQ(classify_exception(std::make_exception_ptr(not_implemented("REQUEST", "x"))).status, 501);
+    EXPECT_EQ(classify_exception(std::make_exception_ptr(std::runtime_error("bug"))).status, 500);
+
+    http_response res;
+    send_exception(res, std::make_exception_ptr(pqxx::sql_error("cancelled", "SELECT 1", "57014")));
+    EXPECT_EQ(res.status, 503);
+    EXPECT_EQ(res.get_header_value("Retry-After"), "1");
 }

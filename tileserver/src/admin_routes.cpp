@@ -23,7 +23,7 @@ nlohmann::json seed(server_state& state, const http_request& req)
     if (req.remote_addr != "127.0.0.1" && req.remote_addr != "::1") {
         throw forbidden("seeding is only accepted from the server's own host");
     }
-    const catalog_ptr pinned = state.catalog();
+    const auto [pinned, epoch] = state.pin();
     const std::string name = req.get_param_value("tileset");
     const tileset_config* composite = state.find_tileset(name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, name) : nullptr;
@@ -69,8 +69,8 @@ nlohmann::json seed(server_state& state, const http_request& req)
     std::size_t empty = 0;
     for (const auto& [z, col, row] : todo) {
         // PNG tiles come by metatile: the other 15 of one are cache hits when their turn comes.
-        const auto t = format == "png" ? state.raster_tile_for(*pinned, composite, layer, *tms, z, col, row, date, 1)
-                                       : state.tile_for(*pinned, composite, layer, *tms, z, col, row, date);
+        const auto t = format == "png" ? state.raster_tile_for(*pinned, composite, layer, *tms, z, col, row, date, 1, epoch)
+                                       : state.tile_for(*pinned, composite, layer, *tms, z, col, row, date, epoch);
         if (!t || t->body.empty()) {
             ++empty;
         } else {

@@ -24,6 +24,8 @@ using json = nlohmann::json;
 const char* CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const char* EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490";
 const char* EPSG3857 = "http://www.opengis.net/def/crs/EPSG/0/3857";
+/// The latitude where Web Mercator's square world ends (atan(sinh(pi)), in degrees).
+constexpr double WEB_MERCATOR_MAX_LAT = 85.0511287798066;
 
 const std::set<std::string> RESERVED{"bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "f"};
 
@@ -81,8 +83,8 @@ std::optional<std::string> datetime_bound(const std::string& text, const std::st
     if (text.empty() || text == "..") {
         return std::nullopt;
     }
-    const auto d = core::parse_iso_date(text.substr(0, 10));
-    if (!d || (text.size() > 10 && text[10] != 'T')) {
+    const auto d = core::parse_date_or_instant(text);
+    if (!d) {
         throw input_error("datetime", "datetime must be YYYY-MM-DD, an RFC 3339 date-time or an interval a/b of "
                                       "them (.. for an open end), got '" + whole + "'");
     }
@@ -207,6 +209,16 @@ public:
         } else if (crs == EPSG4490) {
             geom_sql = "ST_FlipCoordinates(geom)";
         } else if (crs == EPSG3857) {
+            // Web Mercator holds latitudes within ±85.0511° only: refuse a collection whose
+            // features lie beyond rather than let the transformation fail in PostgreSQL.
+            for (const auto* version : versions) {
+                if (version->bbox && (version->bbox->min_y < -WEB_MERCATOR_MAX_LAT ||
+                                       version->bbox->max_y > WEB_MERCATOR_MAX_LAT)) {
+                    throw input_error("crs", "collection '" + id + "' has coordinates beyond latitude ±85.0511°, "
+                                             "which " + std::string(EPSG3857) + " cannot represent; use " + CRS84 +
+                                             " or " + EPSG4490);
+                }
+            }
             geom_sql = "ST_Transform(geom, 3857)";
         } else {
             throw input_error("crs", "crs must be one of " + std::string(CRS84) + ", " + EPSG4490 + ", " + EPSG3857);
@@ -240,8 +252,7 @@ public:
                 property_filters.emplace_back(attr->name, bind(value));
             }
             if (req.has_param("limit")) {
-                limit = std::min<long long>(parse_int(req.get_param_value("limit"), "limit", 1, 1000000000),
-                                            m_ctx.limits.max_limit);
+                limit = parse_int(req.get_param_value("limit"), "limit", 1, m_ctx.limits.max_limit);
             }
             if (req.has_param("offset")) {
                 offset = parse_int(req.get_param_value("offset"), "offset", 0, 1000000000000LL);

@@ -45,6 +45,20 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i)
 
 } // namespace
 
+bool is_utf8(std::string_view s) noexcept
+{
+    for (std::size_t i = 0; i < s.size();) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
+        } else if (const std::size_t n = utf8_sequence(s, i)) {
+            i += n;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 void append_json_string(std::string& out, std::string_view s)
 {
     static constexpr char hex[] = "0123456789abcdef";
@@ -104,34 +118,70 @@ void send_problem(http_response& res, int status, const std::string& title,
     res.set_content(std::move(body), "application/problem+json");
 }
 
-void send_exception(http_response& res, std::exception_ptr error)
+error_answer classify_exception(std::exception_ptr error)
 {
+    error_answer a;
+    const auto unavailable = [&a](std::string detail) {
+        a.kind = error_kind::unavailable;
+        a.status = 503;
+        a.detail = std::move(detail);
+        a.retry_after_s = 1;
+    };
     try {
         std::rethrow_exception(error);
     } catch (const input_error& e) {
-        send_problem(res, 400, "Bad Request", e.what(), e.parameter());
+        a.status = 400;
+        a.kind = error_kind::bad_value;
+        if (dynamic_cast<const missing_parameter*>(&e) != nullptr) {
+            a.kind = error_kind::missing_value;
+        } else if (dynamic_cast<const out_of_range*>(&e) != nullptr) {
+            a.kind = error_kind::out_of_range;
+        } else if (dynamic_cast<const version_mismatch*>(&e) != nullptr) {
+            a.kind = error_kind::version;
+        } else if (dynamic_cast<const not_implemented*>(&e) != nullptr) {
+            a.kind = error_kind::not_implemented;
+            a.status = 501;
+        }
+        a.detail = e.what();
+        a.parameter = e.parameter();
     } catch (const not_found& e) {
-        send_problem(res, 404, "Not Found", e.what());
+        a.kind = error_kind::not_found;
+        a.status = 404;
+        a.detail = e.what();
     } catch (const forbidden& e) {
-        send_problem(res, 403, "Forbidden", e.what());
+        a.kind = error_kind::forbidden;
+        a.status = 403;
+        a.detail = e.what();
+    } catch (const timeout_error& e) {
+        log().warn("{}", e.what());
+        unavailable(e.what());
     } catch (const db_error& e) {
-        log().error("database: {}", e.what());
-        send_problem(res, 503, "Service Unavailable", "the database cannot be reached");
+        log().error("database: {}", e.what()); // db_error messages are redacted where made
+        unavailable("the database cannot be reached");
     } catch (const pqxx::sql_error& e) {
         if (e.sqlstate() == "57014") { // query_canceled: statement_timeout ran out
-            send_problem(res, 503, "Service Unavailable",
-                         "the query ran longer than the server's limit (--query-timeout-ms) and was cancelled; "
-                         "ask for a smaller bbox or a lower limit");
-            return;
+            unavailable("the query ran longer than the server's limit (--query-timeout-ms) and was cancelled; "
+                        "ask for a smaller bbox or a lower limit");
+        } else {
+            log().error("database: {}", e.what());
+            a.detail = "internal error; see the server log";
         }
-        log().error("database: {}", e.what());
-        send_problem(res, 500, "Internal Server Error", "internal error; see the server log");
     } catch (const pqxx::broken_connection& e) {
         log().error("database connection: {}", e.what());
-        send_problem(res, 503, "Service Unavailable", "the database cannot be reached");
+        unavailable("the database cannot be reached");
     } catch (const std::exception& e) {
         log().error("internal error: {}", e.what());
-        send_problem(res, 500, "Internal Server Error", "internal error; see the server log");
+        a.detail = "internal error; see the server log";
+    }
+    return a;
+}
+
+void send_exception(http_response& res, std::exception_ptr error)
+{
+    const error_answer a = classify_exception(std::move(error));
+    send_problem(res, a.status, std::string(reason_phrase(a.status)), a.detail, a.parameter);
+    if (a.retry_after_s > 0) {
+        res.set_header("Retry-After", std::to_string(a.retry_after_s));
     }
 }
 

@@ -31,7 +31,7 @@ public:
         } else if (crs != "wgs84" && crs != "cgcs2000") {
             throw input_error("crs", "crs must be wgs84, cgcs2000 or gcj02, got '" + crs + "'");
         }
-        const bool with_boundary = req.has_param("boundary") && req.get_param_value("boundary") == "true";
+        const bool with_boundary = parse_flag(req, "boundary");
         const std::string date = requested_date(req);
         const auto loc = m_state.locator_now();
         const auto hits = loc->locate(lon, lat, date);

@@ -18,6 +18,37 @@ std::uint64_t parse_index(const std::string& text, const char* parameter)
     return v;
 }
 
+tile_address parse_tile_address(const core::tile_matrix_set& tms, const std::string& matrix, const std::string& col,
+                                const std::string& row, const tile_address_names& names)
+{
+    tile_address t;
+    for (const auto& candidate : tms.matrices()) {
+        if (candidate.identifier == matrix) {
+            t.matrix = &candidate;
+            break;
+        }
+    }
+    if (t.matrix == nullptr) {
+        throw input_error(names.matrix, std::string(names.matrix) + "=" + matrix + " is not a level of " + tms.id() +
+                                            " (" + tms.matrices().front().identifier + ".." +
+                                            tms.matrices().back().identifier + ")");
+    }
+    t.level = t.matrix->level;
+    t.col = parse_index(col, names.col);
+    t.row = parse_index(row, names.row);
+    if (t.col >= t.matrix->matrix_width) {
+        throw out_of_range(names.col, std::string(names.col) + "=" + col + " is outside 0.." +
+                                          std::to_string(t.matrix->matrix_width - 1) + " at " + names.matrix + "=" +
+                                          matrix);
+    }
+    if (t.row >= t.matrix->matrix_height) {
+        throw out_of_range(names.row, std::string(names.row) + "=" + row + " is outside 0.." +
+                                          std::to_string(t.matrix->matrix_height - 1) + " at " + names.matrix + "=" +
+                                          matrix);
+    }
+    return t;
+}
+
 double parse_coordinate(const http_request& req, const char* parameter, double min, double max)
 {
     if (!req.has_param(parameter)) {
@@ -34,14 +65,29 @@ double parse_coordinate(const http_request& req, const char* parameter, double m
     return v;
 }
 
+bool parse_flag(const http_request& req, const char* parameter)
+{
+    if (!req.has_param(parameter)) {
+        return false;
+    }
+    const std::string& value = req.get_param_value(parameter);
+    if (value == "true") {
+        return true;
+    }
+    if (value != "false") {
+        throw input_error(parameter, std::string(parameter) + " must be true or false, got '" + value + "'");
+    }
+    return false;
+}
+
 std::string requested_date(const http_request& req)
 {
     if (!req.has_param("datetime")) {
         return core::today();
     }
     const std::string& value = req.get_param_value("datetime");
-    const auto date = core::parse_iso_date(value.substr(0, 10));
-    if (!date || (value.size() > 10 && value[10] != 'T')) {
+    const auto date = core::parse_date_or_instant(value);
+    if (!date) {
         throw input_error("datetime", "datetime must be a date YYYY-MM-DD (or an RFC 3339 instant), got '" + value + "'");
     }
     return *date;

@@ -32,6 +32,23 @@ struct route {
     route_options options;
 };
 
+// Request text reaches SQL parameters, JSON and XML: what is not UTF-8 is refused here, for
+// every route, naming the parameter.
+void check_utf8(const http_request& req)
+{
+    if (!is_utf8(req.path)) {
+        throw input_error("path", "the path is not valid UTF-8 (percent-encode UTF-8 bytes only)");
+    }
+    for (const auto& [name, value] : req.params) {
+        if (!is_utf8(name)) {
+            throw input_error("query", "a query parameter name is not valid UTF-8");
+        }
+        if (!is_utf8(value)) {
+            throw input_error(name, name + " is not valid UTF-8 (percent-encode UTF-8 bytes only)");
+        }
+    }
+}
+
 std::vector<std::string_view> split_path(std::string_view path)
 {
     std::vector<std::string_view> out;
@@ -346,6 +363,7 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
         if (bad) {
             throw *bad;
         }
+        check_utf8(req);
         r->handler(req, res);
     } catch (const core::would_block&) {
         res.reset();

@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 namespace onemap::tileserver {
@@ -112,24 +114,44 @@ struct server::impl {
         }
     }
 
+    // The changed tiles are dropped in the same step that swaps the catalog in: the new
+    // snapshot is built first, then, under the cache's lock, the cache drops what changed, the
+    // snapshot is swapped and the cache's epoch moves on. No hit sees the new catalog beside an
+    // old tile, and a tile drawn from the old catalog (its request pinned the epoch before the
+    // catalog, server_state::pin) is never kept.
     void on_publish(server& owner, const std::string& payload)
     {
-        owner.reload_catalog();
+        invalidator invalidate;
+        std::string layer;
+        int version = 0;
         try {
             const auto p = nlohmann::json::parse(payload);
-            const auto layer = p.at("layer").get<std::string>();
-            std::size_t dropped = 0;
+            layer = p.at("layer").get<std::string>();
+            version = p.value("version", 0);
             if (p.contains("bbox") && p["bbox"].is_array() && p["bbox"].size() == 4) {
                 const auto& b = p["bbox"];
-                dropped = state.cache.invalidate(layer, core::box{b[0].get<double>(), b[1].get<double>(),
-                                                                  b[2].get<double>(), b[3].get<double>()});
+                const core::box changed{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+                invalidate = [this, layer, changed](const std::function<void()>& swap) {
+                    return state.cache.invalidate(layer, changed, swap);
+                };
             } else if (!p.contains("bbox")) {
-                dropped = state.cache.invalidate(layer);
+                invalidate = [this, layer](const std::function<void()>& swap) { return state.cache.invalidate(layer, swap); };
+            } else {
+                invalidate = [](const std::function<void()>& swap) {
+                    swap();
+                    return std::size_t{0};
+                };
             }
-            log().info("published {} version {}: {} cached tiles dropped", layer, p.value("version", 0), dropped);
         } catch (const std::exception& e) {
             log().warn("publish notification '{}' not understood ({}); dropping the whole cache", payload, e.what());
-            state.cache.clear();
+            invalidate = [this](const std::function<void()>& swap) {
+                state.cache.clear(swap);
+                return std::size_t{0};
+            };
+        }
+        const std::size_t dropped = owner.reload_catalog(invalidate);
+        if (!layer.empty()) {
+            log().info("published {} version {}: {} cached tiles dropped", layer, version, dropped);
         }
     }
 
@@ -137,6 +159,7 @@ struct server::impl {
     router routes;
     std::unique_ptr<http_frontend> frontend;
     std::atomic<bool> stopping{false};
+    std::mutex publish_mutex;
     std::thread listener;
 };
 
@@ -152,18 +175,38 @@ server::~server()
 
 void server::reload_catalog()
 {
+    reload_catalog([](const std::function<void()>& swap) {
+        swap();
+        return std::size_t{0};
+    });
+}
+
+std::size_t server::reload_catalog(const invalidator& invalidate)
+{
     auto& state = m_impl->state;
-    auto conn = state.pool.acquire();
-    auto layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
-    log().info("catalog: {} layers", layers->size());
-    if (!state.locate_levels.empty()) {
-        // Versions already indexed by the snapshot in service are shared, not rebuilt.
-        const auto previous = state.locate_snapshot.load();
-        auto loc = std::make_shared<const locator>(*conn, *layers, state.locate_levels, previous.get());
-        state.locate_snapshot.store(std::move(loc));
+    std::shared_ptr<const std::vector<core::layer>> layers;
+    std::shared_ptr<const locator> loc;
+    {
+        auto conn = state.pool.acquire();
+        layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
+        log().info("catalog: {} layers", layers->size());
+        if (!state.locate_levels.empty()) {
+            // Versions already indexed by the snapshot in service are shared, not rebuilt.
+            const auto previous = state.locate_snapshot.load();
+            loc = std::make_shared<const locator>(*conn, *layers, state.locate_levels, previous.get());
+        }
     }
-    state.snapshot.store(std::move(layers));
+    // One step: publishes apply in order; the cache drops the changed tiles and the catalog is
+    // swapped under the cache's lock, before its epoch moves on (tile_cache::invalidate).
+    std::lock_guard<std::mutex> lock(m_impl->publish_mutex);
+    const std::size_t dropped = invalidate([&] {
+        if (loc) {
+            state.locate_snapshot.store(std::move(loc));
+        }
+        state.snapshot.store(std::move(layers));
+    });
     ++state.reloads;
+    return dropped;
 }
 
 int server::bind()

@@ -3,6 +3,9 @@
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/http_encoding.hpp"
 
+#include <cctype>
+#include <string_view>
+
 namespace onemap::tileserver {
 
 server_state::server_state(server_config c)
@@ -16,12 +19,7 @@ server_state::server_state(server_config c)
 
 const tileset_config* server_state::find_tileset(const std::string& name) const
 {
-    for (const auto& t : tilesets) {
-        if (t.name == name) {
-            return &t;
-        }
-    }
-    return nullptr;
+    return tileserver::find_tileset(tilesets, name);
 }
 
 std::shared_ptr<const locator> server_state::locator_now() const
@@ -33,13 +31,63 @@ std::shared_ptr<const locator> server_state::locator_now() const
     return l;
 }
 
+namespace {
+
+bool valid_host(std::string_view host)
+{
+    if (host.empty() || host.size() > 255) {
+        return false;
+    }
+    std::size_t i = 0;
+    if (host[0] == '[') { // IPv6 literal
+        const std::size_t close = host.find(']');
+        if (close == std::string_view::npos || close < 3) {
+            return false;
+        }
+        for (i = 1; i < close; ++i) {
+            const char c = host[i];
+            if (!(std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.')) {
+                return false;
+            }
+        }
+        i = close + 1;
+    } else {
+        for (; i < host.size() && host[i] != ':'; ++i) {
+            const char c = host[i];
+            if (!(std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-')) {
+                return false;
+            }
+        }
+        if (i == 0) {
+            return false;
+        }
+    }
+    if (i == host.size()) {
+        return true;
+    }
+    if (host[i] != ':' || i + 1 == host.size() || host.size() - i - 1 > 5) {
+        return false;
+    }
+    for (++i; i < host.size(); ++i) {
+        if (std::isdigit(static_cast<unsigned char>(host[i])) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
 std::string server_state::base_url(const http_request& req) const
 {
     if (!config.public_url.empty()) {
         return config.public_url;
     }
+    // The Host header goes into documents sent with Cache-Control: public; only a host name,
+    // an IPv4 or a bracketed IPv6 address and a port are taken from it, else the configured
+    // address is written.
     const std::string& host = req.get_header_value("Host");
-    return "http://" + (host.empty() ? config.host + ":" + std::to_string(config.port) : host);
+    return "http://" + (valid_host(host) ? host : config.host + ":" + std::to_string(config.port));
 }
 
 std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vector<core::layer>& layers,
@@ -47,7 +95,8 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                                                                  const core::layer* layer,
                                                                  const core::tile_matrix_set& tms, int level,
                                                                  std::uint64_t col, std::uint64_t row,
-                                                                 const std::string& date, double pixel_ratio)
+                                                                 const std::string& date, double pixel_ratio,
+                                                                 std::uint64_t epoch)
 {
     std::shared_ptr<const drawable_style> style;
     std::vector<std::string> layer_names;
@@ -75,8 +124,9 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
     // A change anywhere in the metatile can move labels in any of its tiles (collisions),
     // so every tile of it is invalidated by the metatile's box.
     const core::box meta_bounds = raster_service::bounds_lonlat(tms, raster_service::metatile_of(tms, level, col, row));
-    return cache.get(key_of(col, row), layer_names, meta_bounds, [&] {
-        const std::uint64_t epoch = cache.epoch();
+    return cache.get(
+        key_of(col, row), layer_names, meta_bounds,
+        [&] {
         return raster.tile_png(
             prefix, *style, picks, tms, level, col, row, pixel_ratio,
             [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
@@ -88,14 +138,15 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                 }
                 return std::nullopt;
             });
-    });
+        },
+        epoch);
 }
 
 std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core::layer>& layers,
                                                           const tileset_config* composite, const core::layer* layer,
                                                           const core::tile_matrix_set& tms, int level,
                                                           std::uint64_t col, std::uint64_t row,
-                                                          const std::string& date)
+                                                          const std::string& date, std::uint64_t epoch)
 {
     // Time is part of the key: the date asked for (today when none), so a publish that
     // only affects other dates cannot serve stale tiles, and a new day re-resolves.
@@ -141,7 +192,7 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
         return nullptr;
     }
     return cache.get(key, layer_names, tms.tile_bounds_lonlat(level, col, row),
-                     [&] { return tiles.render_layers(picks, tms, level, col, row); });
+                     [&] { return tiles.render_layers(picks, tms, level, col, row); }, epoch);
 }
 
 std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& name, tile_format format,
@@ -149,14 +200,14 @@ std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& n
                                                             std::uint64_t col, std::uint64_t row,
                                                             const std::string& date)
 {
-    const catalog_ptr pinned = catalog();
+    const auto [pinned, epoch] = pin();
     const tileset_config* composite = find_tileset(name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no layer '" + name + "'");
     }
-    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1)
-                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date);
+    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1, epoch)
+                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date, epoch);
 }
 
 void server_state::send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

@@ -33,6 +33,14 @@ struct server_state {
     server_state& operator=(const server_state&) = delete;
 
     catalog_ptr catalog() const { return snapshot.load(); }
+    /// The catalog in service and the cache epoch read just before it: pass the epoch to
+    /// tile_for/raster_tile_for, so that a tile drawn from a catalog a publish has replaced
+    /// is never kept.
+    std::pair<catalog_ptr, std::uint64_t> pin() const
+    {
+        const std::uint64_t epoch = cache.epoch();
+        return {snapshot.load(), epoch};
+    }
     const tileset_config* find_tileset(const std::string& name) const;
     /// The locator in service. \throws not_found when no locate: section is configured.
     std::shared_ptr<const locator> locator_now() const;
@@ -43,12 +51,14 @@ struct server_state {
     /// date and zoom. Exactly one of `composite` and `layer` is set.
     std::shared_ptr<const cached_tile> tile_for(const std::vector<core::layer>& layers, const tileset_config* composite,
                                                 const core::layer* layer, const core::tile_matrix_set& tms, int level,
-                                                std::uint64_t col, std::uint64_t row, const std::string& date);
+                                                std::uint64_t col, std::uint64_t row, const std::string& date,
+                                                std::uint64_t epoch);
     /// The PNG tile from the cache, rendered with the rest of its metatile on a miss.
     std::shared_ptr<const cached_tile> raster_tile_for(const std::vector<core::layer>& layers,
                                                        const tileset_config* composite, const core::layer* layer,
                                                        const core::tile_matrix_set& tms, int level, std::uint64_t col,
-                                                       std::uint64_t row, const std::string& date, double pixel_ratio);
+                                                       std::uint64_t row, const std::string& date, double pixel_ratio,
+                                                       std::uint64_t epoch);
     /// A tile (layer or composite by name) in either format, for WMTS and seeding.
     std::shared_ptr<const cached_tile> tile_named(const std::string& name, tile_format format,
                                                   const core::tile_matrix_set& tms, int level, std::uint64_t col,

@@ -5,6 +5,7 @@
 
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/http_encoding.hpp"
+#include "onemap/tileserver/http_errors.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,7 +33,10 @@ void register_style_routes(router& routes, server_state& state)
             throw not_found("no style named '" + name + "'");
         }
         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const std::string base = s->base_url(req);
+        // Inside the style's JSON strings: escaped as JSON (a --public-url may hold anything).
+        std::string base;
+        append_json_string(base, s->base_url(req));
+        base = base.substr(1, base.size() - 2);
         for (std::size_t at = text.find("{server}"); at != std::string::npos; at = text.find("{server}", at + base.size())) {
             text.replace(at, 8, base);
         }

@@ -73,9 +73,16 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
                                                    const core::box& bounds,
                                                    const std::function<std::string()>& compute)
 {
+    return get(key, layers, bounds, compute, m_epoch.load(std::memory_order_acquire));
+}
+
+std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const std::vector<std::string>& layers,
+                                                   const core::box& bounds, const std::function<std::string()>& compute,
+                                                   std::uint64_t pinned_epoch)
+{
     std::shared_ptr<pending> wait_for;
     bool leader = false;
-    std::uint64_t epoch = 0;
+    const std::uint64_t epoch = pinned_epoch;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         if (auto it = m_index.find(key); it != m_index.end()) {
@@ -93,7 +100,6 @@ std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const
             ++m_stats.hits; // served by the computation already under way
         }
         wait_for = pit->second;
-        epoch = m_epoch;
     }
 
     if (!leader) {
@@ -156,8 +162,7 @@ std::shared_ptr<const cached_tile> tile_cache::hit(const std::string& key)
 
 std::uint64_t tile_cache::epoch() const
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_epoch;
+    return m_epoch.load(std::memory_order_acquire);
 }
 
 std::shared_ptr<const cached_tile> tile_cache::put(const std::string& key, const std::vector<std::string>& layers,
@@ -201,10 +206,10 @@ void tile_cache::insert_locked(const std::string& key, const std::shared_ptr<con
     }
 }
 
-std::size_t tile_cache::invalidate_if(const std::function<bool(const entry&)>& pred)
+std::size_t tile_cache::invalidate_if(const std::function<bool(const entry&)>& pred,
+                                      const std::function<void()>& in_step)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    ++m_epoch;
     std::size_t dropped = 0;
     for (auto it = m_lru.begin(); it != m_lru.end();) {
         if (pred(*it)) {
@@ -217,25 +222,34 @@ std::size_t tile_cache::invalidate_if(const std::function<bool(const entry&)>& p
         }
     }
     m_stats.invalidated += dropped;
+    if (in_step) {
+        in_step();
+    }
+    // After the swap: a reader that sees the new epoch sees the new catalog.
+    m_epoch.fetch_add(1, std::memory_order_release);
     return dropped;
 }
 
-std::size_t tile_cache::invalidate(const std::string& layer, const core::box& bounds)
-{
-    return invalidate_if([&](const entry& e) {
-        return e.bounds.intersects(bounds) && std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end();
-    });
-}
-
-std::size_t tile_cache::invalidate(const std::string& layer)
+std::size_t tile_cache::invalidate(const std::string& layer, const core::box& bounds,
+                                   const std::function<void()>& in_step)
 {
     return invalidate_if(
-        [&](const entry& e) { return std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end(); });
+        [&](const entry& e) {
+            return e.bounds.intersects(bounds) && std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end();
+        },
+        in_step);
 }
 
-void tile_cache::clear()
+std::size_t tile_cache::invalidate(const std::string& layer, const std::function<void()>& in_step)
 {
-    invalidate_if([](const entry&) { return true; });
+    return invalidate_if(
+        [&](const entry& e) { return std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end(); },
+        in_step);
+}
+
+void tile_cache::clear(const std::function<void()>& in_step)
+{
+    invalidate_if([](const entry&) { return true; }, in_step);
 }
 
 tile_cache_stats tile_cache::stats() const

@@ -134,35 +134,25 @@ void handle_tile(server_state& state, const http_request& req, http_response& re
                  const core::tile_matrix_set& tms, const std::string& z, const std::string& x, const std::string& y,
                  tile_format format = tile_format::mvt, double pixel_ratio = 1)
 {
-    const catalog_ptr pinned = state.catalog();
+    const auto [pinned, epoch] = state.pin();
     const tileset_config* composite = state.find_tileset(layer_name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, layer_name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no tileset named '" + layer_name + "'");
     }
-    const auto level = parse_index(z, "z");
-    const auto col = parse_index(x, "x");
-    const auto row = parse_index(y, "y");
-    if (level < static_cast<std::uint64_t>(tms.min_level()) || level > static_cast<std::uint64_t>(tms.max_level())) {
-        throw input_error("z", "z=" + z + " is outside " + tms.id() + " levels " + std::to_string(tms.min_level()) +
-                                   ".." + std::to_string(tms.max_level()));
-    }
-    const auto* m = tms.matrix(static_cast<int>(level));
-    if (col >= m->matrix_width) {
-        throw input_error("x", "x=" + x + " is outside 0.." + std::to_string(m->matrix_width - 1) + " at z=" + z);
-    }
-    if (row >= m->matrix_height) {
-        throw input_error("y", "y=" + y + " is outside 0.." + std::to_string(m->matrix_height - 1) + " at z=" + z);
-    }
+    const tile_address t = parse_tile_address(tms, z, x, y, {"z", "x", "y"});
+    const int level = t.level;
+    const std::uint64_t col = t.col;
+    const std::uint64_t row = t.row;
     const std::string date = requested_date(req);
     if (format == tile_format::png) {
-        const auto tile = state.raster_tile_for(*pinned, composite, layer, tms, static_cast<int>(level), col, row, date,
-                                                pixel_ratio);
+        const auto tile = state.raster_tile_for(*pinned, composite, layer, tms, level, col, row, date,
+                                                pixel_ratio, epoch);
         res.set_header("Cache-Control", "public, max-age=300");
         server_state::send_tile(req, res, tile, "image/png");
         return;
     }
-    const auto tile = state.tile_for(*pinned, composite, layer, tms, static_cast<int>(level), col, row, date);
+    const auto tile = state.tile_for(*pinned, composite, layer, tms, level, col, row, date, epoch);
     res.set_header("Cache-Control", "public, max-age=300");
     if (!tile) {
         res.status = 204; // nothing existed on that date at this zoom

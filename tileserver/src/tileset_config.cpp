@@ -64,4 +64,14 @@ std::vector<tileset_config> read_tilesets(const std::string& path)
     return out;
 }
 
+const tileset_config* find_tileset(const std::vector<tileset_config>& tilesets, const std::string& name) noexcept
+{
+    for (const auto& t : tilesets) {
+        if (t.name == name) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
 } // namespace onemap::tileserver

@@ -1,5 +1,7 @@
 #include "onemap/tileserver/wmts.hpp"
 
+#include "request_params.hpp"
+
 #include "onemap/core/calendar.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
@@ -31,33 +33,6 @@ const char* const DEFAULT_STYLE = "default";
 /// Features within this many pixels of the clicked point answer GetFeatureInfo.
 constexpr double INFO_TOLERANCE_PX = 3;
 constexpr int INFO_MAX_FEATURES = 10;
-
-// An OWS 1.1 exception (07-057r7 table 28 and OWS 1.1 table 25).
-class ows_error : public std::runtime_error {
-public:
-    ows_error(int status, std::string code, std::string locator, const std::string& text)
-        : std::runtime_error(text), m_status(status), m_code(std::move(code)), m_locator(std::move(locator))
-    {
-    }
-    int status() const noexcept { return m_status; }
-    const std::string& code() const noexcept { return m_code; }
-    const std::string& locator() const noexcept { return m_locator; }
-
-private:
-    int m_status;
-    std::string m_code;
-    std::string m_locator;
-};
-
-ows_error missing(const std::string& parameter)
-{
-    return ows_error(400, "MissingParameterValue", parameter, parameter + " is required");
-}
-
-ows_error invalid(const std::string& parameter, const std::string& text)
-{
-    return ows_error(400, "InvalidParameterValue", parameter, text);
-}
 
 std::string xml_escape(const std::string& s)
 {
@@ -94,45 +69,51 @@ std::string number(double v)
     return buf;
 }
 
-void send_exception_report(http_response& res, const ows_error& e)
+// An OWS 1.1 exception report (07-057r7 table 28 and OWS 1.1 table 25) for whatever a WMTS
+// request threw, by the one mapping of errors (classify_exception).
+void send_wmts_exception(http_response& res, std::exception_ptr error)
 {
+    const error_answer a = classify_exception(std::move(error));
+    const char* code = "NoApplicableCode";
+    switch (a.kind) {
+    case error_kind::bad_value:
+    case error_kind::not_found:
+    case error_kind::forbidden:
+        code = a.kind == error_kind::forbidden ? "NoApplicableCode" : "InvalidParameterValue";
+        break;
+    case error_kind::missing_value:
+        code = "MissingParameterValue";
+        break;
+    case error_kind::out_of_range:
+        code = a.parameter == "I" || a.parameter == "J" ? "PointIJOutOfRange" : "TileOutOfRange";
+        break;
+    case error_kind::version:
+        code = "VersionNegotiationFailed";
+        break;
+    case error_kind::not_implemented:
+        code = "OperationNotSupported";
+        break;
+    case error_kind::unavailable:
+    case error_kind::internal:
+        break;
+    }
     std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                        "<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/1.1\" "
                        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
                        "xsi:schemaLocation=\"http://www.opengis.net/ows/1.1 "
                        "http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd\" version=\"1.0.0\" "
-                       "xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"" +
-                       e.code() + "\"";
-    if (!e.locator().empty()) {
-        body += " locator=\"" + xml_escape(e.locator()) + "\"";
+                       "xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"";
+    body += code;
+    body += '"';
+    if (!a.parameter.empty()) {
+        body += " locator=\"" + xml_escape(a.parameter) + "\"";
     }
-    body += ">\n    <ows:ExceptionText>" + xml_escape(e.what()) + "</ows:ExceptionText>\n  </ows:Exception>\n"
+    body += ">\n    <ows:ExceptionText>" + xml_escape(a.detail) + "</ows:ExceptionText>\n  </ows:Exception>\n"
             "</ows:ExceptionReport>\n";
-    res.status = e.status();
+    res.status = a.status;
     res.set_content(std::move(body), "application/xml");
-}
-
-// Every failure of a WMTS request becomes an ExceptionReport; other onemap errors map onto
-// the closest OWS code.
-void send_wmts_exception(http_response& res, std::exception_ptr error)
-{
-    try {
-        std::rethrow_exception(error);
-    } catch (const ows_error& e) {
-        send_exception_report(res, e);
-    } catch (const input_error& e) {
-        send_exception_report(res, invalid(e.parameter(), e.what()));
-    } catch (const not_found& e) {
-        send_exception_report(res, ows_error(404, "InvalidParameterValue", "", e.what()));
-    } catch (const db_error& e) {
-        log().error("database: {}", e.what());
-        send_exception_report(res, ows_error(503, "NoApplicableCode", "", "the database cannot be reached"));
-    } catch (const pqxx::broken_connection& e) {
-        log().error("database connection: {}", e.what());
-        send_exception_report(res, ows_error(503, "NoApplicableCode", "", "the database cannot be reached"));
-    } catch (const std::exception& e) {
-        log().error("WMTS internal error: {}", e.what());
-        send_exception_report(res, ows_error(500, "NoApplicableCode", "", "internal error; see the server log"));
+    if (a.retry_after_s > 0) {
+        res.set_header("Retry-After", std::to_string(a.retry_after_s));
     }
 }
 
@@ -156,7 +137,7 @@ public:
     {
         const auto* v = find(upper);
         if (v == nullptr || v->empty()) {
-            throw missing(upper);
+            throw missing_parameter(upper);
         }
         return *v;
     }
@@ -164,17 +145,6 @@ public:
 private:
     std::map<std::string, std::string> m_values;
 };
-
-std::uint64_t parse_index(const std::string& text, const char* parameter)
-{
-    std::uint64_t v = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (text.empty() || ec != std::errc() || ptr != end) {
-        throw invalid(parameter, std::string(parameter) + " must be a non-negative integer, got '" + text + "'");
-    }
-    return v;
-}
 
 // The WMTS spelling of a set's CRS: URNs, lat/lon order for EPSG geographic CRSs.
 std::string wmts_crs(const core::tile_matrix_set& tms)
@@ -194,7 +164,7 @@ std::string top_left_corner(const core::tile_matrix_set& tms, const core::tile_m
 }
 
 // The fields of one request, whichever encoding it came in.
-struct tile_address {
+struct wmts_tile_request {
     std::string layer;
     std::string style;
     std::string tms_id;
@@ -398,55 +368,30 @@ public:
     }
 
     // Checks layer, style, matrix set, matrix, row, column and time; the tile they name.
-    resolved_tile resolve(const tile_address& a, const std::vector<core::layer>& catalog) const
+    resolved_tile resolve(const wmts_tile_request& a, const std::vector<core::layer>& catalog) const
     {
         if (!has_layer(a.layer, catalog)) {
-            throw invalid("LAYER", "no layer '" + a.layer + "'");
+            throw input_error("LAYER", "no layer '" + a.layer + "'");
         }
         if (!a.style.empty() && a.style != DEFAULT_STYLE) {
-            throw invalid("STYLE", "layer '" + a.layer + "' has one style, 'default'; got '" + a.style + "'");
+            throw input_error("STYLE", "layer '" + a.layer + "' has one style, 'default'; got '" + a.style + "'");
         }
         resolved_tile t;
         t.tms = core::find_tile_matrix_set(a.tms_id);
         if (t.tms == nullptr) {
-            throw invalid("TILEMATRIXSET", "no tile matrix set '" + a.tms_id + "'");
+            throw input_error("TILEMATRIXSET", "no tile matrix set '" + a.tms_id + "'");
         }
-        const core::tile_matrix* m = nullptr;
-        for (const auto& candidate : t.tms->matrices()) {
-            if (candidate.identifier == a.matrix) {
-                m = &candidate;
-            }
-        }
-        if (m == nullptr) {
-            throw invalid("TILEMATRIX", "no tile matrix '" + a.matrix + "' in " + t.tms->id() + " (levels " +
-                                            t.tms->matrices().front().identifier + ".." +
-                                            t.tms->matrices().back().identifier + ")");
-        }
-        t.level = m->level;
-        t.row = parse_index(a.row, "TILEROW");
-        t.col = parse_index(a.col, "TILECOL");
-        if (t.row >= m->matrix_height) {
-            throw ows_error(400, "TileOutOfRange", "TILEROW",
-                            "TILEROW " + a.row + " is outside 0.." + std::to_string(m->matrix_height - 1) +
-                                " of matrix " + a.matrix);
-        }
-        if (t.col >= m->matrix_width) {
-            throw ows_error(400, "TileOutOfRange", "TILECOL",
-                            "TILECOL " + a.col + " is outside 0.." + std::to_string(m->matrix_width - 1) +
-                                " of matrix " + a.matrix);
-        }
+        const tile_address at = parse_tile_address(*t.tms, a.matrix, a.col, a.row, {"TILEMATRIX", "TILECOL", "TILEROW"});
+        t.level = at.level;
+        t.col = at.col;
+        t.row = at.row;
         t.date = resolve_time(a.time);
         return t;
     }
 
     const tileset_config* find_tileset(const std::string& name) const
     {
-        for (const auto& t : *m_ctx.tilesets) {
-            if (t.name == name) {
-                return &t;
-            }
-        }
-        return nullptr;
+        return tileserver::find_tileset(*m_ctx.tilesets, name);
     }
 
     bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
@@ -465,9 +410,9 @@ public:
         if (value.empty() || value == "current" || value == "{time}" || value == "{Time}") {
             return core::today();
         }
-        const auto date = core::parse_iso_date(value.substr(0, 10));
-        if (!date || (value.size() > 10 && value[10] != 'T')) {
-            throw invalid("TIME", "TIME must be a date YYYY-MM-DD (or an RFC 3339 instant, or 'current'), got '" +
+        const auto date = core::parse_date_or_instant(value);
+        if (!date) {
+            throw input_error("TIME", "TIME must be a date YYYY-MM-DD (or an RFC 3339 instant, or 'current'), got '" +
                                       value + "'");
         }
         return *date;
@@ -481,10 +426,10 @@ public:
         if (format == MVT || format == "mvt" || format == "application/x-protobuf" || format == "pbf") {
             return tile_format::mvt;
         }
-        throw invalid(parameter, std::string(parameter) + " must be " + PNG + " or " + MVT + ", got '" + format + "'");
+        throw input_error(parameter, std::string(parameter) + " must be " + PNG + " or " + MVT + ", got '" + format + "'");
     }
 
-    void get_tile(const http_request& req, http_response& res, const tile_address& a, tile_format format) const
+    void get_tile(const http_request& req, http_response& res, const wmts_tile_request& a, tile_format format) const
     {
         const catalog_ptr pinned = m_ctx.catalog();
         const resolved_tile t = resolve(a, *pinned);
@@ -498,7 +443,7 @@ public:
     }
 
     // Features under pixel (i, j) of a tile, nearest first, from each layer drawn there.
-    void feature_info(http_response& res, const tile_address& a, const std::string& i_text,
+    void feature_info(http_response& res, const wmts_tile_request& a, const std::string& i_text,
                       const std::string& j_text, bool html) const
     {
         const catalog_ptr pinned = m_ctx.catalog();
@@ -507,11 +452,11 @@ public:
         const auto j = parse_index(j_text, "J");
         const auto* m = t.tms->matrix(t.level);
         if (i >= m->tile_width) {
-            throw ows_error(400, "PointIJOutOfRange", "I",
+            throw out_of_range("I",
                             "I " + i_text + " is outside 0.." + std::to_string(m->tile_width - 1));
         }
         if (j >= m->tile_height) {
-            throw ows_error(400, "PointIJOutOfRange", "J",
+            throw out_of_range("J",
                             "J " + j_text + " is outside 0.." + std::to_string(m->tile_height - 1));
         }
         const core::box tb = t.tms->tile_bounds(t.level, t.col, t.row);
@@ -616,15 +561,15 @@ public:
         const kvp p(req);
         const auto* service = p.find("SERVICE");
         if (service == nullptr || service->empty()) {
-            throw missing("SERVICE");
+            throw missing_parameter("SERVICE");
         }
         if (*service != "WMTS") {
-            throw invalid("SERVICE", "SERVICE must be WMTS, got '" + *service + "'");
+            throw input_error("SERVICE", "SERVICE must be WMTS, got '" + *service + "'");
         }
         const std::string& request = p.required("REQUEST");
         if (request == "GetCapabilities") {
             if (const auto* v = p.find("ACCEPTVERSIONS"); v != nullptr && v->find("1.0.0") == std::string::npos) {
-                throw ows_error(400, "VersionNegotiationFailed", "ACCEPTVERSIONS",
+                throw version_mismatch("ACCEPTVERSIONS",
                                 "this server speaks WMTS 1.0.0 only, not " + *v);
             }
             res.set_header("Cache-Control", "public, max-age=60");
@@ -632,19 +577,19 @@ public:
             return;
         }
         if (request != "GetTile" && request != "GetFeatureInfo") {
-            throw ows_error(501, "OperationNotSupported", "REQUEST",
+            throw not_implemented("REQUEST",
                             "REQUEST must be GetCapabilities, GetTile or GetFeatureInfo, got '" + request + "'");
         }
         if (const auto* v = p.find("VERSION"); v == nullptr || v->empty()) {
-            throw missing("VERSION");
+            throw missing_parameter("VERSION");
         } else if (*v != "1.0.0") {
-            throw invalid("VERSION", "VERSION must be 1.0.0, got '" + *v + "'");
+            throw input_error("VERSION", "VERSION must be 1.0.0, got '" + *v + "'");
         }
-        tile_address a;
+        wmts_tile_request a;
         a.layer = p.required("LAYER");
         const auto* style = p.find("STYLE");
         if (style == nullptr) {
-            throw missing("STYLE");
+            throw missing_parameter("STYLE");
         }
         a.style = *style;
         a.tms_id = p.required("TILEMATRIXSET");
@@ -660,7 +605,7 @@ public:
         }
         const std::string& info = p.required("INFOFORMAT");
         if (info != JSON && info != HTML && info != "application/geo+json") {
-            throw invalid("INFOFORMAT", std::string("INFOFORMAT must be ") + JSON + " or " + HTML + ", got '" + info + "'");
+            throw input_error("INFOFORMAT", std::string("INFOFORMAT must be ") + JSON + " or " + HTML + ", got '" + info + "'");
         }
         feature_info(res, a, p.required("I"), p.required("J"), info == HTML);
     }
@@ -690,7 +635,7 @@ void register_wmts(router& routes, wmts_context ctx)
     routes.get(
         "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
         [service](const http_request& req, http_response& res) {
-            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
+            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
                                  req.path_param(4), req.path_param(5), {}};
             service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(6), "format"));
         },
@@ -698,7 +643,7 @@ void register_wmts(router& routes, wmts_context ctx)
     routes.get(
         "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
         [service](const http_request& req, http_response& res) {
-            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
+            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
                                  req.path_param(5), req.path_param(6), req.path_param(2)};
             service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(7), "format"));
         },
@@ -707,7 +652,7 @@ void register_wmts(router& routes, wmts_context ctx)
     routes.get(
         "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
         [service](const http_request& req, http_response& res) {
-            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
+            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
                                  req.path_param(5), req.path_param(6), req.path_param(2)};
             service->feature_info(res, a, req.path_param(8), req.path_param(7), req.path_param(9) == "html");
         },
@@ -715,7 +660,7 @@ void register_wmts(router& routes, wmts_context ctx)
     routes.get(
         "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
         [service](const http_request& req, http_response& res) {
-            const tile_address a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
+            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
                                  req.path_param(4), req.path_param(5), {}};
             service->feature_info(res, a, req.path_param(7), req.path_param(6), req.path_param(8) == "html");
         },
@@ -723,7 +668,7 @@ void register_wmts(router& routes, wmts_context ctx)
     routes.get(
         "/wmts/*",
         [](const http_request& req, http_response&) {
-            throw ows_error(404, "InvalidParameterValue", "", "no WMTS resource at " + req.path);
+            throw not_found("no WMTS resource at " + req.path);
         },
         ows);
 }

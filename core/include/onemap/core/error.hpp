@@ -3,6 +3,7 @@
 // place (tileserver/src/http_errors.cpp); mains map them to exit codes.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace onemap {
 
@@ -29,9 +30,47 @@ private:
     std::string m_parameter;
 };
 
+/// A required request parameter is absent (400; OWS MissingParameterValue).
+class missing_parameter : public input_error {
+public:
+    explicit missing_parameter(const std::string& parameter) : input_error(parameter, parameter + " is required") {}
+};
+
+/// An index outside its range: a tile row or column, a pixel of a tile (400; OWS
+/// TileOutOfRange or PointIJOutOfRange).
+class out_of_range : public input_error {
+public:
+    using input_error::input_error;
+};
+
+/// A protocol version this server does not speak (400; OWS VersionNegotiationFailed).
+class version_mismatch : public input_error {
+public:
+    using input_error::input_error;
+};
+
+/// An operation this server does not offer (501; OWS OperationNotSupported).
+class not_implemented : public input_error {
+public:
+    using input_error::input_error;
+};
+
+/// The database cannot be reached or refused a connection (503). Messages never hold a
+/// password: connection strings are redacted (core::redact_conninfo).
 class db_error : public error {
 public:
     using error::error;
+};
+
+/// A wait ran past its configured limit (a database connection, a statement, another
+/// request's computation of the same tile): 503 with Retry-After. `limit()` names the option.
+class timeout_error : public error {
+public:
+    timeout_error(std::string limit, const std::string& message) : error(message), m_limit(std::move(limit)) {}
+    const std::string& limit() const noexcept { return m_limit; }
+
+private:
+    std::string m_limit;
 };
 
 class not_found : public error {

@@ -3,6 +3,7 @@
 // It holds no state but caches and a copy of the catalog, so several can run behind one
 // load balancer on one PostGIS.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,12 @@ public:
     void stop();
     /// Re-reads the catalog from PostgreSQL.
     void reload_catalog();
+    /// Drops the cached tiles a publish changed and runs its argument (the catalog swap) in the
+    /// same step; returns how many tiles it dropped.
+    using invalidator = std::function<std::size_t(const std::function<void()>& swap)>;
+    /// Reloads the catalog and swaps it in through `invalidate`, so that no request sees the new
+    /// catalog beside the tiles the publish changed; returns what `invalidate` returned.
+    std::size_t reload_catalog(const invalidator& invalidate);
 
 private:
     struct impl;

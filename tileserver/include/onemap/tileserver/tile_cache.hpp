@@ -41,6 +41,11 @@ public:
     std::shared_ptr<const cached_tile> get(const std::string& key, const std::vector<std::string>& layers,
                                            const core::box& bounds,
                                            const std::function<std::string()>& compute);
+    /// The same, for a computation drawn from data pinned when epoch() was `pinned_epoch`
+    /// (read before the catalog snapshot was): nothing is kept if an invalidation came since.
+    std::shared_ptr<const cached_tile> get(const std::string& key, const std::vector<std::string>& layers,
+                                           const core::box& bounds, const std::function<std::string()>& compute,
+                                           std::uint64_t pinned_epoch);
 
     /// Stores a tile computed elsewhere (the other tiles of a rendered metatile) unless an
     /// invalidation happened after `epoch` was read; returns the tile either way.
@@ -55,10 +60,13 @@ public:
     std::uint64_t epoch() const;
 
     /// Drops the entries built from `layer` whose bounds meet `bounds`; returns how many.
-    std::size_t invalidate(const std::string& layer, const core::box& bounds);
+    /// `in_step` (a catalog swap) runs under the cache's lock after the drop and before the
+    /// epoch moves on, so no request sees the new catalog with the old tiles, and no tile
+    /// drawn from the old catalog is kept afterwards.
+    std::size_t invalidate(const std::string& layer, const core::box& bounds, const std::function<void()>& in_step = {});
     /// Drops the entries built from `layer`, wherever they are.
-    std::size_t invalidate(const std::string& layer);
-    void clear();
+    std::size_t invalidate(const std::string& layer, const std::function<void()>& in_step = {});
+    void clear(const std::function<void()>& in_step = {});
 
     tile_cache_stats stats() const;
     std::size_t max_bytes() const noexcept { return m_max_bytes; }
@@ -79,7 +87,7 @@ private:
         std::exception_ptr error;
     };
 
-    std::size_t invalidate_if(const std::function<bool(const entry&)>& pred);
+    std::size_t invalidate_if(const std::function<bool(const entry&)>& pred, const std::function<void()>& in_step);
     void insert_locked(const std::string& key, const std::shared_ptr<const cached_tile>& tile,
                        const std::vector<std::string>& layers, const core::box& bounds);
 
@@ -88,7 +96,7 @@ private:
     std::list<entry> m_lru; // front = most recent
     std::unordered_map<std::string, std::list<entry>::iterator> m_index;
     std::unordered_map<std::string, std::shared_ptr<pending>> m_pending;
-    std::uint64_t m_epoch = 0; // bumped by every invalidation
+    std::atomic<std::uint64_t> m_epoch{0}; // bumped (under m_mutex) by every invalidation
     std::size_t m_bytes = 0;
     tile_cache_stats m_stats;
 };

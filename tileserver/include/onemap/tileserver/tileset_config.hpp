@@ -27,4 +27,7 @@ struct tileset_config {
 /// \throws config_error naming the file, entry and key that cannot be used.
 std::vector<tileset_config> read_tilesets(const std::string& path);
 
+/// The composite named `name`; nullptr when there is none.
+const tileset_config* find_tileset(const std::vector<tileset_config>& tilesets, const std::string& name) noexcept;
+
 } // namespace onemap::tileserver
