@@ -3,6 +3,7 @@
 #include "onemap/core/error.hpp"
 
 #include <cpl_error.h>
+#include <spdlog/sinks/dup_filter_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <mutex>
@@ -12,8 +13,14 @@ namespace onemap {
 spdlog::logger& log()
 {
     static std::shared_ptr<spdlog::logger> logger = [] {
-        auto l = spdlog::stderr_color_mt("onemap");
+        // Repeated lines are written once a second at most, then "Skipped N duplicate
+        // messages": while PostgreSQL was down under load the server wrote 191,011 identical
+        // "cannot connect" lines (52 MB) in 25 s.
+        auto dedup = std::make_shared<spdlog::sinks::dup_filter_sink_mt>(std::chrono::seconds(1));
+        dedup->add_sink(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+        auto l = std::make_shared<spdlog::logger>("onemap", dedup);
         l->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+        spdlog::register_logger(l);
         return l;
     }();
     return *logger;
