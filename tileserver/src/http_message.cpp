@@ -42,6 +42,13 @@ std::string decode(std::string_view s, bool plus_is_space)
     return out;
 }
 
+// The first header named `name` (case-insensitive) of a request's or a response's list.
+template <typename Headers>
+auto find_header(Headers& headers, std::string_view name) noexcept
+{
+    return std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); });
+}
+
 } // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept
@@ -82,17 +89,13 @@ const std::string& http_request::get_param_value(std::string_view name) const no
 
 bool http_request::has_header(std::string_view name) const noexcept
 {
-    return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); });
+    return find_header(headers, name) != headers.end();
 }
 
 const std::string& http_request::get_header_value(std::string_view name) const noexcept
 {
-    for (const auto& h : headers) {
-        if (iequals(h.first, name)) {
-            return h.second;
-        }
-    }
-    return EMPTY;
+    const auto it = find_header(headers, name);
+    return it == headers.end() ? EMPTY : it->second;
 }
 
 void http_request::set_target(std::string_view raw)
@@ -128,28 +131,22 @@ void http_request::add_params(std::string_view query)
 
 void http_response::set_header(std::string_view name, std::string value)
 {
-    for (auto& h : headers) {
-        if (iequals(h.first, name)) {
-            h.second = std::move(value);
-            return;
-        }
+    if (const auto it = find_header(headers, name); it != headers.end()) {
+        it->second = std::move(value);
+    } else {
+        headers.emplace_back(name, std::move(value));
     }
-    headers.emplace_back(name, std::move(value));
 }
 
 bool http_response::has_header(std::string_view name) const noexcept
 {
-    return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); });
+    return find_header(headers, name) != headers.end();
 }
 
 const std::string& http_response::get_header_value(std::string_view name) const noexcept
 {
-    for (const auto& h : headers) {
-        if (iequals(h.first, name)) {
-            return h.second;
-        }
-    }
-    return EMPTY;
+    const auto it = find_header(headers, name);
+    return it == headers.end() ? EMPTY : it->second;
 }
 
 void http_response::remove_header(std::string_view name)

@@ -192,7 +192,8 @@ const char* method_name(http_method m)
 struct router::impl {
     std::vector<route> routes;
     /// Patterns without parameters, by method and path: found without walking the list.
-    std::unordered_map<std::string, std::size_t> exact;
+    std::unordered_map<std::string, std::size_t> exact_get;  ///< GET routes without parameters, by path
+    std::unordered_map<std::string, std::size_t> exact_post; ///< POST routes without parameters, by path
     std::string cors_origin = "*";
 
     void add(http_method method, std::string_view pattern, route_handler handler, route_options options)
@@ -220,18 +221,21 @@ struct router::impl {
             r.options.on_error = send_exception;
         }
         if (literal) {
-            exact.emplace(std::string(method_name(method)) + ' ' + r.pattern, routes.size());
+            (method == http_method::post ? exact_post : exact_get).emplace(r.pattern, routes.size());
         }
         routes.push_back(std::move(r));
     }
 
     // The route for `method` at `path`, with its captures (and a typed-parameter error).
-    const route* find(http_method method, std::string_view path, const std::vector<std::string_view>& parts,
+    const route* find(http_method method, const std::string& path, const std::vector<std::string_view>& parts,
                       std::vector<std::string>& captures, std::optional<input_error>& bad) const
     {
-        if (const auto it = exact.find(std::string(method_name(method)) + ' ' + std::string(path)); it != exact.end()) {
-            captures.clear();
-            return &routes[it->second];
+        if (method == http_method::get || method == http_method::post) {
+            const auto& exact = method == http_method::post ? exact_post : exact_get;
+            if (const auto it = exact.find(path); it != exact.end()) {
+                captures.clear();
+                return &routes[it->second];
+            }
         }
         // The first route that matches with good values wins; else the first that matched.
         const route* with_bad_value = nullptr;

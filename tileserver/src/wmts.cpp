@@ -631,40 +631,33 @@ void register_wmts(router& routes, wmts_context ctx)
             res.set_content(service->capabilities(req), "application/xml");
         },
         ows_worker);
-    // {layer}/{style}[/{time}]/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|mvt}
-    routes.get(
-        "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
-        [service](const http_request& req, http_response& res) {
-            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
-                                 req.path_param(4), req.path_param(5), {}};
-            service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(6), "format"));
-        },
-        ows);
-    routes.get(
-        "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}.{format:png|mvt}",
-        [service](const http_request& req, http_response& res) {
-            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
-                                 req.path_param(5), req.path_param(6), req.path_param(2)};
-            service->get_tile(req, res, a, wmts_service::parse_format(req.path_param(7), "format"));
-        },
-        ows);
-    // .../{TileCol}/{J}/{I}.{json|html}
-    routes.get(
-        "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
-        [service](const http_request& req, http_response& res) {
-            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(3), req.path_param(4),
-                                 req.path_param(5), req.path_param(6), req.path_param(2)};
-            service->feature_info(res, a, req.path_param(8), req.path_param(7), req.path_param(9) == "html");
-        },
-        ows);
-    routes.get(
-        "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{format:json|html}",
-        [service](const http_request& req, http_response& res) {
-            const wmts_tile_request a{req.path_param(0), req.path_param(1), req.path_param(2), req.path_param(3),
-                                 req.path_param(4), req.path_param(5), {}};
-            service->feature_info(res, a, req.path_param(7), req.path_param(6), req.path_param(8) == "html");
-        },
-        ows);
+    // {layer}/{style}[/{time}]/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|mvt}, and
+    // GetFeatureInfo: the same followed by /{J}/{I}.{json|html}. With and without the time
+    // segment; `n` is where the parameters after the address start.
+    for (const bool timed : {false, true}) {
+        const std::string address = timed ? "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{matrix}/{row}/{col}"
+                                          : "/wmts/1.0.0/{layer}/{style}/{tms}/{matrix}/{row}/{col}";
+        const std::size_t n = timed ? 7 : 6;
+        auto address_of = [timed](const http_request& req) {
+            const std::size_t t = timed ? 1 : 0;
+            return wmts_tile_request{req.path_param(0),     req.path_param(1),     req.path_param(2 + t),
+                                     req.path_param(3 + t), req.path_param(4 + t), req.path_param(5 + t),
+                                     timed ? req.path_param(2) : std::string()};
+        };
+        routes.get(
+            address + ".{format:png|mvt}",
+            [service, address_of, n](const http_request& req, http_response& res) {
+                service->get_tile(req, res, address_of(req), wmts_service::parse_format(req.path_param(n), "format"));
+            },
+            ows);
+        routes.get(
+            address + "/{j}/{i}.{format:json|html}",
+            [service, address_of, n](const http_request& req, http_response& res) {
+                service->feature_info(res, address_of(req), req.path_param(n + 1), req.path_param(n),
+                                      req.path_param(n + 2) == "html");
+            },
+            ows);
+    }
     routes.get(
         "/wmts/*",
         [](const http_request& req, http_response&) {
