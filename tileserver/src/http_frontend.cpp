@@ -123,7 +123,7 @@ private:
 } // namespace
 
 struct http_frontend::impl {
-    impl(frontend_config c, const router& r) : config(std::move(c)), routes(r), workers(std::max<std::size_t>(1, config.worker_threads))
+    impl(frontend_config c, const router& r) : config(std::move(c)), routes(r), workers(config.worker_threads != 0 ? config.worker_threads : std::max(1u, std::thread::hardware_concurrency()))
     {
         std::size_t n = config.io_threads;
         if (n == 0) {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdio>
 
 int main(int argc, char** argv)
@@ -14,27 +15,31 @@ int main(int argc, char** argv)
     onemap::tileserver::server_config config;
     std::string log_level = "info";
     app.add_option("-d,--db", config.db, "libpq connection string (default: PG* environment)");
-    app.add_option("--host", config.host, "address to listen on")->capture_default_str();
-    app.add_option("-p,--port", config.port, "port to listen on (0 = any free port)")->capture_default_str();
-    app.add_option("--io-threads", config.io_threads, "HTTP event loops (0 = one per core)")->capture_default_str();
-    app.add_option("--worker-threads", config.worker_threads,
+    app.add_option("--host", config.http.host, "address to listen on")->capture_default_str();
+    app.add_option("-p,--port", config.http.port, "port to listen on (0 = any free port)")->capture_default_str();
+    auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
+    int header_timeout_ms = ms(config.http.header_timeout);
+    int idle_timeout_ms = ms(config.http.idle_timeout);
+    int write_timeout_ms = ms(config.http.write_timeout);
+    app.add_option("--io-threads", config.http.io_threads, "HTTP event loops (0 = one per core)")->capture_default_str();
+    app.add_option("--worker-threads", config.http.worker_threads,
                    "threads for queries, tile building and rendering (0 = max(cores, --db-connections))")
         ->capture_default_str();
-    app.add_option("--max-connections", config.max_connections,
+    app.add_option("--max-connections", config.http.max_connections,
                    "open connections; past it a new one gets 503 and is closed")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--max-url-bytes", config.max_url_bytes, "longer request URLs get 414")->capture_default_str();
-    app.add_option("--max-header-bytes", config.max_header_bytes, "larger request headers get 431")->capture_default_str();
-    app.add_option("--max-body-bytes", config.max_body_bytes, "larger request bodies get 413")->capture_default_str();
-    app.add_option("--header-timeout-ms", config.header_timeout_ms,
+    app.add_option("--max-url-bytes", config.http.max_url_bytes, "longer request URLs get 414")->capture_default_str();
+    app.add_option("--max-header-bytes", config.http.max_header_bytes, "larger request headers get 431")->capture_default_str();
+    app.add_option("--max-body-bytes", config.http.max_body_bytes, "larger request bodies get 413")->capture_default_str();
+    app.add_option("--header-timeout-ms", header_timeout_ms,
                    "a request header not complete within this closes the connection")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--idle-timeout-ms", config.idle_timeout_ms, "idle keep-alive connections are closed after this")
+    app.add_option("--idle-timeout-ms", idle_timeout_ms, "idle keep-alive connections are closed after this")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--write-timeout-ms", config.write_timeout_ms, "a client not reading its answer is closed after this")
+    app.add_option("--write-timeout-ms", write_timeout_ms, "a client not reading its answer is closed after this")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--cors-origin", config.cors_origin, "Access-Control-Allow-Origin (empty: no CORS headers)")
@@ -92,10 +97,14 @@ int main(int argc, char** argv)
         onemap::set_log_level(log_level);
         config.cache_bytes = cache_mb << 20;
         config.ogc_max_response_bytes = ogc_max_response_kb << 10;
-        config.handle_signals = true; // SIGTERM/SIGINT: finish what is in flight, exit 0
+        config.http.header_timeout = std::chrono::milliseconds(header_timeout_ms);
+        config.http.body_timeout = 3 * config.http.header_timeout;
+        config.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+        config.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
+        config.http.handle_signals = true; // SIGTERM/SIGINT: finish what is in flight, exit 0
         onemap::tileserver::server server(config);
         const int port = server.bind();
-        onemap::log().info("listening on http://{}:{}/", config.host, port);
+        onemap::log().info("listening on http://{}:{}/", config.http.host, port);
         server.run();
         onemap::log().info("stopped");
         return 0;

@@ -24,22 +24,10 @@ namespace {
 
 frontend_config frontend_config_of(const server_config& c)
 {
-    frontend_config f;
-    f.host = c.host;
-    f.port = c.port;
-    f.io_threads = c.io_threads;
-    f.worker_threads = c.worker_threads != 0 ? c.worker_threads
-                                             : std::max<std::size_t>(c.db_connections,
-                                                                     std::max(2u, std::thread::hardware_concurrency()));
-    f.max_connections = c.max_connections;
-    f.max_url_bytes = c.max_url_bytes;
-    f.max_header_bytes = c.max_header_bytes;
-    f.max_body_bytes = c.max_body_bytes;
-    f.header_timeout = std::chrono::milliseconds(c.header_timeout_ms);
-    f.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
-    f.write_timeout = std::chrono::milliseconds(c.write_timeout_ms);
-    f.body_timeout = std::chrono::milliseconds(c.header_timeout_ms * 3);
-    f.handle_signals = c.handle_signals;
+    frontend_config f = c.http;
+    if (f.worker_threads == 0) { // as many as can use a database connection, at least one a core
+        f.worker_threads = std::max<std::size_t>(c.db_connections, std::max(1u, std::thread::hardware_concurrency()));
+    }
     return f;
 }
 
@@ -214,11 +202,11 @@ int server::bind()
     reload_catalog();
     auto& cfg = m_impl->state.config;
     m_impl->frontend = std::make_unique<http_frontend>(frontend_config_of(cfg), m_impl->routes);
-    cfg.port = m_impl->frontend->bind();
+    cfg.http.port = m_impl->frontend->bind();
     if (cfg.listen_for_publish && !m_impl->listener.joinable()) {
         m_impl->listener = std::thread([this] { m_impl->listen_loop(*this); });
     }
-    return cfg.port;
+    return cfg.http.port;
 }
 
 void server::run()

@@ -87,7 +87,7 @@ std::string server_state::base_url(const http_request& req) const
     // an IPv4 or a bracketed IPv6 address and a port are taken from it, else the configured
     // address is written.
     const std::string& host = req.get_header_value("Host");
-    return "http://" + (valid_host(host) ? host : config.host + ":" + std::to_string(config.port));
+    return "http://" + (valid_host(host) ? host : config.http.host + ":" + std::to_string(config.http.port));
 }
 
 std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vector<core::layer>& layers,

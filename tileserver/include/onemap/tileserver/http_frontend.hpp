@@ -22,7 +22,7 @@ struct frontend_config {
     std::string host = "127.0.0.1";
     int port = 8080;                   ///< 0 = any free port
     std::size_t io_threads = 0;        ///< event loops; 0 = one per core
-    std::size_t worker_threads = 8;    ///< database queries, tile building, rendering
+    std::size_t worker_threads = 0;    ///< database queries, tile building, rendering; 0 = one per core
     std::size_t max_connections = 10000;
     std::size_t max_url_bytes = 8 << 10;
     std::size_t max_header_bytes = 16 << 10; ///< header fields, without the request line

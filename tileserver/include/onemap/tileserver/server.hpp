@@ -2,6 +2,8 @@
 // The onemap HTTP server: routes, the catalog snapshot and the services behind them.
 // It holds no state but caches and a copy of the catalog, so several can run behind one
 // load balancer on one PostGIS.
+#include "onemap/tileserver/http_frontend.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,20 +13,11 @@ namespace onemap::tileserver {
 
 struct server_config {
     std::string db;                ///< libpq connection string ("" = PG* environment)
-    std::string host = "127.0.0.1";
-    int port = 8080;               ///< 0 = any free port (see server::bind)
+    /// Address, threads, limits and timeouts of the HTTP front end. `http.port` 0 = any free
+    /// port (see server::bind); `http.worker_threads` 0 = max(cores, db_connections).
+    frontend_config http;
     std::size_t db_connections = 8;
-    std::size_t io_threads = 0;     ///< HTTP event loops; 0 = one per core
-    std::size_t worker_threads = 0; ///< queries, tile building, rendering; 0 = max(cores, db_connections)
-    std::size_t max_connections = 10000; ///< past it a new connection gets 503 and is closed
-    std::size_t max_url_bytes = 8 << 10;     ///< longer → 414
-    std::size_t max_header_bytes = 16 << 10; ///< larger → 431
-    std::size_t max_body_bytes = 1 << 20;    ///< larger → 413
-    int header_timeout_ms = 10000; ///< a request's header must arrive within this (bodies: 3×)
-    int idle_timeout_ms = 60000;   ///< an idle keep-alive connection is closed after this
-    int write_timeout_ms = 30000;  ///< a client that does not read its answer is closed after this
     std::string cors_origin = "*"; ///< Access-Control-Allow-Origin; "" = no CORS headers
-    bool handle_signals = false;   ///< SIGTERM/SIGINT: finish requests in flight and return from run()
     std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
     std::size_t cache_bytes = 256u << 20; ///< tile cache budget
     bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
