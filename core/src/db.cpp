@@ -112,8 +112,26 @@ pg_conn* raw_handle(const pqxx::dbtransaction& txn)
 
 namespace onemap::core {
 
-connection_pool::connection_pool(std::string conninfo, std::size_t size)
-    : m_conninfo(std::move(conninfo)), m_free_slots(size)
+namespace {
+
+// `conninfo` with libpq's connect_timeout set, unless it sets one itself.
+std::string with_connect_timeout(std::string conninfo, int seconds)
+{
+    if (seconds <= 0 || conninfo.find("connect_timeout") != std::string::npos) {
+        return conninfo;
+    }
+    const std::string param = "connect_timeout=" + std::to_string(seconds);
+    if (conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0) {
+        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + param;
+    }
+    return conninfo.empty() ? param : conninfo + " " + param;
+}
+
+} // namespace
+
+connection_pool::connection_pool(std::string conninfo, std::size_t size, pool_limits limits)
+    : m_conninfo(with_connect_timeout(std::move(conninfo), limits.connect_timeout_s)), m_limits(limits),
+      m_free_slots(size)
 {
 }
 
@@ -128,7 +146,14 @@ connection_pool::lease connection_pool::acquire()
 {
     may_block();
     std::unique_lock<std::mutex> lock(m_mutex);
-    m_available.wait(lock, [this] { return !m_idle.empty() || m_free_slots > 0; });
+    const auto available = [this] { return !m_idle.empty() || m_free_slots > 0; };
+    if (m_limits.acquire_timeout.count() <= 0) {
+        m_available.wait(lock, available);
+    } else if (!m_available.wait_for(lock, m_limits.acquire_timeout, available)) {
+        throw timeout_error("--db-wait-timeout-ms", "no database connection came free within " +
+                                                        std::to_string(m_limits.acquire_timeout.count()) +
+                                                        " ms (--db-wait-timeout-ms): the server is busy; try again");
+    }
     if (!m_idle.empty()) {
         auto conn = std::move(m_idle.back());
         m_idle.pop_back();
@@ -140,7 +165,12 @@ connection_pool::lease connection_pool::acquire()
     --m_free_slots;
     lock.unlock();
     try {
-        return lease(*this, connect(m_conninfo));
+        auto conn = connect(m_conninfo);
+        if (m_limits.statement_timeout_ms > 0) {
+            // Kept by pqxx across reconnects of this connection.
+            conn->set_variable("statement_timeout", std::to_string(m_limits.statement_timeout_ms));
+        }
+        return lease(*this, std::move(conn));
     } catch (...) {
         std::lock_guard<std::mutex> relock(m_mutex);
         ++m_free_slots;

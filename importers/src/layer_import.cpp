@@ -36,13 +36,10 @@ const std::set<std::string> THEMES{"grid", "natural-resource", "water", "plannin
 
 using detail::field_plan;
 
-// Preparation threads beside the reader and the COPY writer; ONEMAP_IMPORT_THREADS overrides.
-unsigned worker_threads()
+// Preparation threads beside the reader and the COPY writer.
+unsigned worker_threads(const import_request& req)
 {
-    if (const char* env = std::getenv("ONEMAP_IMPORT_THREADS")) {
-        return static_cast<unsigned>(std::max(1, std::atoi(env)));
-    }
-    return std::max(1U, std::thread::hardware_concurrency());
+    return req.threads != 0 ? req.threads : std::max(1U, std::thread::hardware_concurrency());
 }
 
 attribute_type column_type(const OGRFieldDefn& f)
@@ -65,17 +62,23 @@ attribute_type column_type(const OGRFieldDefn& f)
 
 
 
+// A libpq result, cleared however the scope ends.
+struct result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+
 // Streams COPY data through libpq on the transaction's connection. The destructor aborts an
 // unfinished COPY so the transaction can roll back cleanly.
+
 class copy_stream {
 public:
     copy_stream(pqxx::dbtransaction& txn, const std::string& statement)
         : m_pg(core::raw_handle(txn))
     {
-        PGresult* res = PQexec(m_pg, statement.c_str());
-        const bool ok = PQresultStatus(res) == PGRES_COPY_IN;
-        std::string why = ok ? "" : PQresultErrorMessage(res);
-        PQclear(res);
+        const result_ptr res(PQexec(m_pg, statement.c_str()));
+        const bool ok = PQresultStatus(res.get()) == PGRES_COPY_IN;
+        std::string why = ok ? "" : PQresultErrorMessage(res.get());
         if (!ok) {
             throw db_error("COPY failed to start: " + why);
         }
@@ -117,11 +120,10 @@ private:
     std::string drain()
     {
         std::string why;
-        while (PGresult* res = PQgetResult(m_pg)) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                why += PQresultErrorMessage(res);
+        while (const result_ptr res{PQgetResult(m_pg)}) {
+            if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+                why += PQresultErrorMessage(res.get());
             }
-            PQclear(res);
         }
         return why;
     }
@@ -529,23 +531,13 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         ctx.encoding = decoder->encoding();
     }
 
-    // Fault injection for the interrupted-import test: stall mid-COPY so a test can kill us.
-    const char* stall_env = std::getenv("ONEMAP_TEST_STALL_AFTER_FEATURES");
-    const long long stall_after = stall_env != nullptr ? std::atoll(stall_env) : -1;
-
     bar.start(result.layer, total);
     detail::row_totals rows;
     {
         copy_stream copy(txn, "COPY " + qtable + " (" + columns + ") FROM STDIN");
-        bool stalled = false;
-        rows = detail::run_row_pipeline(*layer, ctx, worker_threads(), [&](std::string& buf, long long read) {
+        rows = detail::run_row_pipeline(*layer, ctx, worker_threads(req), [&](std::string& buf, long long read) {
             copy.send(buf);
-            if (stall_after >= 0 && !stalled && read >= stall_after) {
-                stalled = true;
-                log().warn("ONEMAP_TEST_STALL_AFTER_FEATURES: stalling mid-COPY");
-                std::this_thread::sleep_for(std::chrono::seconds(5));
-            }
-            bar.update(read);
+            bar.update(read); // after each COPY buffer, on the writing thread
         });
         if (ctx.encoding && *ctx.encoding != "UTF-8" && rows.non_ascii > 0 && rows.all_non_ascii_is_utf8) {
             throw input_error("encoding", label + ": declared " + *ctx.encoding +

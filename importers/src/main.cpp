@@ -9,12 +9,13 @@
 #include <gdal_priv.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 int main(int argc, char** argv)
-{
+try {
     CLI::App app{"onemap-import: load department data (shapefiles, GeoPackage, GeoJSON, FileGDB, zip) "
                  "into versioned, validated PostGIS layers"};
     std::vector<std::string> sources;
@@ -59,6 +60,8 @@ int main(int argc, char** argv)
                  "without it they are rejected per feature (a wrong CRS is the usual cause)");
     app.add_option("--lock-timeout", base.lock_timeout,
                    "seconds to wait while another import of the same layer runs (default 600; 0 = do not wait)");
+    app.add_option("--threads", base.threads, "geometry preparation threads (default: one per core)")
+        ->check(CLI::PositiveNumber);
     bool no_overviews = false;
     app.add_flag("--no-overviews", no_overviews, "skip the generalised copies for zoom 0..11 (tiles then read the full table)");
     app.add_option("--summary", summary_path, "also write the JSON summary to this file");
@@ -103,6 +106,7 @@ int main(int argc, char** argv)
             for (auto& r : requests) {
                 r.overviews = !no_overviews;
                 r.lock_timeout = base.lock_timeout;
+                r.threads = base.threads;
                 r.accept_loss = r.accept_loss || base.accept_loss;
                 r.allow_outside_area = r.allow_outside_area || base.allow_outside_area;
             }
@@ -167,4 +171,11 @@ int main(int argc, char** argv)
         onemap::log().error("{}", e.what());
         return 3;
     }
+} catch (const std::exception& e) {
+    // Setting up the options or the logger failed, or a handler above threw: nothing escapes main.
+    std::fprintf(stderr, "onemap-import: %s\n", e.what());
+    return 3;
+} catch (...) {
+    std::fputs("onemap-import: unknown exception\n", stderr);
+    return 3;
 }

@@ -20,11 +20,29 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The importer's progress observer, stalling once mid-COPY so that a test can kill the import
+// or its connection while COPY is under way (test code only: the library has no such hook).
+class stalling_progress : public importers::progress {
+public:
+    explicit stalling_progress(long long after) : progress(nullptr), m_after(after) {}
+    void update(long long done) override
+    {
+        if (!m_stalled && done >= m_after) {
+            m_stalled = true;
+            std::this_thread::sleep_for(std::chrono::seconds(5));
+        }
+    }
+
+private:
+    long long m_after;
+    bool m_stalled = false;
+};
+
 class import_db : public ::testing::Test {
 protected:
     static void SetUpTestSuite() { GDALAllRegister(); }
 
-    static std::vector<importers::import_result> import(importers::import_request r)
+    static std::vector<importers::import_result> import(const importers::import_request& r)
     {
         auto conn = test::db().connect();
         importers::progress quiet(nullptr);
@@ -258,16 +276,17 @@ TEST_F(import_db, killed_mid_copy_leaves_the_previous_version_served)
                   nullptr),
               0);
     const auto before = test::query_value<long long>("SELECT count(*) FROM onemap_data.kill_dltb__v1");
-    // The same layer again, stalled mid-COPY by the fault-injection variable, then kill -9.
+    // The same layer again, stalled mid-COPY by its progress observer, then kill -9.
+    auto again = request("natural-resources/dltb_2023.shp", "kill_dltb");
+    again.encoding = "GBK";
+    again.valid_from = "2023-12-31";
+    again.id_field = "BSM";
     const pid_t pid = fork();
     if (pid == 0) {
-        setenv("ONEMAP_TEST_STALL_AFTER_FEATURES", "500", 1);
-        const std::string db = test::db().conninfo();
-        const std::string file = test::data_samples() + "/natural-resources/dltb_2023.shp";
-        execl(test::import_exe().c_str(), "onemap-import", "-q", "--db", db.c_str(), "--layer", "kill_dltb",
-              "--encoding", "GBK", "--valid-from", "2023-12-31", "--id-field", "BSM", file.c_str(),
-              static_cast<char*>(nullptr));
-        _exit(127);
+        auto conn = test::db().connect();
+        stalling_progress stall(500);
+        importers::import_source(*conn, again, stall);
+        _exit(0);
     }
     bool copying = false;
     for (int i = 0; i < 300 && !copying; ++i) {
@@ -299,13 +318,24 @@ TEST_F(import_db, database_dropping_the_connection_mid_copy_rolls_back)
                       "/natural-resources/dltb_2022.shp",
                   nullptr),
               0);
+    auto again = request("natural-resources/dltb_2023.shp", "drop_dltb");
+    again.encoding = "GBK";
+    again.valid_from = "2023-12-31";
+    again.id_field = "BSM";
     std::string out;
-    int rc = 0;
+    bool failed = false;
     std::thread importer([&] {
-        rc = test::run_command("ONEMAP_TEST_STALL_AFTER_FEATURES=500 " + test::import_exe() + " -q --db '" +
-                                   test::db().conninfo() + "' --layer drop_dltb --encoding GBK --valid-from 2023-12-31 "
-                                   "--id-field BSM " + test::data_samples() + "/natural-resources/dltb_2023.shp",
-                               &out);
+        try {
+            auto conn = test::db().connect();
+            stalling_progress stall(500);
+            for (const auto& r : importers::import_source(*conn, again, stall)) {
+                failed = failed || r.status == "failed";
+                out += r.layer + ": " + r.error + "\n";
+            }
+        } catch (const std::exception& e) {
+            failed = true;
+            out = e.what();
+        }
     });
     bool terminated = false;
     for (int i = 0; i < 300 && !terminated; ++i) {
@@ -314,7 +344,7 @@ TEST_F(import_db, database_dropping_the_connection_mid_copy_rolls_back)
                                  "WHERE query LIKE 'COPY %drop_dltb__v2%') t") > 0;
     }
     importer.join(); // after its stall the importer finds the connection gone and fails
-    EXPECT_NE(rc, 0) << out;
+    EXPECT_TRUE(failed) << out;
     EXPECT_NE(out.find("drop_dltb"), std::string::npos) << out;
     ASSERT_TRUE(terminated);
     EXPECT_EQ(test::query_value<int>("SELECT count(*) FROM onemap.layer_version WHERE layer = 'drop_dltb'"), 1);
@@ -401,6 +431,7 @@ long long source_fid(const std::string& file, const char* field, const std::stri
                      const std::vector<std::string>& options = {})
 {
     std::vector<const char*> opts;
+    opts.reserve(options.size() + 1);
     for (const auto& o : options) {
         opts.push_back(o.c_str());
     }

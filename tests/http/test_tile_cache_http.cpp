@@ -9,23 +9,38 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <thread>
+#include <unistd.h>
 
 using namespace onemap;
 
 namespace {
+
+const std::string ADMIN_TOKEN = "cache-test-admin-token-0123456789";
+
+// The JSON document `onemap-server seed` prints last.
+nlohmann::json seed_result(const std::string& out)
+{
+    const auto line = out.rfind("\n{");
+    return nlohmann::json::parse(line == std::string::npos ? out.substr(out.find('{')) : out.substr(line + 1));
+}
 
 class cache_http : public ::testing::Test {
 protected:
     static void SetUpTestSuite()
     {
         import_grid("2023-01-01");
-        s_server = new test::server_process(test::db().conninfo());
+        s_token_file = "/tmp/onemap-cache-admin-token-" + std::to_string(::getpid());
+        std::ofstream(s_token_file) << ADMIN_TOKEN << "\n";
+        s_server = new test::server_process(test::db().conninfo(), {"--admin-token-file", s_token_file});
     }
     static void TearDownTestSuite()
     {
         delete s_server;
         s_server = nullptr;
+        std::remove(s_token_file.c_str());
     }
     static void import_grid(const std::string& version)
     {
@@ -42,9 +57,18 @@ protected:
         return nlohmann::json::parse(res->body);
     }
     static test::server_process* s_server;
+    static inline std::string s_token_file;
 };
 
 test::server_process* cache_http::s_server = nullptr;
+
+// `b` grown on every side by `share` of its width and height.
+core::box grown(const core::box& b, double share)
+{
+    const double dx = b.width() * share;
+    const double dy = (b.max_y - b.min_y) * share;
+    return core::box{b.min_x - dx, b.min_y - dy, b.max_x + dx, b.max_y + dy};
+}
 
 } // namespace
 
@@ -93,6 +117,41 @@ TEST_F(cache_http, tilejson_describes_the_layer)
     EXPECT_GT(b[1].get<double>(), 32.2);
     EXPECT_LT(b[3].get<double>(), 33.6);
     EXPECT_EQ(s_server->client().Get("/tiles/nothing.json")->status, 404);
+}
+
+// Issue 14: the key held the date asked for, so every distinct ?datetime= was a new tile to
+// build and the whole cache went cold at midnight. It holds the versions drawn now.
+TEST_F(cache_http, another_date_drawing_the_same_versions_is_a_cache_hit)
+{
+    auto c = s_server->client();
+    for (const char* format : {"mvt", "png"}) {
+        const std::string path = std::string("/tiles/cgrid/10/835/412.") + format + "?datetime=";
+        const auto s0 = stats()["cache"];
+        auto first = c.Get(path + "2023-03-01");
+        ASSERT_TRUE(first);
+        ASSERT_EQ(first->status, 200) << format << ": " << first->body;
+        const auto s1 = stats()["cache"];
+        EXPECT_GE(s1["misses"].get<int>() - s0["misses"].get<int>(), 1) << format;
+        // Other dates and instants on which version 1 is the one drawn: all hits, same bytes.
+        for (const char* when : {"2023-09-15T08:00:00Z", "2024-01-01T00:00:00%2B08:00", "2023-01-01"}) {
+            auto again = c.Get(path + when);
+            ASSERT_TRUE(again);
+            EXPECT_EQ(again->status, 200) << format << " " << when;
+            EXPECT_EQ(again->body, first->body) << format << " " << when;
+        }
+        const auto s2 = stats()["cache"];
+        EXPECT_EQ(s2["misses"], s1["misses"]) << format << ": the same versions must not be drawn again";
+        EXPECT_EQ(s2["hits"].get<int>() - s1["hits"].get<int>(), 3) << format;
+        // A bad date is still refused before anything is looked up.
+        auto bad = c.Get(path + "2023-02-30");
+        ASSERT_TRUE(bad);
+        EXPECT_EQ(bad->status, 400);
+        EXPECT_NE(bad->body.find("datetime"), std::string::npos) << bad->body;
+    }
+    // Before the layer's first version nothing is drawn: 204, and no entry is made for it.
+    auto before = c.Get("/tiles/cgrid/10/835/412.mvt?datetime=2020-01-01");
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->status, 204);
 }
 
 TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
@@ -151,7 +210,10 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
     for (auto [x, y] : tiles) {
         auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".mvt");
         ASSERT_TRUE(res);
-        const bool inside = wm.tile_bounds_lonlat(9, static_cast<std::uint64_t>(x), static_cast<std::uint64_t>(y)).intersects(changed);
+        // What a tile shows reaches into its 64/4096 buffer: a change there is a change of the tile.
+        const bool inside = grown(wm.tile_bounds_lonlat(9, static_cast<std::uint64_t>(x), static_cast<std::uint64_t>(y)),
+                                  64.0 / 4096)
+                                .intersects(changed);
         (inside ? over : elsewhere) += 1;
         if (res->body != before[{x, y}]) {
             ++changed_tiles;
@@ -169,11 +231,12 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
     // it): what changed lies in a metatile over the change, and the new version shows.
     int png_changed = 0;
     for (auto [x, y] : tiles) {
-        const auto xs = static_cast<std::uint64_t>(x / 4 * 4);
-        const auto ys = static_cast<std::uint64_t>(y / 4 * 4);
+        const auto xs = static_cast<std::uint64_t>(x) / 4 * 4;
+        const auto ys = static_cast<std::uint64_t>(y) / 4 * 4;
         const auto a = wm.tile_bounds_lonlat(9, xs, ys);
         const auto b = wm.tile_bounds_lonlat(9, xs + 3, ys + 3);
-        const bool inside = core::box{a.min_x, b.min_y, b.max_x, a.max_y}.intersects(changed);
+        // A metatile is drawn with a 16-px buffer around its 1024 px.
+        const bool inside = grown(core::box{a.min_x, b.min_y, b.max_x, a.max_y}, 16.0 / 1024).intersects(changed);
         auto res = c.Get("/tiles/cgrid/9/" + std::to_string(x) + "/" + std::to_string(y) + ".png");
         ASSERT_TRUE(res);
         ASSERT_EQ(res->status, 200);
@@ -229,18 +292,22 @@ TEST_F(cache_http, publish_invalidates_only_tiles_over_the_change)
 TEST_F(cache_http, seeding_fills_the_cache_for_a_box_and_zoom_range)
 {
     std::string out;
+    // The command starts a seed job and follows it to its end.
     const int rc = test::run_command(test::server_exe() + " seed --server " + s_server->base_url() +
+                                         " --admin-token-file " + s_token_file +
                                          " --tileset cgrid --bbox 113.9,32.9,114.2,33.1 --zooms 10-12",
                                      &out);
     ASSERT_EQ(rc, 0) << out;
-    const auto seeded = nlohmann::json::parse(out.substr(out.find('{')));
+    const auto seeded = seed_result(out);
     const auto& wm = core::web_mercator_quad();
     std::size_t expected = 0;
     for (int z = 10; z <= 12; ++z) {
         const auto r = wm.tile_range(z, core::box{113.9, 32.9, 114.2, 33.1});
         expected += (r.max_col - r.min_col + 1) * (r.max_row - r.min_row + 1);
     }
-    EXPECT_EQ(seeded["tiles"].get<std::size_t>(), expected);
+    EXPECT_EQ(seeded["state"], "done");
+    EXPECT_EQ(seeded["total"].get<std::size_t>(), expected);
+    EXPECT_EQ(seeded["done"].get<std::size_t>(), expected);
 
     // Every seeded tile is now a cache hit.
     const auto before = stats()["cache"];
@@ -260,11 +327,12 @@ TEST_F(cache_http, seeding_fills_the_cache_for_a_box_and_zoom_range)
     // PNG seeding renders each metatile once and leaves every tile of the box cached.
     const auto png_before = stats();
     ASSERT_EQ(test::run_command(test::server_exe() + " seed --server " + s_server->base_url() +
+                                    " --admin-token-file " + s_token_file +
                                     " --tileset cgrid --format png --bbox 113.9,32.9,114.2,33.1 --zooms 10-12",
                                 &out),
               0)
         << out;
-    EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["tiles"].get<std::size_t>(), expected);
+    EXPECT_EQ(seed_result(out)["done"].get<std::size_t>(), expected);
     const auto png_seeded = stats();
     std::size_t metatiles = 0;
     for (int z = 10; z <= 12; ++z) {
@@ -285,10 +353,11 @@ TEST_F(cache_http, seeding_fills_the_cache_for_a_box_and_zoom_range)
     EXPECT_EQ(stats()["cache"]["misses"], png_seeded["cache"]["misses"]) << "a seeded PNG tile was drawn again";
     EXPECT_EQ(stats()["raster"]["metatiles_drawn"], png_seeded["raster"]["metatiles_drawn"]);
 
-    auto bad = c.Post("/admin/seed", httplib::Params{{"tileset", "cgrid"}, {"bbox", "1,2,3"}, {"minzoom", "1"}, {"maxzoom", "2"}});
+    const httplib::Headers admin{{"Authorization", "Bearer " + ADMIN_TOKEN}};
+    auto bad = c.Post("/admin/seed", admin, httplib::Params{{"tileset", "cgrid"}, {"bbox", "1,2,3"}, {"minzoom", "1"}, {"maxzoom", "2"}});
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->status, 400);
     EXPECT_EQ(nlohmann::json::parse(bad->body)["parameter"], "bbox");
-    auto huge = c.Post("/admin/seed", httplib::Params{{"tileset", "cgrid"}, {"bbox", "-180,-85,180,85"}, {"minzoom", "0"}, {"maxzoom", "18"}});
+    auto huge = c.Post("/admin/seed", admin, httplib::Params{{"tileset", "cgrid"}, {"bbox", "-180,-85,180,85"}, {"minzoom", "0"}, {"maxzoom", "18"}});
     EXPECT_EQ(huge->status, 400);
 }

@@ -128,7 +128,7 @@ error_answer classify_exception(std::exception_ptr error)
         a.retry_after_s = 1;
     };
     try {
-        std::rethrow_exception(error);
+        std::rethrow_exception(std::move(error));
     } catch (const input_error& e) {
         a.status = 400;
         a.kind = error_kind::bad_value;
@@ -148,6 +148,11 @@ error_answer classify_exception(std::exception_ptr error)
         a.kind = error_kind::not_found;
         a.status = 404;
         a.detail = e.what();
+    } catch (const unauthorized& e) {
+        a.kind = error_kind::forbidden;
+        a.status = 401;
+        a.detail = e.what();
+        a.www_authenticate = "Bearer realm=\"onemap\"";
     } catch (const forbidden& e) {
         a.kind = error_kind::forbidden;
         a.status = 403;
@@ -182,6 +187,9 @@ void send_exception(http_response& res, std::exception_ptr error)
     send_problem(res, a.status, std::string(reason_phrase(a.status)), a.detail, a.parameter);
     if (a.retry_after_s > 0) {
         res.set_header("Retry-After", std::to_string(a.retry_after_s));
+    }
+    if (!a.www_authenticate.empty()) {
+        res.set_header("WWW-Authenticate", a.www_authenticate);
     }
 }
 

@@ -161,6 +161,7 @@ struct http_frontend::impl {
     std::optional<asio::steady_timer> accept_retry;
     std::size_t next_loop = 0;
     rate_limited_log accept_errors;
+    std::function<void()> on_stop;
 };
 
 namespace {
@@ -168,7 +169,7 @@ namespace {
 // Lingering close: after the last answer, stop sending, read and drop what the client still
 // sends (up to a limit, for a short time), then close, so that a reset never destroys the
 // answer in the client's receive buffer.
-void linger_and_close(std::shared_ptr<beast::tcp_stream> stream)
+void linger_and_close(const std::shared_ptr<beast::tcp_stream>& stream)
 {
     error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -720,6 +721,9 @@ void http_frontend::stop()
     if (fe.stopping.exchange(true)) {
         return;
     }
+    if (fe.on_stop) {
+        fe.on_stop();
+    }
     asio::post(fe.loops[0]->ioc, [&fe] { fe.begin_shutdown(); });
     for (auto& l : fe.loops) {
         asio::post(l->ioc, [loop = l.get()] {
@@ -736,6 +740,24 @@ void http_frontend::stop()
             }
         });
     }
+}
+
+void http_frontend::post(std::function<void()> task)
+{
+    asio::post(m_impl->workers, [task = std::move(task)] {
+        try {
+            task();
+        } catch (const std::exception& e) {
+            log().error("background task: {}", e.what());
+        } catch (...) {
+            log().error("background task: unknown exception");
+        }
+    });
+}
+
+void http_frontend::set_stop_handler(std::function<void()> on_stop)
+{
+    m_impl->on_stop = std::move(on_stop);
 }
 
 frontend_stats http_frontend::stats() const

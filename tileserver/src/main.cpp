@@ -5,9 +5,96 @@
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+// The admin token: the first line of --admin-token-file, else ONEMAP_ADMIN_TOKEN. Never an
+// argument: `ps` shows arguments to every user of the machine.
+std::string admin_token(const std::string& file)
+{
+    if (file.empty()) {
+        const char* env = std::getenv("ONEMAP_ADMIN_TOKEN");
+        return env != nullptr ? env : "";
+    }
+    std::ifstream in(file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+        throw onemap::config_error("cannot read the admin token from " + file);
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
+        token.pop_back();
+    }
+    if (token.empty()) {
+        throw onemap::config_error("the admin token file " + file + " has an empty first line");
+    }
+    return token;
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+// `onemap-server seed`: starts a seed job on a running server and follows it to its end;
+// Ctrl-C cancels the job. Exit 0 when every tile was visited.
+int run_seed(const std::string& url, const std::string& token, const httplib::Params& params)
+{
+    httplib::Client client(url);
+    client.set_read_timeout(30, 0);
+    httplib::Headers auth;
+    if (!token.empty()) {
+        auth.emplace("Authorization", "Bearer " + token);
+    }
+    auto res = client.Post("/admin/seed", auth, params);
+    if (!res) {
+        onemap::log().error("cannot reach {}", url);
+        return 1;
+    }
+    if (res->status != 202) {
+        onemap::log().error("{} answered {}: {}", url, res->status, res->body);
+        return 1;
+    }
+    const std::string location = res->get_header_value("Location");
+    std::signal(SIGINT, [](int) { g_interrupted = 1; });
+    std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+    auto job = nlohmann::json::parse(res->body);
+    onemap::log().info("seed job {}: {} tiles", job.value("id", 0), job.value("total", 0));
+    bool cancelled = false;
+    auto reported = std::chrono::steady_clock::now();
+    for (;;) {
+        const std::string state = job.value("state", "");
+        if (state != "queued" && state != "running") {
+            std::printf("%s\n", job.dump().c_str());
+            return state == "done" ? 0 : cancelled ? 130 : 1;
+        }
+        if (g_interrupted != 0 && !cancelled) {
+            onemap::log().info("cancelling seed job {}", job.value("id", 0));
+            client.Delete(location, auth);
+            cancelled = true;
+        }
+        for (int i = 0; i < 10 && (g_interrupted == 0 || cancelled); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        res = client.Get(location, auth);
+        if (!res || res->status != 200) {
+            onemap::log().error("cannot follow {}{}: {}", url, location, res ? res->body : std::string("no answer"));
+            return 1;
+        }
+        job = nlohmann::json::parse(res->body);
+        if (std::chrono::steady_clock::now() - reported > std::chrono::seconds(5)) {
+            reported = std::chrono::steady_clock::now();
+            onemap::log().info("seed job {}: {} of {} tiles", job.value("id", 0), job.value("done", 0),
+                               job.value("total", 0));
+        }
+    }
+}
+
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -56,8 +143,27 @@ int main(int argc, char** argv)
                    "OGC API items: a page stops before this size and links to the rest")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    std::string admin_token_file;
+    app.add_option("--admin-token-file", admin_token_file,
+                   "file whose first line is the Bearer token of /admin/* (else ONEMAP_ADMIN_TOKEN; "
+                   "neither: the admin API is disabled)");
+    app.add_option("--seed-jobs", config.seed_jobs, "seed jobs running at once; more wait in a queue of 16")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     app.add_option("--query-timeout-ms", config.query_timeout_ms,
-                   "OGC API items: a query running longer is cancelled (503 naming the limit)")
+                   "every database statement (tiles, PNG, features, grids): one running longer is cancelled "
+                   "(503 with Retry-After naming the limit)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--db-wait-timeout-ms", config.db_wait_timeout_ms,
+                   "a request waiting longer for a free database connection gets 503 with Retry-After")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--connect-timeout-s", config.connect_timeout_s, "opening a database connection")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--tile-wait-timeout-ms", config.tile_wait_timeout_ms,
+                   "a request waiting longer for another's computation of the same tile gets 503 with Retry-After")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     // `onemap-server seed …` asks a running server to fill its cache (its cache is in-process).
@@ -74,27 +180,26 @@ int main(int argc, char** argv)
     seed->add_option("--zooms", seed_zooms, "zoom range, e.g. 0-14")->required();
     seed->add_option("--tms", seed_tms, "tile matrix set")->capture_default_str();
     seed->add_option("--format", seed_format, "mvt or png")->check(CLI::IsMember({"mvt", "png"}))->capture_default_str();
+    seed->add_option("--admin-token-file", admin_token_file, "file holding the admin token (else ONEMAP_ADMIN_TOKEN)");
     CLI11_PARSE(app, argc, argv);
     if (seed->parsed()) {
         const auto dash = seed_zooms.find('-');
-        httplib::Client client(seed_url);
-        client.set_read_timeout(3600, 0);
         const httplib::Params params{{"tileset", seed_tileset},
                                      {"bbox", seed_bbox},
                                      {"tms", seed_tms},
                                      {"format", seed_format},
                                      {"minzoom", seed_zooms.substr(0, dash)},
                                      {"maxzoom", dash == std::string::npos ? seed_zooms : seed_zooms.substr(dash + 1)}};
-        auto res = client.Post("/admin/seed", params);
-        if (!res) {
-            onemap::log().error("cannot reach {}", seed_url);
+        try {
+            return run_seed(seed_url, admin_token(admin_token_file), params);
+        } catch (const std::exception& e) {
+            onemap::log().error("{}", e.what());
             return 1;
         }
-        std::printf("%s\n", res->body.c_str());
-        return res->status == 200 ? 0 : 1;
     }
     try {
         onemap::set_log_level(log_level);
+        config.admin_token = admin_token(admin_token_file);
         config.cache_bytes = cache_mb << 20;
         config.ogc_max_response_bytes = ogc_max_response_kb << 10;
         config.http.header_timeout = std::chrono::milliseconds(header_timeout_ms);

@@ -273,23 +273,12 @@ std::vector<layer_pick> raster_service::picks_at(const std::vector<core::layer>&
                                                  const tileset_config* composite, const core::layer* layer,
                                                  const core::tile_matrix_set& tms, int level, const std::string& date)
 {
-    std::vector<layer_pick> picks;
-    if (composite == nullptr) {
-        if (const auto* v = layer->as_of(date)) {
-            picks.push_back(layer_pick{layer, v, nullptr});
-        }
-        return picks;
-    }
-    const int zoom = std::max(0, static_cast<int>(std::floor(style_zoom(tms, level) + 1e-9)));
-    for (const auto& member : composite->layers) {
-        const core::layer* l = core::find_public_layer(catalog, member.layer);
-        if (l != nullptr && member.shown_at(zoom)) {
-            if (const auto* v = l->as_of(date)) {
-                picks.push_back(layer_pick{l, v, &member});
-            }
-        }
-    }
-    return picks;
+    return plan_tile(catalog, composite, layer, drawn_zoom(tms, level), date).picks;
+}
+
+int raster_service::drawn_zoom(const core::tile_matrix_set& tms, int level)
+{
+    return std::max(0, static_cast<int>(std::floor(style_zoom(tms, level) + 1e-9)));
 }
 
 core::box raster_service::bounds_lonlat(const core::tile_matrix_set& tms, const metatile& m)
@@ -299,10 +288,13 @@ core::box raster_service::bounds_lonlat(const core::tile_matrix_set& tms, const 
     return core::box{first.min_x, last.min_y, last.max_x, first.max_y};
 }
 
-std::vector<std::string> raster_service::render_metatile(const drawable_style& style,
-                                                         const std::vector<layer_pick>& picks,
-                                                         const core::tile_matrix_set& tms, const metatile& mt,
-                                                         double pixel_ratio)
+core::box raster_service::reach_lonlat(const core::tile_matrix_set& tms, const metatile& m, double pixel_ratio)
+{
+    return metatile_projection(tms, m, pixel_ratio).query_bounds_lonlat();
+}
+
+core::mvt::tile_projection raster_service::metatile_projection(const core::tile_matrix_set& tms, const metatile& mt,
+                                                               double pixel_ratio)
 {
     const auto* matrix = tms.matrix(mt.level);
     const core::box first = tms.tile_bounds(mt.level, mt.col0, mt.row0);
@@ -310,12 +302,24 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
     const core::box bounds{first.min_x, last.min_y, last.max_x, first.max_y};
     const int tile_w = static_cast<int>(std::lround(matrix->tile_width * pixel_ratio));
     const int tile_h = static_cast<int>(std::lround(matrix->tile_height * pixel_ratio));
+    return core::mvt::tile_projection(tms, bounds, tile_w * static_cast<int>(mt.cols),
+                                      tile_h * static_cast<int>(mt.rows), FETCH_BUFFER_PX * pixel_ratio);
+}
+
+std::vector<std::string> raster_service::render_metatile(const drawable_style& style,
+                                                         const std::vector<layer_pick>& picks,
+                                                         const core::tile_matrix_set& tms, const metatile& mt,
+                                                         double pixel_ratio)
+{
+    const auto* matrix = tms.matrix(mt.level);
+    const int tile_w = static_cast<int>(std::lround(matrix->tile_width * pixel_ratio));
+    const int tile_h = static_cast<int>(std::lround(matrix->tile_height * pixel_ratio));
     render::frame frame;
     frame.width = tile_w * static_cast<int>(mt.cols);
     frame.height = tile_h * static_cast<int>(mt.rows);
     frame.zoom = style_zoom(tms, mt.level);
     frame.pixel_ratio = pixel_ratio;
-    const core::mvt::tile_projection proj(tms, bounds, frame.width, frame.height, FETCH_BUFFER_PX * pixel_ratio);
+    const core::mvt::tile_projection proj = metatile_projection(tms, mt, pixel_ratio);
     const core::box lonlat = proj.query_bounds_lonlat();
     const double degrees_per_pixel =
         tms.tile_bounds_lonlat(mt.level, mt.col0, mt.row0).width() / matrix->tile_width;

@@ -220,7 +220,7 @@ struct router::impl {
         if (r.options.on_error == nullptr) {
             r.options.on_error = send_exception;
         }
-        if (literal) {
+        if (literal && (method == http_method::get || method == http_method::post)) {
             (method == http_method::post ? exact_post : exact_get).emplace(r.pattern, routes.size());
         }
         routes.push_back(std::move(r));
@@ -295,7 +295,7 @@ struct router::impl {
             res.set_header("Vary", res.has_header("Vary") ? res.get_header_value("Vary") + ", Origin" : "Origin");
         }
         if (req.method != http_method::options) {
-            res.set_header("Access-Control-Expose-Headers", "ETag, Content-Crs, Retry-After");
+            res.set_header("Access-Control-Expose-Headers", "ETag, Content-Crs, Retry-After, Location, WWW-Authenticate");
         }
     }
 };
@@ -313,6 +313,11 @@ void router::get(std::string_view pattern, route_handler handler, route_options 
 void router::post(std::string_view pattern, route_handler handler, route_options options)
 {
     m_impl->add(http_method::post, pattern, std::move(handler), options);
+}
+
+void router::del(std::string_view pattern, route_handler handler, route_options options)
+{
+    m_impl->add(http_method::del, pattern, std::move(handler), options);
 }
 
 void router::set_cors_origin(std::string origin)
@@ -365,7 +370,7 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
     }
     try {
         if (bad) {
-            throw *bad;
+            throw input_error(std::move(*bad));
         }
         check_utf8(req);
         r->handler(req, res);

@@ -2,6 +2,7 @@
 // and the listener that follows the importer's publishes.
 #include "onemap/tileserver/server.hpp"
 
+#include "admin_routes.hpp"
 #include "server_state.hpp"
 
 #include "onemap/core/error.hpp"
@@ -12,10 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace onemap::tileserver {
@@ -31,14 +34,30 @@ frontend_config frontend_config_of(const server_config& c)
     return f;
 }
 
+seed_jobs_config seed_config_of(const server_config& c)
+{
+    seed_jobs_config j;
+    j.concurrent = c.seed_jobs;
+    return j;
+}
+
 } // namespace
 
 struct server::impl {
-    explicit impl(server_config c) : state(std::move(c))
+    explicit impl(server_config c)
+        : state(std::move(c)), admin(state.config.admin_token),
+          jobs([s = &state](const seed_request& r, int level, std::uint64_t col, std::uint64_t row) -> std::size_t {
+                   const auto t = s->tile_named(r.tileset, r.format == "png" ? tile_format::png : tile_format::mvt,
+                                                *r.tms, level, col, row, r.date);
+                   return t ? t->body.size() : 0;
+               },
+               [this](std::function<void()> task) { frontend->post(std::move(task)); },
+               seed_config_of(state.config))
     {
         routes.set_cors_origin(state.config.cors_origin);
         server_state* s = &state;
-        register_admin_routes(routes, state, [this] {
+        admin_context admin_ctx;
+        admin_ctx.frontend_counters = [this] {
             if (!frontend) {
                 return std::string("{}");
             }
@@ -46,7 +65,10 @@ struct server::impl {
             return nlohmann::json({{"accepted", f.accepted}, {"rejected", f.rejected}, {"requests", f.requests},
                                    {"on_workers", f.on_workers}, {"open", f.open}})
                 .dump();
-        });
+        };
+        admin_ctx.access = &admin;
+        admin_ctx.jobs = &jobs;
+        register_admin_routes(routes, state, admin_ctx);
         register_locate_routes(routes, state);
         register_tile_routes(routes, state);
         register_style_routes(routes, state);
@@ -102,48 +124,60 @@ struct server::impl {
         }
     }
 
-    // The changed tiles are dropped in the same step that swaps the catalog in: the new
-    // snapshot is built first, then, under the cache's lock, the cache drops what changed, the
-    // snapshot is swapped and the cache's epoch moves on. No hit sees the new catalog beside an
-    // old tile, and a tile drawn from the old catalog (its request pinned the epoch before the
-    // catalog, server_state::pin) is never kept.
+    // A publish of a layer version: the cached tiles outside the area it changed are carried
+    // over to the new version's key in the same step that swaps the new catalog in, so only
+    // tiles over the change are drawn again. Nothing can be stale whatever happens here —
+    // keys name the versions drawn — so a notification not understood costs cache hits only.
     void on_publish(server& owner, const std::string& payload)
     {
-        invalidator invalidate;
         std::string layer;
         int version = 0;
+        std::string valid_from;
+        std::optional<core::box> changed;
+        bool known_change = false;
         try {
             const auto p = nlohmann::json::parse(payload);
             layer = p.at("layer").get<std::string>();
-            version = p.value("version", 0);
-            if (p.contains("bbox") && p["bbox"].is_array() && p["bbox"].size() == 4) {
-                const auto& b = p["bbox"];
-                const core::box changed{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
-                invalidate = [this, layer, changed](const std::function<void()>& swap) {
-                    return state.cache.invalidate(layer, changed, swap);
-                };
-            } else if (!p.contains("bbox")) {
-                invalidate = [this, layer](const std::function<void()>& swap) { return state.cache.invalidate(layer, swap); };
-            } else {
-                invalidate = [](const std::function<void()>& swap) {
-                    swap();
-                    return std::size_t{0};
-                };
+            version = p.at("version").get<int>();
+            valid_from = p.at("valid_from").get<std::string>();
+            const auto& b = p.at("bbox");
+            if (b.is_array() && b.size() == 4) {
+                changed = core::box{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+                known_change = true;
+            } else if (b.is_null()) {
+                known_change = true; // the new version has the same rows as the one it replaces
             }
         } catch (const std::exception& e) {
-            log().warn("publish notification '{}' not understood ({}); dropping the whole cache", payload, e.what());
-            invalidate = [this](const std::function<void()>& swap) {
-                state.cache.clear(swap);
-                return std::size_t{0};
-            };
+            log().warn("publish notification '{}' not understood ({}); reloading the catalog", payload, e.what());
         }
-        const std::size_t dropped = owner.reload_catalog(invalidate);
+        const std::size_t carried = owner.reload_catalog(
+            [&](const std::vector<core::layer>& before, const std::vector<core::layer>& after,
+                const std::function<void()>& swap) -> std::size_t {
+                const core::layer* old_layer = known_change ? core::find_public_layer(before, layer) : nullptr;
+                const core::layer* new_layer = core::find_public_layer(after, layer);
+                if (!known_change || new_layer == nullptr) {
+                    swap();
+                    return 0;
+                }
+                // The version the new one replaces from its start date on (0: none); retired
+                // when the publish superseded it (same start date).
+                const core::layer_version* from = old_layer != nullptr ? old_layer->as_of(valid_from) : nullptr;
+                const int from_version = from != nullptr ? from->version : 0;
+                const bool retired = from != nullptr && std::none_of(new_layer->versions.begin(),
+                                                                     new_layer->versions.end(),
+                                                                     [&](const core::layer_version& v) {
+                                                                         return v.version == from_version;
+                                                                     });
+                return state.cache.carry(layer, from_version, version, changed, retired, swap);
+            });
         if (!layer.empty()) {
-            log().info("published {} version {}: {} cached tiles dropped", layer, version, dropped);
+            log().info("published {} version {}: {} cached tiles carried over", layer, version, carried);
         }
     }
 
     server_state state;
+    admin_access admin;
+    seed_jobs jobs; // before the front end: its workers run the jobs' tasks until joined
     router routes;
     std::unique_ptr<http_frontend> frontend;
     std::atomic<bool> stopping{false};
@@ -155,6 +189,7 @@ server::server(server_config config) : m_impl(std::make_unique<impl>(std::move(c
 
 server::~server()
 {
+    m_impl->jobs.shutdown(); // else the front end would wait for every job to finish
     m_impl->stopping = true;
     if (m_impl->listener.joinable()) {
         m_impl->listener.join();
@@ -163,19 +198,22 @@ server::~server()
 
 void server::reload_catalog()
 {
-    reload_catalog([](const std::function<void()>& swap) {
+    reload_catalog([](const std::vector<core::layer>&, const std::vector<core::layer>&,
+                      const std::function<void()>& swap) {
         swap();
         return std::size_t{0};
     });
 }
 
-std::size_t server::reload_catalog(const invalidator& invalidate)
+std::size_t server::reload_catalog(const cache_update& update)
 {
     auto& state = m_impl->state;
     std::shared_ptr<const std::vector<core::layer>> layers;
     std::shared_ptr<const locator> loc;
     {
-        auto conn = state.pool.acquire();
+        // Its own connection: not one of the pool's, whose statements have the request time limit
+        // (indexing the locate boundaries reads whole layers) and which requests need meanwhile.
+        auto conn = core::connect(state.pool.conninfo());
         layers = std::make_shared<const std::vector<core::layer>>(core::load_catalog(*conn));
         log().info("catalog: {} layers", layers->size());
         if (!state.locate_levels.empty()) {
@@ -184,17 +222,19 @@ std::size_t server::reload_catalog(const invalidator& invalidate)
             loc = std::make_shared<const locator>(*conn, *layers, state.locate_levels, previous.get());
         }
     }
-    // One step: publishes apply in order; the cache drops the changed tiles and the catalog is
-    // swapped under the cache's lock, before its epoch moves on (tile_cache::invalidate).
+    // One step: publishes apply in order; the cache carries what a publish left unchanged and
+    // the catalog is swapped under the cache's lock (tile_cache::carry).
     std::lock_guard<std::mutex> lock(m_impl->publish_mutex);
-    const std::size_t dropped = invalidate([&] {
+    const auto before = state.snapshot.load();
+    const auto after = layers;
+    const std::size_t carried = update(*before, *after, [&] {
         if (loc) {
             state.locate_snapshot.store(std::move(loc));
         }
         state.snapshot.store(std::move(layers));
     });
     ++state.reloads;
-    return dropped;
+    return carried;
 }
 
 int server::bind()
@@ -202,6 +242,14 @@ int server::bind()
     reload_catalog();
     auto& cfg = m_impl->state.config;
     m_impl->frontend = std::make_unique<http_frontend>(frontend_config_of(cfg), m_impl->routes);
+    // stop() and SIGTERM cancel the seed jobs at once; the front end then waits for the tile
+    // each job is on, not for the job.
+    m_impl->frontend->set_stop_handler([this] { m_impl->jobs.shutdown(); });
+    if (m_impl->admin.enabled()) {
+        log().info("admin API enabled (Authorization: Bearer); {} seed job(s) at a time", cfg.seed_jobs);
+    } else {
+        log().info("admin API disabled (set ONEMAP_ADMIN_TOKEN or --admin-token-file to enable it)");
+    }
     cfg.http.port = m_impl->frontend->bind();
     if (cfg.listen_for_publish && !m_impl->listener.joinable()) {
         m_impl->listener = std::thread([this] { m_impl->listen_loop(*this); });

@@ -9,7 +9,11 @@
 namespace onemap::tileserver {
 
 server_state::server_state(server_config c)
-    : config(std::move(c)), pool(config.db, config.db_connections), tiles(pool), raster(pool, config.styles_dir)
+    : config(std::move(c)),
+      pool(config.db, config.db_connections,
+           core::pool_limits{std::chrono::milliseconds(config.db_wait_timeout_ms), config.query_timeout_ms,
+                             config.connect_timeout_s}),
+      tiles(pool), raster(pool, config.styles_dir)
 {
     if (!config.config_path.empty()) {
         tilesets = read_tilesets(config.config_path);
@@ -95,104 +99,80 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                                                                  const core::layer* layer,
                                                                  const core::tile_matrix_set& tms, int level,
                                                                  std::uint64_t col, std::uint64_t row,
-                                                                 const std::string& date, double pixel_ratio,
-                                                                 std::uint64_t epoch)
+                                                                 const std::string& date, double pixel_ratio)
 {
     std::shared_ptr<const drawable_style> style;
-    std::vector<std::string> layer_names;
     if (composite != nullptr) {
         style = raster.named_style(composite->name);
         if (!style) {
             throw not_found("no style file '" + composite->name + ".json' to draw tileset '" + composite->name +
                             "' with");
         }
-        for (const auto& member : composite->layers) {
-            layer_names.push_back(member.layer);
-        }
     } else {
         style = raster.layer_style(*layer, tilesets.empty() ? "basemap" : tilesets.front().name);
-        layer_names.push_back(layer->name);
     }
-    const auto picks = raster_service::picks_at(layers, composite, layer, tms, level, date);
-    const std::string name = composite != nullptr ? composite->name : layer->name;
+    tile_plan plan = plan_tile(layers, composite, layer, raster_service::drawn_zoom(tms, level), date);
+    const std::string& name = composite != nullptr ? composite->name : layer->name;
+    // The style's revision is part of the key: an edited style draws new tiles.
     const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' + style->id +
-                               '#' + style->revision + '@' + date + ".png";
+                               '#' + style->revision + ".png/" + tms.id() + '/' + std::to_string(level) + '/';
     auto key_of = [&](std::uint64_t c, std::uint64_t r) {
-        return prefix + '/' + tms.id() + '/' + std::to_string(level) + '/' + std::to_string(c) + '/' +
-               std::to_string(r);
+        return tile_key{prefix + std::to_string(c) + '/' + std::to_string(r), plan.drawn};
     };
-    // A change anywhere in the metatile can move labels in any of its tiles (collisions),
-    // so every tile of it is invalidated by the metatile's box.
-    const core::box meta_bounds = raster_service::bounds_lonlat(tms, raster_service::metatile_of(tms, level, col, row));
-    return cache.get(
-        key_of(col, row), layer_names, meta_bounds,
-        [&] {
+    const tile_key key = key_of(col, row);
+    const std::string key_text = key.str();
+    if (auto cached = cache.hit(key_text)) {
+        return cached;
+    }
+    // A change anywhere a metatile reaches can move labels in any of its tiles (collisions),
+    // so every tile of it reaches as far as the whole metatile drawing.
+    const auto mt = raster_service::metatile_of(tms, level, col, row);
+    const core::box reach = raster_service::reach_lonlat(tms, mt, pixel_ratio);
+    return cache.get(key, reach, [&] {
+        // One drawing per metatile: the flight is named by everything but the tile's column and row.
         return raster.tile_png(
-            prefix, *style, picks, tms, level, col, row, pixel_ratio,
-            [&](std::uint64_t c, std::uint64_t r, std::string&& png) {
-                cache.put(key_of(c, r), layer_names, meta_bounds, std::move(png), epoch);
-            },
+            tile_key{prefix, plan.drawn}.str(), *style, plan.picks, tms, level, col, row, pixel_ratio,
+            [&](std::uint64_t c, std::uint64_t r, std::string&& png) { cache.put(key_of(c, r), reach, std::move(png)); },
             [&]() -> std::optional<std::string> {
-                if (auto t = cache.peek(key_of(col, row))) {
+                if (auto t = cache.peek(key_text)) {
                     return t->body;
                 }
                 return std::nullopt;
             });
-        },
-        epoch);
+    });
 }
 
 std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core::layer>& layers,
                                                           const tileset_config* composite, const core::layer* layer,
                                                           const core::tile_matrix_set& tms, int level,
                                                           std::uint64_t col, std::uint64_t row,
-                                                          const std::string& date, std::uint64_t epoch)
+                                                          const std::string& date)
 {
-    // Time is part of the key: the date asked for (today when none), so a publish that
-    // only affects other dates cannot serve stale tiles, and a new day re-resolves.
+    // The key names the versions drawn, not the date: every date drawing the same versions
+    // shares the tile, and a publish cannot leave a stale one behind.
+    tile_plan plan = plan_tile(layers, composite, layer, tms.web_mercator_zoom(level), date);
+    if (plan.picks.empty()) {
+        return nullptr; // nothing drawn at this date and zoom
+    }
     const std::string& name = composite != nullptr ? composite->name : layer->name;
-    std::string key;
-    key.reserve(name.size() + 64);
-    key += name;
-    key += '/';
-    key += tms.id();
-    key += '/';
-    key += std::to_string(level);
-    key += '/';
-    key += std::to_string(col);
-    key += '/';
-    key += std::to_string(row);
-    key += '@';
-    key += date;
-    if (auto cached = cache.hit(key)) { // only tiles with something to draw are ever cached
+    tile_key key;
+    key.base.reserve(name.size() + 48);
+    key.base += name;
+    key.base += '/';
+    key.base += tms.id();
+    key.base += '/';
+    key.base += std::to_string(level);
+    key.base += '/';
+    key.base += std::to_string(col);
+    key.base += '/';
+    key.base += std::to_string(row);
+    key.drawn = std::move(plan.drawn);
+    if (auto cached = cache.hit(key.str())) { // only tiles with something to draw are ever cached
         return cached;
     }
-    // What to draw: the layer, or the composite's members shown at this zoom, each in the
-    // version valid on the date.
-    std::vector<layer_pick> picks;
-    std::vector<std::string> layer_names;
-    if (composite != nullptr) {
-        const int zoom = tms.web_mercator_zoom(level);
-        for (const auto& member : composite->layers) {
-            const core::layer* l = core::find_public_layer(layers, member.layer);
-            layer_names.push_back(member.layer);
-            if (l != nullptr && member.shown_at(zoom)) {
-                if (const auto* v = l->as_of(date)) {
-                    picks.push_back(layer_pick{l, v, &member});
-                }
-            }
-        }
-    } else {
-        layer_names.push_back(layer->name);
-        if (const auto* v = layer->as_of(date)) {
-            picks.push_back(layer_pick{layer, v, nullptr});
-        }
-    }
-    if (picks.empty()) {
-        return nullptr;
-    }
-    return cache.get(key, layer_names, tms.tile_bounds_lonlat(level, col, row),
-                     [&] { return tiles.render_layers(picks, tms, level, col, row); }, epoch);
+    const core::mvt::tile_projection proj(tms, level, col, row);
+    return cache.get(key, proj.query_bounds_lonlat(),
+                     [&] { return tiles.render_layers(plan.picks, tms, level, col, row); });
 }
 
 std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& name, tile_format format,
@@ -200,14 +180,14 @@ std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& n
                                                             std::uint64_t col, std::uint64_t row,
                                                             const std::string& date)
 {
-    const auto [pinned, epoch] = pin();
+    const auto pinned = catalog();
     const tileset_config* composite = find_tileset(name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no layer '" + name + "'");
     }
-    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1, epoch)
-                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date, epoch);
+    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1)
+                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date);
 }
 
 void server_state::send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

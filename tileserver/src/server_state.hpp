@@ -33,14 +33,6 @@ struct server_state {
     server_state& operator=(const server_state&) = delete;
 
     catalog_ptr catalog() const { return snapshot.load(); }
-    /// The catalog in service and the cache epoch read just before it: pass the epoch to
-    /// tile_for/raster_tile_for, so that a tile drawn from a catalog a publish has replaced
-    /// is never kept.
-    std::pair<catalog_ptr, std::uint64_t> pin() const
-    {
-        const std::uint64_t epoch = cache.epoch();
-        return {snapshot.load(), epoch};
-    }
     const tileset_config* find_tileset(const std::string& name) const;
     /// The locator in service. \throws not_found when no locate: section is configured.
     std::shared_ptr<const locator> locator_now() const;
@@ -48,17 +40,16 @@ struct server_state {
     std::string base_url(const http_request& req) const;
 
     /// The MVT tile from the cache, built on a miss; nullptr when no layer is drawn at that
-    /// date and zoom. Exactly one of `composite` and `layer` is set.
+    /// date and zoom. Exactly one of `composite` and `layer` is set. Cached by the versions
+    /// drawn (tile_cache.hpp), so any date drawing the same versions shares it.
     std::shared_ptr<const cached_tile> tile_for(const std::vector<core::layer>& layers, const tileset_config* composite,
                                                 const core::layer* layer, const core::tile_matrix_set& tms, int level,
-                                                std::uint64_t col, std::uint64_t row, const std::string& date,
-                                                std::uint64_t epoch);
+                                                std::uint64_t col, std::uint64_t row, const std::string& date);
     /// The PNG tile from the cache, rendered with the rest of its metatile on a miss.
     std::shared_ptr<const cached_tile> raster_tile_for(const std::vector<core::layer>& layers,
                                                        const tileset_config* composite, const core::layer* layer,
                                                        const core::tile_matrix_set& tms, int level, std::uint64_t col,
-                                                       std::uint64_t row, const std::string& date, double pixel_ratio,
-                                                       std::uint64_t epoch);
+                                                       std::uint64_t row, const std::string& date, double pixel_ratio);
     /// A tile (layer or composite by name) in either format, for WMTS and seeding.
     std::shared_ptr<const cached_tile> tile_named(const std::string& name, tile_format format,
                                                   const core::tile_matrix_set& tms, int level, std::uint64_t col,
@@ -73,7 +64,8 @@ struct server_state {
     tile_service tiles;
     raster_service raster;
     render::glyph_source glyphs;
-    tile_cache cache{config.cache_bytes};
+    tile_cache cache{config.cache_bytes, std::chrono::milliseconds(config.tile_wait_timeout_ms),
+                     "--tile-wait-timeout-ms"};
     std::vector<tileset_config> tilesets;
     std::vector<locate_level> locate_levels;
     shared_snapshot<locator> locate_snapshot;
@@ -85,7 +77,5 @@ struct server_state {
 void register_tile_routes(router& routes, server_state& state);
 void register_locate_routes(router& routes, server_state& state);
 void register_style_routes(router& routes, server_state& state);
-/// /health, /stats (with the front end's counters from `frontend_counters`) and /admin/seed.
-void register_admin_routes(router& routes, server_state& state, std::function<std::string()> frontend_counters);
 
 } // namespace onemap::tileserver

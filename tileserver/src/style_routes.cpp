@@ -56,15 +56,9 @@ void register_style_routes(router& routes, server_state& state)
                 throw input_error("range", "range " + req.path_param(1) + "-" + req.path_param(2) +
                                                " is outside 0-65535");
             }
-            std::string pbf;
-            try {
-                pbf = s->glyphs.range_pbf(req.path_param(0), static_cast<std::uint32_t>(start),
-                                          static_cast<std::uint32_t>(end));
-            } catch (const render::unknown_fontstack_error& e) {
-                throw not_found(e.what());
-            } catch (const render::glyph_range_error& e) {
-                throw input_error("range", e.what());
-            }
+            // An unknown fontstack is a not_found, a bad range an input_error (render/glyphs.hpp).
+            std::string pbf = s->glyphs.range_pbf(req.path_param(0), static_cast<std::uint32_t>(start),
+                                                  static_cast<std::uint32_t>(end));
             res.set_header("Cache-Control", "public, max-age=86400");
             res.set_header("Vary", "Accept-Encoding");
             if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {

@@ -1,21 +1,13 @@
 #include "onemap/tileserver/tile_cache.hpp"
 
-#include "onemap/core/event_loop.hpp"
-
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 
 namespace onemap::tileserver {
 
-using core::may_block;
-
 namespace {
-
-// Per-entry bookkeeping the byte budget counts besides the bodies (key, list node, map slot).
-constexpr std::size_t ENTRY_OVERHEAD = 256;
 
 std::string make_etag(const std::string& body)
 {
@@ -38,14 +30,47 @@ std::shared_ptr<const cached_tile> make_tile(std::string body)
 {
     auto t = std::make_shared<cached_tile>();
     t->body = std::move(body);
+    if (t->body.capacity() > t->body.size() + t->body.size() / 8) {
+        t->body.shrink_to_fit(); // the budget counts what is held, not what was asked for
+    }
     if (t->body.size() > 64 && !is_png(t->body)) { // PNG is deflated already
         t->gzipped = gzip(t->body);
         if (t->gzipped.size() >= t->body.size()) {
             t->gzipped.clear();
+            t->gzipped.shrink_to_fit();
         }
     }
     t->etag = make_etag(t->body);
     return t;
+}
+
+// Heap bytes of a string's buffer (none when it fits the small-string buffer), as malloc rounds.
+std::size_t heap_bytes(const std::string& s) noexcept
+{
+    return s.capacity() > 15 ? (s.capacity() + 1 + 8 + 15) / 16 * 16 : 0;
+}
+
+// What an entry holds besides its key: the tile (bodies, ETag, the shared block) and the list of
+// what it drew.
+std::size_t tile_bytes(const cached_tile& t, const std::vector<drawn_layer>& drawn) noexcept
+{
+    std::size_t n = heap_bytes(t.body) + heap_bytes(t.gzipped) + heap_bytes(t.etag) + sizeof(cached_tile) + 32;
+    n += drawn.capacity() * sizeof(drawn_layer);
+    for (const auto& d : drawn) {
+        n += heap_bytes(d.layer);
+    }
+    return n;
+}
+
+// The key of `key` with `layer`'s version replaced by `to`.
+tile_key with_version(tile_key key, const std::string& layer, int to)
+{
+    for (auto& d : key.drawn) {
+        if (d.layer == layer) {
+            d.version = to;
+        }
+    }
+    return key;
 }
 
 } // namespace
@@ -56,208 +81,139 @@ std::string gzip(const std::string& data, int level)
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         return {};
     }
+    const std::unique_ptr<z_stream, int (*)(z_stream*)> owned(&zs, deflateEnd);
     std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
     zs.avail_in = static_cast<uInt>(data.size());
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
     zs.avail_out = static_cast<uInt>(out.size());
-    const int rc = deflate(&zs, Z_FINISH);
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+        return {};
+    }
     out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END ? out : std::string();
+    out.shrink_to_fit(); // deflateBound is larger than the body: give the rest back
+    return out;
 }
 
-tile_cache::tile_cache(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
+std::string tile_key::str() const
+{
+    std::string s;
+    s.reserve(base.size() + 1 + drawn.size() * 16);
+    s += base;
+    s += '|';
+    for (std::size_t i = 0; i < drawn.size(); ++i) {
+        if (i != 0) {
+            s += ',';
+        }
+        s += drawn[i].layer;
+        s += ':';
+        s += std::to_string(drawn[i].version);
+    }
+    return s;
+}
 
-std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const std::vector<std::string>& layers,
-                                                   const core::box& bounds,
+tile_cache::tile_cache(std::size_t max_bytes, std::chrono::milliseconds wait_limit, std::string wait_limit_name)
+    : m_max_bytes(max_bytes), m_entries(max_bytes), m_flights(wait_limit, std::move(wait_limit_name))
+{
+}
+
+std::shared_ptr<const cached_tile> tile_cache::get(const tile_key& key, const core::box& reach,
                                                    const std::function<std::string()>& compute)
 {
-    return get(key, layers, bounds, compute, m_epoch.load(std::memory_order_acquire));
-}
-
-std::shared_ptr<const cached_tile> tile_cache::get(const std::string& key, const std::vector<std::string>& layers,
-                                                   const core::box& bounds, const std::function<std::string()>& compute,
-                                                   std::uint64_t pinned_epoch)
-{
-    std::shared_ptr<pending> wait_for;
-    bool leader = false;
-    const std::uint64_t epoch = pinned_epoch;
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (auto it = m_index.find(key); it != m_index.end()) {
-            m_lru.splice(m_lru.begin(), m_lru, it->second);
-            ++m_stats.hits;
-            return it->second->tile;
+    std::string k = key.str();
+    if (auto t = hit(k)) {
+        return t;
+    }
+    bool computed = false;
+    auto tile = m_flights.run(k, [&] {
+        // A computation that ended between the miss above and now has stored its tile.
+        if (auto stored = peek(k)) {
+            return stored;
         }
-        may_block(); // computing, or waiting for another's computation, is a worker's job
-        auto [pit, inserted] = m_pending.try_emplace(key, nullptr);
-        if (inserted) {
-            pit->second = std::make_shared<pending>();
-            leader = true;
-            ++m_stats.misses;
-        } else {
-            ++m_stats.hits; // served by the computation already under way
-        }
-        wait_for = pit->second;
-    }
-
-    if (!leader) {
-        std::unique_lock<std::mutex> lock(wait_for->mutex);
-        wait_for->done.wait(lock, [&] { return wait_for->finished; });
-        if (wait_for->error) {
-            std::rethrow_exception(wait_for->error);
-        }
-        return wait_for->tile;
-    }
-
-    std::shared_ptr<const cached_tile> tile;
-    std::exception_ptr error;
-    try {
-        tile = make_tile(compute());
-    } catch (...) {
-        error = std::current_exception();
-    }
-
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_pending.erase(key);
-        // A tile computed from data an invalidation has since replaced is handed out to its
-        // waiters but not kept.
-        if (tile && epoch == m_epoch) {
-            insert_locked(key, tile, layers, bounds);
-        }
-    }
-    {
-        std::lock_guard<std::mutex> lock(wait_for->mutex);
-        wait_for->finished = true;
-        wait_for->tile = tile;
-        wait_for->error = error;
-    }
-    wait_for->done.notify_all();
-    if (error) {
-        std::rethrow_exception(error);
-    }
+        computed = true;
+        auto t = make_tile(compute());
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        store_locked(k, t, key.drawn, reach);
+        return t;
+    });
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    ++(computed ? m_stats.misses : m_stats.hits); // a waiter is served by another's computation
     return tile;
 }
 
-std::shared_ptr<const cached_tile> tile_cache::peek(const std::string& key) const
+std::shared_ptr<const cached_tile> tile_cache::put(const tile_key& key, const core::box& reach, std::string body)
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    const auto it = m_index.find(key);
-    return it == m_index.end() ? nullptr : it->second->tile;
+    auto tile = make_tile(std::move(body));
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    store_locked(key.str(), tile, key.drawn, reach);
+    return tile;
 }
 
 std::shared_ptr<const cached_tile> tile_cache::hit(const std::string& key)
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    const auto it = m_index.find(key);
-    if (it == m_index.end()) {
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    const stored_tile* s = m_entries.get(key);
+    if (s == nullptr) {
         return nullptr;
     }
-    m_lru.splice(m_lru.begin(), m_lru, it->second);
     ++m_stats.hits;
-    return it->second->tile;
+    return s->tile;
 }
 
-std::uint64_t tile_cache::epoch() const
+std::shared_ptr<const cached_tile> tile_cache::peek(const std::string& key) const
 {
-    return m_epoch.load(std::memory_order_acquire);
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    const stored_tile* s = m_entries.peek(key);
+    return s == nullptr ? nullptr : s->tile;
 }
 
-std::shared_ptr<const cached_tile> tile_cache::put(const std::string& key, const std::vector<std::string>& layers,
-                                                   const core::box& bounds, std::string body, std::uint64_t epoch)
+void tile_cache::store_locked(std::string key, const std::shared_ptr<const cached_tile>& tile,
+                              const std::vector<drawn_layer>& drawn, const core::box& reach)
 {
-    auto tile = make_tile(std::move(body));
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (epoch != m_epoch) {
-        return tile; // built from data an invalidation has since replaced: not kept
-    }
-    insert_locked(key, tile, layers, bounds);
-    return tile;
+    stored_tile s{tile, drawn, reach};
+    const std::size_t bytes = tile_bytes(*tile, s.drawn);
+    m_stats.evictions += m_entries.put(std::move(key), std::move(s), bytes);
 }
 
-void tile_cache::insert_locked(const std::string& key, const std::shared_ptr<const cached_tile>& tile,
-                               const std::vector<std::string>& layers, const core::box& bounds)
+std::size_t tile_cache::carry(const std::string& layer, int from, int to, const std::optional<core::box>& changed,
+                              bool retire_from, const std::function<void()>& in_step)
 {
-    entry e;
-    e.key = key;
-    e.tile = tile;
-    e.layers = layers;
-    e.bounds = bounds;
-    e.bytes = tile->body.size() + tile->gzipped.size() + key.size() + ENTRY_OVERHEAD;
-    if (auto it = m_index.find(e.key); it != m_index.end()) { // a put() got there first
-        m_bytes -= it->second->bytes;
-        m_lru.erase(it->second);
-        m_index.erase(it);
+    const auto drew_from = [&](const stored_tile& s) {
+        return std::any_of(s.drawn.begin(), s.drawn.end(),
+                           [&](const drawn_layer& d) { return d.version == from && d.layer == layer; });
+    };
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    // Collected first: storing reorders the LRU list being walked.
+    std::vector<std::pair<tile_key, stored_tile>> kept;
+    m_entries.for_each([&](const std::string& key, const stored_tile& s) {
+        if (drew_from(s) && !(changed && s.reach.intersects(*changed))) {
+            tile_key k{key.substr(0, key.rfind('|')), s.drawn};
+            kept.emplace_back(with_version(std::move(k), layer, to), s);
+        }
+    });
+    if (retire_from) {
+        m_stats.invalidated += m_entries.erase_if([&](const std::string&, const stored_tile& s) { return drew_from(s); });
     }
-    if (e.bytes > m_max_bytes) {
-        return;
-    }
-    m_bytes += e.bytes;
-    m_lru.push_front(std::move(e));
-    m_index[m_lru.front().key] = m_lru.begin();
-    while (m_bytes > m_max_bytes && !m_lru.empty()) {
-        const entry& victim = m_lru.back();
-        m_bytes -= victim.bytes;
-        m_index.erase(victim.key);
-        m_lru.pop_back();
-        ++m_stats.evictions;
-    }
-}
-
-std::size_t tile_cache::invalidate_if(const std::function<bool(const entry&)>& pred,
-                                      const std::function<void()>& in_step)
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    std::size_t dropped = 0;
-    for (auto it = m_lru.begin(); it != m_lru.end();) {
-        if (pred(*it)) {
-            m_bytes -= it->bytes;
-            m_index.erase(it->key);
-            it = m_lru.erase(it);
-            ++dropped;
-        } else {
-            ++it;
+    // Least recent first, so that the carried entries keep their order of use.
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+        std::string k = it->first.str();
+        if (!m_entries.contains(k)) {
+            store_locked(std::move(k), it->second.tile, it->first.drawn, it->second.reach);
         }
     }
-    m_stats.invalidated += dropped;
+    m_stats.carried += kept.size();
     if (in_step) {
         in_step();
     }
-    // After the swap: a reader that sees the new epoch sees the new catalog.
-    m_epoch.fetch_add(1, std::memory_order_release);
-    return dropped;
-}
-
-std::size_t tile_cache::invalidate(const std::string& layer, const core::box& bounds,
-                                   const std::function<void()>& in_step)
-{
-    return invalidate_if(
-        [&](const entry& e) {
-            return e.bounds.intersects(bounds) && std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end();
-        },
-        in_step);
-}
-
-std::size_t tile_cache::invalidate(const std::string& layer, const std::function<void()>& in_step)
-{
-    return invalidate_if(
-        [&](const entry& e) { return std::find(e.layers.begin(), e.layers.end(), layer) != e.layers.end(); },
-        in_step);
-}
-
-void tile_cache::clear(const std::function<void()>& in_step)
-{
-    invalidate_if([](const entry&) { return true; }, in_step);
+    return kept.size();
 }
 
 tile_cache_stats tile_cache::stats() const
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
+    const std::lock_guard<std::mutex> lock(m_mutex);
     tile_cache_stats s = m_stats;
-    s.bytes = m_bytes;
-    s.entries = m_lru.size();
+    s.bytes = m_entries.bytes();
+    s.entries = m_entries.size();
     return s;
 }
 

@@ -134,7 +134,7 @@ void handle_tile(server_state& state, const http_request& req, http_response& re
                  const core::tile_matrix_set& tms, const std::string& z, const std::string& x, const std::string& y,
                  tile_format format = tile_format::mvt, double pixel_ratio = 1)
 {
-    const auto [pinned, epoch] = state.pin();
+    const auto pinned = state.catalog();
     const tileset_config* composite = state.find_tileset(layer_name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, layer_name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
@@ -147,12 +147,12 @@ void handle_tile(server_state& state, const http_request& req, http_response& re
     const std::string date = requested_date(req);
     if (format == tile_format::png) {
         const auto tile = state.raster_tile_for(*pinned, composite, layer, tms, level, col, row, date,
-                                                pixel_ratio, epoch);
+                                                pixel_ratio);
         res.set_header("Cache-Control", "public, max-age=300");
         server_state::send_tile(req, res, tile, "image/png");
         return;
     }
-    const auto tile = state.tile_for(*pinned, composite, layer, tms, level, col, row, date, epoch);
+    const auto tile = state.tile_for(*pinned, composite, layer, tms, level, col, row, date);
     res.set_header("Cache-Control", "public, max-age=300");
     if (!tile) {
         res.status = 204; // nothing existed on that date at this zoom

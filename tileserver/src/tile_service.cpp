@@ -4,9 +4,28 @@
 
 namespace onemap::tileserver {
 
-namespace {
-
-} // namespace
+tile_plan plan_tile(const std::vector<core::layer>& catalog, const tileset_config* composite, const core::layer* layer,
+                    int zoom, const std::string& date)
+{
+    tile_plan plan;
+    const auto add = [&](const core::layer* l, const std::string& name, const tileset_member* member) {
+        const core::layer_version* v = l != nullptr ? l->as_of(date) : nullptr;
+        plan.drawn.push_back(drawn_layer{name, v != nullptr ? v->version : 0});
+        if (v != nullptr) {
+            plan.picks.push_back(layer_pick{l, v, member});
+        }
+    };
+    if (composite == nullptr) {
+        add(layer, layer->name, nullptr);
+        return plan;
+    }
+    for (const auto& member : composite->layers) {
+        if (member.shown_at(zoom)) {
+            add(core::find_public_layer(catalog, member.layer), member.layer, &member);
+        }
+    }
+    return plan;
+}
 
 core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f)
 {

@@ -4,6 +4,8 @@
 #include "font_catalog.hpp"
 #include "glyph_outline.hpp"
 #include "glyphs.pb.h"
+#include "onemap/core/lru_cache.hpp"
+#include "onemap/core/single_flight.hpp"
 
 #include <future>
 #include <list>
@@ -72,48 +74,6 @@ std::vector<std::string> split_fontstack(const std::string& fontstack)
     return names;
 }
 
-/// Least recently used PBFs go first once the byte budget is spent.
-class pbf_cache {
-public:
-    explicit pbf_cache(std::size_t limit) : m_limit(limit) {}
-
-    std::optional<std::string> get(const std::string& key)
-    {
-        const auto it = m_index.find(key);
-        if (it == m_index.end()) {
-            return std::nullopt;
-        }
-        m_entries.splice(m_entries.begin(), m_entries, it->second);
-        return it->second->second;
-    }
-
-    void put(const std::string& key, const std::string& value)
-    {
-        const std::size_t size = key.size() + value.size();
-        if (size > m_limit || m_index.count(key) != 0) {
-            return;
-        }
-        while (m_bytes + size > m_limit) {
-            const auto& oldest = m_entries.back();
-            m_bytes -= oldest.first.size() + oldest.second.size();
-            m_index.erase(oldest.first);
-            m_entries.pop_back();
-        }
-        m_entries.emplace_front(key, value);
-        m_index.emplace(key, m_entries.begin());
-        m_bytes += size;
-    }
-
-    std::size_t bytes() const noexcept { return m_bytes; }
-
-private:
-    using entry = std::pair<std::string, std::string>;
-    std::list<entry> m_entries; // most recently used first
-    std::unordered_map<std::string, std::list<entry>::iterator> m_index;
-    std::size_t m_limit;
-    std::size_t m_bytes = 0;
-};
-
 struct found_glyph {
     std::uint32_t code_point;
     std::int32_t ascender; // of the face the glyph comes from, whole pixels
@@ -136,11 +96,10 @@ struct glyph_source::impl {
     library_ptr library = make_library();
     std::map<std::string, face_ptr> faces; // declared after library: closed before it
 
-    mutable std::mutex cache_mutex; // guards cache and in_flight
-    pbf_cache cache;
-    /// Ranges being generated, so that simultaneous requests for one range wait for it
-    /// instead of generating it again.
-    std::unordered_map<std::string, std::shared_future<std::string>> in_flight;
+    mutable std::mutex cache_mutex; // guards cache
+    core::lru_cache<std::string> cache; // least recently used ranges go first
+    /// Simultaneous requests for one range wait for the one generating it.
+    core::single_flight<std::string> in_flight;
 };
 
 FT_Face glyph_source::impl::face(const std::string& name)
@@ -159,7 +118,7 @@ FT_Face glyph_source::impl::face(const std::string& name)
         throw glyph_error("font \"" + name + "\" (" + file.path + ") has no outlines");
     }
     // 24 pt at FreeType's default 72 dpi: 24 px, the size MapLibre expects.
-    if (const FT_Error err = FT_Set_Char_Size(raw, 0, detail::GLYPH_SIZE_PX * 64, 0, 0); err != 0) {
+    if (const FT_Error err = FT_Set_Char_Size(raw, 0, FT_F26Dot6{detail::GLYPH_SIZE_PX} * 64, 0, 0); err != 0) {
         throw glyph_error("font \"" + name + "\": FreeType error " + std::to_string(err) + " setting the size");
     }
     return faces.emplace(name, std::move(owned)).first->second.get();
@@ -173,6 +132,7 @@ std::string glyph_source::impl::generate(const std::string& fontstack, const std
     {
         const std::lock_guard<std::mutex> lock(ft_mutex);
         std::vector<std::pair<const std::string*, FT_Face>> stack;
+        stack.reserve(names.size());
         for (const std::string& name : names) {
             stack.emplace_back(&name, face(name));
         }
@@ -232,40 +192,24 @@ std::string glyph_source::range_pbf(const std::string& fontstack, std::uint32_t 
     }
 
     const std::string key = fontstack + '\n' + std::to_string(start);
-    std::promise<std::string> promise;
-    std::shared_future<std::string> pending;
     {
         const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
-        if (auto hit = m_impl->cache.get(key)) {
-            return std::move(*hit);
-        }
-        if (const auto it = m_impl->in_flight.find(key); it != m_impl->in_flight.end()) {
-            pending = it->second;
-        } else {
-            m_impl->in_flight.emplace(key, promise.get_future().share());
+        if (const std::string* hit = m_impl->cache.get(key)) {
+            return *hit;
         }
     }
-    if (pending.valid()) {
-        return pending.get();
-    }
-
-    try {
+    return m_impl->in_flight.run(key, [&] {
+        {
+            const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
+            if (const std::string* hit = m_impl->cache.peek(key)) { // a generation that just ended
+                return *hit;
+            }
+        }
         std::string pbf = m_impl->generate(fontstack, names, start, end);
-        {
-            const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
-            m_impl->cache.put(key, pbf);
-            m_impl->in_flight.erase(key);
-        }
-        promise.set_value(pbf);
+        const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
+        m_impl->cache.put(key, pbf, pbf.capacity());
         return pbf;
-    } catch (...) {
-        {
-            const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
-            m_impl->in_flight.erase(key);
-        }
-        promise.set_exception(std::current_exception());
-        throw;
-    }
+    });
 }
 
 std::vector<std::string> glyph_source::fonts() const

@@ -2,6 +2,7 @@
 // PostgreSQL access helpers shared by the importer, the server and the tests.
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -34,11 +35,20 @@ pg_conn* raw_handle(const pqxx::dbtransaction& txn);
 
 namespace onemap::core {
 
+/// How long the users of a pool may wait for the database; 0 = no limit. Each limit names the
+/// option that sets it, so that a timeout_error tells the operator what to change.
+struct pool_limits {
+    std::chrono::milliseconds acquire_timeout{0}; ///< for a free connection (--db-wait-timeout-ms)
+    int statement_timeout_ms = 0;                 ///< every statement (--query-timeout-ms)
+    int connect_timeout_s = 0;                    ///< opening a connection (libpq connect_timeout)
+};
+
 /// A fixed-size pool of connections for request threads (pqxx connections are not
-/// thread-safe). Broken connections are replaced on their next lease.
+/// thread-safe). Broken connections are replaced on their next lease. Every wait is bounded by
+/// its pool_limits: a statement past its limit is cancelled by PostgreSQL (SQLSTATE 57014).
 class connection_pool {
 public:
-    connection_pool(std::string conninfo, std::size_t size);
+    connection_pool(std::string conninfo, std::size_t size, pool_limits limits = {});
 
     class lease {
     public:
@@ -57,14 +67,17 @@ public:
         std::unique_ptr<pqxx::connection> m_conn;
     };
 
-    /// Waits for a free connection. \throws db_error when a new one cannot be opened.
+    /// Waits for a free connection, at most limits().acquire_timeout. \throws timeout_error
+    /// past it; db_error when a new connection cannot be opened; would_block on an event loop.
     lease acquire();
+    const pool_limits& limits() const noexcept { return m_limits; }
     const std::string& conninfo() const noexcept { return m_conninfo; }
 
 private:
     void give_back(std::unique_ptr<pqxx::connection> conn);
 
     std::string m_conninfo;
+    pool_limits m_limits;
     std::mutex m_mutex;
     std::condition_variable m_available;
     std::vector<std::unique_ptr<pqxx::connection>> m_idle;

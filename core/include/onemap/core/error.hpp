@@ -73,6 +73,19 @@ private:
     std::string m_limit;
 };
 
+/// A MapLibre style that cannot be drawn: the message names the file, the layer id and the
+/// property.
+class style_error : public config_error {
+public:
+    using config_error::config_error;
+};
+
+/// The fonts cannot be read or a glyph cannot be drawn (FreeType, fontconfig).
+class glyph_error : public error {
+public:
+    using error::error;
+};
+
 class not_found : public error {
 public:
     using error::error;
@@ -81,6 +94,12 @@ public:
 class forbidden : public error {
 public:
     using error::error;
+};
+
+/// No usable credential was presented (401 with WWW-Authenticate); a wrong one is forbidden.
+class unauthorized : public forbidden {
+public:
+    using forbidden::forbidden;
 };
 
 } // namespace onemap

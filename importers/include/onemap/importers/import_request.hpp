@@ -27,6 +27,7 @@ struct import_request {
     bool allow_outside_area = false;    ///< keep features outside EPSG:4490's area of use (China)
     bool accept_ballpark = false;       ///< publish with PROJ's no-op ballpark datum shift
     double lock_timeout = 600;          ///< seconds to wait for another import of the layer
+    unsigned threads = 0;               ///< geometry preparation threads; 0 = one per core
 };
 
 /// \throws config_error naming the option that cannot be used (layer name, theme,

@@ -7,14 +7,21 @@
 
 namespace onemap::importers {
 
+/// Also the importer's observer: a library user (a GUI, a test) derives from it to follow an
+/// import; update() is called on the thread writing COPY, after each buffer sent.
 class progress {
 public:
     /// `out` nullptr = silent.
     explicit progress(std::FILE* out);
+    progress(const progress&) = delete;
+    progress& operator=(const progress&) = delete;
+    progress(progress&&) = delete;
+    progress& operator=(progress&&) = delete;
+    virtual ~progress() = default;
 
-    void start(const std::string& layer, long long total);
-    void update(long long done);
-    void finish(long long done, const std::string& status);
+    virtual void start(const std::string& layer, long long total);
+    virtual void update(long long done);
+    virtual void finish(long long done, const std::string& status);
 
 private:
     void draw(long long done, bool final);

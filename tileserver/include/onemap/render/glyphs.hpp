@@ -2,6 +2,8 @@
 // MapLibre glyph ranges: `{fontstack}/{start}-{end}.pbf`, 256 code points each, rendered as
 // signed distance fields the way node-fontnik does (24 px, 3 px buffer, radius 8, cutoff 0.25),
 // from the fonts fontconfig knows. Generated on demand and kept in a bounded in-memory cache.
+#include "onemap/core/error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,21 +13,18 @@
 
 namespace onemap::render {
 
-class glyph_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
+using glyph_error = onemap::glyph_error;
 
 /// No font of the fontstack is installed (HTTP 404); what() names the fontstack.
-class unknown_fontstack_error : public glyph_error {
+class unknown_fontstack_error : public not_found {
 public:
-    using glyph_error::glyph_error;
+    using not_found::not_found;
 };
 
-/// The range is not `{256·k}-{256·k+255}` within 0–65535 (HTTP 400); what() names the range.
-class glyph_range_error : public glyph_error {
+/// The range is not `{256·k}-{256·k+255}` within 0–65535 (HTTP 400, parameter `range`).
+class glyph_range_error : public input_error {
 public:
-    using glyph_error::glyph_error;
+    explicit glyph_range_error(const std::string& message) : input_error("range", message) {}
 };
 
 /// Glyph PBFs for fontstacks; thread-safe. Fonts are found with fontconfig once, at

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "onemap/core/error.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,11 +19,8 @@
 
 namespace onemap::render {
 
-/// A style that cannot be drawn: the message names the layer id and the property.
-class style_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
+/// A style that cannot be drawn (core/error.hpp): the message names the layer id and the property.
+using style_error = onemap::style_error;
 
 struct point {
     double x = 0; ///< canvas device pixels, left to right

@@ -21,7 +21,7 @@ enum class error_kind {
     version,         ///< 400 (OWS VersionNegotiationFailed)
     not_implemented, ///< 501 (OWS OperationNotSupported)
     not_found,       ///< 404
-    forbidden,       ///< 403
+    forbidden,       ///< 403 (401 when no credential was presented)
     unavailable,     ///< 503 with Retry-After: the database, a time limit
     internal,        ///< 500
 };
@@ -32,6 +32,7 @@ struct error_answer {
     std::string detail;
     std::string parameter;   ///< the request parameter at fault, if any
     int retry_after_s = 0;   ///< > 0: send Retry-After
+    std::string www_authenticate; ///< a 401's challenge
 };
 
 /// The one mapping of the error hierarchy (core/error.hpp) and of database failures onto what

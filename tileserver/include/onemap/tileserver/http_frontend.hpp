@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,16 @@ public:
     /// Thread-safe; returns at once.
     void stop();
     frontend_stats stats() const;
+
+    /// Runs `task` on the worker pool, behind the requests already waiting there. For
+    /// background work (seed jobs): a task should take well under a second and post its
+    /// continuation, so that requests are served in between. What it throws is logged.
+    /// Thread-safe; a task posted after run() has returned is dropped unrun.
+    void post(std::function<void()> task);
+    /// `on_stop` runs once, when stop() is first called (or a signal calls it), before
+    /// in-flight work is waited for: it must only ask background work to end, never wait.
+    /// \pre called before run().
+    void set_stop_handler(std::function<void()> on_stop);
 
     struct impl; // public only so that the connection class in the .cpp can name it
 

@@ -47,6 +47,13 @@ public:
     /// shared from it instead of being read and indexed again. \throws db_error.
     locator(pqxx::connection_base& conn, const std::vector<core::layer>& catalog, std::vector<locate_level> levels,
             const locator* previous = nullptr);
+    // Its levels point into the catalog snapshot it was built from and into its own indexes:
+    // shared through shared_ptr, never copied or moved.
+    locator(const locator&) = delete;
+    locator& operator=(const locator&) = delete;
+    locator(locator&&) = delete;
+    locator& operator=(locator&&) = delete;
+    ~locator() = default;
 
     /// Coarsest first; a level whose layer did not exist on `date`, or that no boundary covers,
     /// is missing from the answer.

@@ -75,8 +75,12 @@ public:
     static std::vector<layer_pick> picks_at(const std::vector<core::layer>& catalog, const tileset_config* composite,
                                             const core::layer* layer, const core::tile_matrix_set& tms, int level,
                                             const std::string& date);
+    /// The style zoom whose layers a tile of this level draws (members shown, labels).
+    static int drawn_zoom(const core::tile_matrix_set& tms, int level);
     /// The lon/lat box of a metatile.
     static core::box bounds_lonlat(const core::tile_matrix_set& tms, const metatile& m);
+    /// The lon/lat box whose data a metatile shows: its bounds and the buffer drawn around them.
+    static core::box reach_lonlat(const core::tile_matrix_set& tms, const metatile& m, double pixel_ratio);
 
     /// PNG of one tile. The metatile around it is drawn once however many threads ask for its
     /// tiles at the same time (`flight_key` names style, layers, date and scale); `store`
@@ -104,6 +108,8 @@ private:
         std::exception_ptr error;
     };
 
+    static core::mvt::tile_projection metatile_projection(const core::tile_matrix_set& tms, const metatile& m,
+                                                          double pixel_ratio);
     std::shared_ptr<const drawable_style> make_style(std::string id, std::string revision,
                                                      const nlohmann::json& doc) const;
 

@@ -47,6 +47,7 @@ public:
     /// Routes are tried in the order registered; the first that matches answers.
     void get(std::string_view pattern, route_handler handler, route_options options = {});
     void post(std::string_view pattern, route_handler handler, route_options options = {});
+    void del(std::string_view pattern, route_handler handler, route_options options = {});
 
     /// Access-Control-Allow-Origin on every answer; "" sends no CORS headers.
     void set_cors_origin(std::string origin);

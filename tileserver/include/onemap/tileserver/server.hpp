@@ -8,6 +8,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+namespace onemap::core {
+struct layer;
+}
 
 namespace onemap::tileserver {
 
@@ -24,11 +29,19 @@ struct server_config {
     std::string styles_dir = "styles"; ///< MapLibre style JSON files served at /styles/{name}.json
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none
     std::size_t ogc_max_response_bytes = 32u << 20; ///< OGC API items pages stop before this
-    int query_timeout_ms = 10000; ///< statement_timeout of OGC API queries; longer → 503
+    // Every wait for the database is bounded; past a limit the request gets 503 + Retry-After.
+    int query_timeout_ms = 10000;    ///< statement_timeout of every query (tiles, PNG, features, grids)
+    int db_wait_timeout_ms = 5000;   ///< for a free connection of the pool
+    int connect_timeout_s = 5;       ///< opening a database connection
+    int tile_wait_timeout_ms = 30000; ///< for another request's computation of the same tile
+    /// Bearer token of the /admin/* routes; "" = they answer 403 (admin_access.hpp).
+    std::string admin_token;
+    std::size_t seed_jobs = 1;    ///< seed jobs running at once; more wait in a queue of 16
 };
 
 class server {
 public:
+    /// \throws config_error (an admin token that cannot be used, a bad config file).
     explicit server(server_config config);
     ~server();
     server(const server&) = delete;
@@ -39,16 +52,19 @@ public:
     int bind();
     /// Serves until stop() is called (or a signal, with handle_signals). \pre bind() succeeded.
     void run();
-    /// Stops accepting, finishes requests in flight, closes idle connections; thread-safe.
+    /// Stops accepting, cancels seed jobs, finishes requests in flight, closes idle
+    /// connections; thread-safe.
     void stop();
-    /// Re-reads the catalog from PostgreSQL.
+    /// Re-reads the catalog from PostgreSQL and swaps it in.
     void reload_catalog();
-    /// Drops the cached tiles a publish changed and runs its argument (the catalog swap) in the
-    /// same step; returns how many tiles it dropped.
-    using invalidator = std::function<std::size_t(const std::function<void()>& swap)>;
-    /// Reloads the catalog and swaps it in through `invalidate`, so that no request sees the new
-    /// catalog beside the tiles the publish changed; returns what `invalidate` returned.
-    std::size_t reload_catalog(const invalidator& invalidate);
+    /// Brings the tile cache up to a new catalog: given the catalogs before and after, it runs
+    /// `swap` (which puts `after` in service) in the same step, and returns how many cached
+    /// tiles it carried over.
+    using cache_update = std::function<std::size_t(const std::vector<core::layer>& before,
+                                                   const std::vector<core::layer>& after,
+                                                   const std::function<void()>& swap)>;
+    /// Reloads the catalog and swaps it in through `update`; returns what `update` returned.
+    std::size_t reload_catalog(const cache_update& update);
 
 private:
     struct impl;

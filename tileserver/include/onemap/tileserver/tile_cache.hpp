@@ -1,17 +1,23 @@
 #pragma once
 // In-process tile cache: LRU bounded in bytes, one computation per missing key however many
-// requests wait for it, and invalidation by layer and lon/lat box when the importer publishes.
+// requests wait for it, keyed by what a tile holds.
+//
+// A key names the tile (tileset, format, style, matrix set, z/x/y) and, for every layer the tile
+// may draw, the version it draws. Versions are immutable once published, so an entry is never
+// stale: a request for another date drawing the same versions hits it, and a new day costs
+// nothing. A publish carries the entries outside the changed area over to the new version's key
+// (tile_cache::carry), so that only tiles over the change are drawn again.
+#include "onemap/core/lru_cache.hpp"
+#include "onemap/core/single_flight.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace onemap::tileserver {
@@ -22,82 +28,77 @@ struct cached_tile {
     std::string etag;      ///< strong validator, quoted
 };
 
+/// A layer a tile may draw and the version it draws; 0 when the layer has none at that date
+/// (or is not published), so that its first publish can be carried like any other.
+struct drawn_layer {
+    std::string layer;
+    int version = 0;
+    bool operator==(const drawn_layer& o) const { return version == o.version && layer == o.layer; }
+};
+
+struct tile_key {
+    std::string base;               ///< tileset, format, style revision, matrix set, z/x/y
+    std::vector<drawn_layer> drawn; ///< every layer the tile may draw, with its version
+    /// `base|layer:version,…`: the cache key.
+    std::string str() const;
+};
+
 struct tile_cache_stats {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
     std::uint64_t evictions = 0;
-    std::uint64_t invalidated = 0;
+    std::uint64_t invalidated = 0; ///< dropped because a publish retired the version they drew
+    std::uint64_t carried = 0;     ///< kept for a new version because they lie outside its change
     std::size_t bytes = 0;
     std::size_t entries = 0;
 };
 
 class tile_cache {
 public:
-    explicit tile_cache(std::size_t max_bytes);
+    /// `wait_limit` bounds how long a request waits for another's computation of the same
+    /// tile (0 = no limit); past it, core::timeout_error naming `wait_limit_name`.
+    explicit tile_cache(std::size_t max_bytes, std::chrono::milliseconds wait_limit = std::chrono::milliseconds(0),
+                        std::string wait_limit_name = "tile wait limit");
 
     /// The cached tile for `key`, computing it with `compute` on a miss. Concurrent callers with
-    /// the same key wait for the one computation. `layers` and `bounds` (lon/lat) say what
-    /// invalidates the entry. Exceptions from `compute` reach every waiter; nothing is cached.
-    std::shared_ptr<const cached_tile> get(const std::string& key, const std::vector<std::string>& layers,
-                                           const core::box& bounds,
+    /// the same key wait for the one computation. `reach` (lon/lat) is the area whose data the
+    /// tile shows, buffer included. Exceptions from `compute` reach every waiter; nothing is
+    /// cached.
+    std::shared_ptr<const cached_tile> get(const tile_key& key, const core::box& reach,
                                            const std::function<std::string()>& compute);
-    /// The same, for a computation drawn from data pinned when epoch() was `pinned_epoch`
-    /// (read before the catalog snapshot was): nothing is kept if an invalidation came since.
-    std::shared_ptr<const cached_tile> get(const std::string& key, const std::vector<std::string>& layers,
-                                           const core::box& bounds, const std::function<std::string()>& compute,
-                                           std::uint64_t pinned_epoch);
-
-    /// Stores a tile computed elsewhere (the other tiles of a rendered metatile) unless an
-    /// invalidation happened after `epoch` was read; returns the tile either way.
-    std::shared_ptr<const cached_tile> put(const std::string& key, const std::vector<std::string>& layers,
-                                           const core::box& bounds, std::string body, std::uint64_t epoch);
-    /// The cached tile for `key`, counted as a hit and made most recent; nullptr (not counted)
-    /// when absent. The fast path of a request: nothing else is built before it.
+    /// Stores a tile computed elsewhere (the other tiles of a rendered metatile); returns it.
+    std::shared_ptr<const cached_tile> put(const tile_key& key, const core::box& reach, std::string body);
+    /// The cached tile for `key` (tile_key::str()), counted as a hit and made most recent;
+    /// nullptr (not counted) when absent. The fast path of a request.
     std::shared_ptr<const cached_tile> hit(const std::string& key);
     /// The cached tile for `key` without computing anything (and without counting a hit).
     std::shared_ptr<const cached_tile> peek(const std::string& key) const;
-    /// Bumped by every invalidation: read it before fetching the data a put() will store.
-    std::uint64_t epoch() const;
 
-    /// Drops the entries built from `layer` whose bounds meet `bounds`; returns how many.
-    /// `in_step` (a catalog swap) runs under the cache's lock after the drop and before the
-    /// epoch moves on, so no request sees the new catalog with the old tiles, and no tile
-    /// drawn from the old catalog is kept afterwards.
-    std::size_t invalidate(const std::string& layer, const core::box& bounds, const std::function<void()>& in_step = {});
-    /// Drops the entries built from `layer`, wherever they are.
-    std::size_t invalidate(const std::string& layer, const std::function<void()>& in_step = {});
-    void clear(const std::function<void()>& in_step = {});
+    /// A publish of `layer` version `to`, which replaces version `from` (0: none) from its start
+    /// date on. The entries that drew `from` and whose reach misses `changed` (none: nothing
+    /// changed) are the same tiles drawn with `to`: they are kept under `to`'s key as well — or
+    /// instead, when `retire_from` (the publish superseded `from`), and the others of `from` are
+    /// then dropped. `in_step` (the catalog swap) runs under the cache's lock after the carry, so
+    /// no request looks for the new keys before they are there. Returns how many were carried.
+    std::size_t carry(const std::string& layer, int from, int to, const std::optional<core::box>& changed,
+                      bool retire_from, const std::function<void()>& in_step = {});
 
     tile_cache_stats stats() const;
     std::size_t max_bytes() const noexcept { return m_max_bytes; }
 
 private:
-    struct entry {
-        std::string key;
+    struct stored_tile {
         std::shared_ptr<const cached_tile> tile;
-        std::vector<std::string> layers;
-        core::box bounds;
-        std::size_t bytes = 0;
+        std::vector<drawn_layer> drawn;
+        core::box reach;
     };
-    struct pending {
-        std::mutex mutex;
-        std::condition_variable done;
-        bool finished = false;
-        std::shared_ptr<const cached_tile> tile;
-        std::exception_ptr error;
-    };
-
-    std::size_t invalidate_if(const std::function<bool(const entry&)>& pred, const std::function<void()>& in_step);
-    void insert_locked(const std::string& key, const std::shared_ptr<const cached_tile>& tile,
-                       const std::vector<std::string>& layers, const core::box& bounds);
+    void store_locked(std::string key, const std::shared_ptr<const cached_tile>& tile,
+                      const std::vector<drawn_layer>& drawn, const core::box& reach);
 
     const std::size_t m_max_bytes;
-    mutable std::mutex m_mutex;
-    std::list<entry> m_lru; // front = most recent
-    std::unordered_map<std::string, std::list<entry>::iterator> m_index;
-    std::unordered_map<std::string, std::shared_ptr<pending>> m_pending;
-    std::atomic<std::uint64_t> m_epoch{0}; // bumped (under m_mutex) by every invalidation
-    std::size_t m_bytes = 0;
+    mutable std::mutex m_mutex; // guards m_entries and m_stats
+    core::lru_cache<stored_tile> m_entries;
+    core::single_flight<std::shared_ptr<const cached_tile>> m_flights;
     tile_cache_stats m_stats;
 };
 

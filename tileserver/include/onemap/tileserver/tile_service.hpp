@@ -6,6 +6,7 @@
 #include "onemap/core/db.hpp"
 #include "onemap/core/mvt.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/tileserver/tile_cache.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
 
 #include <string>
@@ -34,6 +35,17 @@ std::vector<const core::attribute*> kept_attributes(const layer_pick& pick);
 
 /// An attribute column's value typed as MVT (and the renderer) carry it. \pre !f.is_null()
 core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f);
+
+/// What a tile drawn at style `zoom` on `date` shows: the layer alone, or the composite's members
+/// shown at that zoom. `drawn` names each with the version valid on the date (0: none, or not
+/// published), which is what the tile's cache key holds; `picks` are those with a version, in
+/// drawing order. Exactly one of `composite` and `layer` is set.
+struct tile_plan {
+    std::vector<layer_pick> picks;
+    std::vector<drawn_layer> drawn;
+};
+tile_plan plan_tile(const std::vector<core::layer>& catalog, const tileset_config* composite, const core::layer* layer,
+                    int zoom, const std::string& date);
 
 class tile_service {
 public:

@@ -1,0 +1,24 @@
+#pragma once
+// Operations: /health and /stats (public), and the admin API behind admin_access: seeding the
+// tile cache as jobs (POST /admin/seed, GET /admin/jobs[/{id}], DELETE /admin/jobs/{id}).
+#include "server_state.hpp"
+
+#include "onemap/tileserver/admin_access.hpp"
+#include "onemap/tileserver/router.hpp"
+#include "onemap/tileserver/seed_jobs.hpp"
+
+#include <functional>
+#include <string>
+
+namespace onemap::tileserver {
+
+struct admin_context {
+    std::function<std::string()> frontend_counters; ///< JSON object of the front end's counters
+    const admin_access* access = nullptr;
+    seed_jobs* jobs = nullptr;
+};
+
+/// \pre `admin.access` and `admin.jobs` outlive the routes.
+void register_admin_routes(router& routes, server_state& state, const admin_context& admin);
+
+} // namespace onemap::tileserver
