@@ -54,6 +54,7 @@ int main(int argc, char** argv)
     };
     std::vector<result> results(static_cast<std::size_t>(connections));
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(connections));
     for (int c = 0; c < connections; ++c) {
         threads.emplace_back([&, c] {
             httplib::Client client(url);
@@ -66,14 +67,12 @@ int main(int argc, char** argv)
                 std::this_thread::sleep_until(due);
                 const auto res = client.Get(paths[static_cast<std::size_t>(i) % paths.size()]);
                 r.latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - due).count());
-                if (!res) {
+                if (!res || res->status >= 500) {
                     ++r.failed;
                 } else if (res->status < 400) {
                     ++r.ok;
-                } else if (res->status < 500) {
-                    ++r.client_error;
                 } else {
-                    ++r.failed;
+                    ++r.client_error;
                 }
             }
         });

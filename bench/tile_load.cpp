@@ -88,6 +88,7 @@ int main(int argc, char** argv)
         std::atomic<int> errors{0};
         const auto start = std::chrono::steady_clock::now();
         std::vector<std::thread> threads;
+        threads.reserve(static_cast<std::size_t>(clients));
         for (int c = 0; c < clients; ++c) {
             threads.emplace_back([&] {
                 std::unique_ptr<httplib::Client> http;

@@ -10,7 +10,7 @@ std::optional<std::string> parse_iso_date(std::string_view text)
     if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
         return std::nullopt;
     }
-    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    for (const std::size_t i : {0U, 1U, 2U, 3U, 5U, 6U, 8U, 9U}) {
         if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) {
             return std::nullopt;
         }

@@ -76,13 +76,20 @@ public:
         return point(m_proj.to_tile_x(lon), m_proj.to_tile_y(lat));
     }
 
+    // The vertices of a line or a ring. NaN is how WKB writes an empty point, but inside a line
+    // or a ring it is no position at all, nor is a coordinate too large to project: clipping
+    // would turn either into vertices anywhere.
     template <typename Range>
     void read_points(bool little, Range& out)
     {
         const std::uint32_t n = read_count(little, 16);
         out.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i) {
-            out.push_back(read_point(little));
+            const point p = read_point(little);
+            if (!std::isfinite(bg::get<0>(p)) || !std::isfinite(bg::get<1>(p))) {
+                throw input_error("malformed WKB: a vertex that is not a finite position");
+            }
+            out.push_back(p);
         }
     }
 

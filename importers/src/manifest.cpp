@@ -67,7 +67,9 @@ std::vector<import_request> read_manifest(const std::string& path)
     } catch (const YAML::Exception& e) {
         throw config_error(path + ": " + e.what());
     }
-    if (!doc["layers"] || !doc["layers"].IsSequence()) {
+    // yaml-cpp throws its own exceptions for a subscript of a scalar or a key that is not one:
+    // the document's shape is checked first, so every refusal names the file and the entry.
+    if (!doc.IsMap() || !doc["layers"] || !doc["layers"].IsSequence()) {
         throw config_error(path + ": needs a 'layers:' list");
     }
     static const std::set<std::string> KEYS{"file", "source_layer", "layer", "title", "department", "theme",
@@ -84,8 +86,11 @@ std::vector<import_request> read_manifest(const std::string& path)
             throw config_error(where + ": must be a mapping");
         }
         for (const auto& kv : entry) {
-            if (KEYS.count(kv.first.as<std::string>()) == 0) {
-                throw config_error(where + ": unknown key '" + kv.first.as<std::string>() + "'");
+            if (!kv.first.IsScalar()) {
+                throw config_error(where + ": keys must be plain words");
+            }
+            if (KEYS.count(kv.first.Scalar()) == 0) {
+                throw config_error(where + ": unknown key '" + kv.first.Scalar() + "'");
             }
         }
         auto text = [&](const char* key) -> std::optional<std::string> {

@@ -86,6 +86,7 @@ std::vector<std::string> files_under(const fs::path& dir)
 dataset_ptr open_vector(const std::string& path, const std::vector<std::string>& open_options)
 {
     std::vector<const char*> opts;
+    opts.reserve(open_options.size() + 1);
     for (const auto& o : open_options) {
         opts.push_back(o.c_str());
     }

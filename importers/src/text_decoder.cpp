@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 
 namespace onemap::importers {
 
@@ -80,38 +81,64 @@ text_decoder::text_decoder(const std::string& encoding)
     : m_encoding(normalise_encoding(encoding)), m_utf8(m_encoding == "UTF-8")
 {
     if (!m_utf8) {
-        m_cd = iconv_open("UTF-8", m_encoding.c_str());
-        if (m_cd == reinterpret_cast<iconv_t>(-1)) {
+        iconv_t cd = iconv_open("UTF-8", m_encoding.c_str());
+        // iconv_open reports failure as (iconv_t)-1, not as a null pointer.
+        if (reinterpret_cast<std::intptr_t>(cd) == -1) {
             throw input_error("encoding", "unknown text encoding '" + encoding + "'");
         }
+        m_cd.reset(cd);
+        // EBCDIC, UTF-16, UTF-7 or ISO-2022 give bytes below 0x80 other meanings (or make them
+        // part of longer sequences): text in them always goes through iconv.
+        std::string ascii;
+        for (int c = 1; c < 0x80; ++c) {
+            ascii.push_back(static_cast<char>(c));
+        }
+        m_ascii_based = convert(ascii) == ascii;
     }
 }
 
-text_decoder::~text_decoder()
-{
-    if (m_cd != reinterpret_cast<iconv_t>(-1)) {
-        iconv_close(m_cd);
-    }
-}
+text_decoder::~text_decoder() = default;
 
 std::optional<std::string> text_decoder::decode(std::string_view bytes)
 {
-    if (is_ascii(bytes)) {
+    if (m_ascii_based && is_ascii(bytes)) {
         return std::string(bytes);
     }
     if (m_utf8) {
         return is_valid_utf8(bytes) ? std::optional<std::string>(bytes) : std::nullopt;
     }
-    iconv(m_cd, nullptr, nullptr, nullptr, nullptr);
-    std::string out(bytes.size() * 4 + 4, '\0');
+    return convert(bytes);
+}
+
+std::optional<std::string> text_decoder::convert(std::string_view bytes)
+{
+    iconv(m_cd.get(), nullptr, nullptr, nullptr, nullptr);
+    // One byte can become more than four of UTF-8 (TSCII 0x82 is four code points): the buffer
+    // grows on E2BIG. The final call without input writes what a stateful converter still holds
+    // (CP1255 and CP1258 keep the last character back in case a combining mark follows).
+    std::string out(bytes.size() * 4 + 16, '\0');
     char* in_ptr = const_cast<char*>(bytes.data());
     std::size_t in_left = bytes.size();
-    char* out_ptr = out.data();
-    std::size_t out_left = out.size();
-    if (iconv(m_cd, &in_ptr, &in_left, &out_ptr, &out_left) == static_cast<std::size_t>(-1)) {
-        return std::nullopt; // EILSEQ or EINVAL: not text in this encoding
+    std::size_t used = 0;
+    bool flushing = false;
+    while (true) {
+        char* out_ptr = out.data() + used;
+        std::size_t out_left = out.size() - used;
+        const std::size_t rc = flushing ? iconv(m_cd.get(), nullptr, nullptr, &out_ptr, &out_left)
+                                        : iconv(m_cd.get(), &in_ptr, &in_left, &out_ptr, &out_left);
+        used = out.size() - out_left;
+        if (rc != static_cast<std::size_t>(-1)) {
+            if (flushing) {
+                break;
+            }
+            flushing = true;
+        } else if (errno == E2BIG) {
+            out.resize(out.size() * 2);
+        } else {
+            return std::nullopt; // EILSEQ or EINVAL: not text in this encoding
+        }
     }
-    out.resize(out.size() - out_left);
+    out.resize(used);
     return out;
 }
 

@@ -17,7 +17,7 @@ class import_sources : public ::testing::Test {
 protected:
     static fs::path scratch(const std::string& name)
     {
-        const fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
+        fs::path dir = fs::path(::testing::TempDir()) / ("sources_" + name);
         fs::remove_all(dir);
         fs::create_directories(dir);
         return dir;

@@ -38,6 +38,7 @@ protected:
     static std::vector<std::string> names(const std::vector<test::decoded_layer>& layers)
     {
         std::vector<std::string> n;
+        n.reserve(layers.size());
         for (const auto& l : layers) {
             n.push_back(l.name);
         }

@@ -178,6 +178,7 @@ TEST_F(tiles_http, listen_backlog_takes_a_burst_of_connections)
     EXPECT_GE(backlog, 128u) << out;
     // And 300 connections opened at once are all answered.
     std::vector<std::thread> clients;
+    clients.reserve(300);
     std::atomic<int> answered{0};
     for (int i = 0; i < 300; ++i) {
         clients.emplace_back([&] {

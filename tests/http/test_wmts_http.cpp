@@ -531,6 +531,7 @@ TEST_F(wmts_http, many_concurrent_png_requests_render_each_metatile_once)
     const std::uint64_t row0 = t.row / 4 * 4;
     const auto drawn_before = nlohmann::json::parse(get("/stats")->body)["raster"]["metatiles_drawn"].get<long>();
     std::vector<std::thread> clients;
+    clients.reserve(48);
     std::atomic<int> pngs{0};
     for (int i = 0; i < 48; ++i) {
         clients.emplace_back([&, i] {

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -78,7 +79,7 @@ std::shared_ptr<const style> style_with(const std::vector<json>& layers)
     return style::parse(doc);
 }
 
-image render(const std::vector<json>& layers, std::vector<source_layer> data, double zoom = 10, int size = 100,
+image render(const std::vector<json>& layers, const std::vector<source_layer>& data, double zoom = 10, int size = 100,
              double ratio = 1, int margin = 0)
 {
     frame f;
@@ -713,7 +714,7 @@ TEST(render_png, sub_rectangle_reads_back_identically)
     for (int y = 0; y < 50; ++y) {
         for (int x = 0; x < 40; ++x) {
             std::uint32_t argb = 0;
-            std::memcpy(&argb, data + y * stride + x * 4, 4);
+            std::memcpy(&argb, data + static_cast<std::ptrdiff_t>(y) * stride + static_cast<std::ptrdiff_t>(x) * 4, 4);
             const std::uint32_t a = format == CAIRO_FORMAT_RGB24 ? 255 : argb >> 24U;
             ASSERT_EQ(a, 255U); // opaque: straight and premultiplied agree
             const std::uint32_t rgba = ((argb & 0xFFFFFFU) << 8U) | a;
@@ -743,8 +744,10 @@ std::vector<source_layer> basemap_metatile()
     }
     source_layer villages{"admin_village", {}};
     for (int i = 0; i < 100; ++i) {
-        const double x = 51.2 + (i % 10) * 102.4;
-        const double y = 51.2 + (i / 10) * 102.4;
+        const int col = i % 10;
+        const int row = i / 10;
+        const double x = 51.2 + col * 102.4;
+        const double y = 51.2 + row * 102.4;
         feature v = square(x - 51.2, y - 51.2, x + 51.2, y + 51.2,
                            {{"xzqmc", std::string(i % 2 == 0 ? "驻马店村" : "宿鸭湖村")}});
         v.label_anchor = point{x, y};

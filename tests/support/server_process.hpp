@@ -1,6 +1,7 @@
 #pragma once
 // Starts the real onemap-server executable on a free loopback port against a database and
-// stops it (SIGTERM, then SIGKILL) when destroyed.
+// stops it (SIGTERM, then SIGKILL) when destroyed. A server that does not exit 0 on SIGTERM, or
+// that wrote a sanitizer report (ASan, LeakSanitizer at exit, UBSan), fails the running test.
 #include <httplib.h>
 
 #include <chrono>
@@ -29,6 +30,9 @@ public:
     int terminate(int signal, std::chrono::milliseconds wait);
 
 private:
+    /// terminate(), returning the raw wait status, or -1 when it had to be killed.
+    int stop(int signal, std::chrono::milliseconds wait);
+
     pid_t m_pid = -1;
     int m_port = 0;
     std::string m_log;

@@ -29,8 +29,13 @@ private:
 /// The test binary's database (created by a gtest Environment on first use).
 tempdb& db();
 
-/// Runs a command line, returns its exit status; stdout+stderr go to `output`.
+/// Runs a command line, returns its exit status; stdout+stderr go to `output`. A sanitizer
+/// report in the command's output is a test failure whatever the status (some tests expect
+/// the command to fail).
 int run_command(const std::string& command, std::string* output = nullptr);
+
+/// The AddressSanitizer, LeakSanitizer or UBSan report in a child's output, or "" when none.
+std::string sanitizer_report(const std::string& output);
 
 /// Runs `onemap-import -q` against the test database with `args`; returns its exit status.
 int run_import(const std::string& args, std::string* output = nullptr);

@@ -258,7 +258,7 @@ public:
                 offset = parse_int(req.get_param_value("offset"), "offset", 0, 1000000000000LL);
             }
             if (req.has_param("bbox")) {
-                const std::string text = req.get_param_value("bbox");
+                const std::string& text = req.get_param_value("bbox");
                 std::array<double, 4> b{};
                 if (!parse_bbox(text, b)) {
                     throw input_error("bbox", "bbox must be four numbers minx,miny,maxx,maxy with min <= max, got '" +
@@ -316,7 +316,9 @@ public:
                                  ")::text AS properties, ST_AsGeoJSON(" + geom_sql + ", 9, 0) AS geometry FROM " +
                                  core::qualified(core::DATA_SCHEMA, version->table);
             std::vector<std::string> conditions = where;
-            for (const auto& [column, placeholder] : property_filters) {
+            for (const auto& filter : property_filters) {
+                const std::string& column = filter.first; // a lambda cannot capture a structured binding in C++17
+                const std::string& placeholder = filter.second;
                 const bool has = std::any_of(version->attributes.begin(), version->attributes.end(),
                                              [&](const core::attribute& a) { return a.name == column; });
                 conditions.push_back(has ? core::quote_ident(column) + "::text = " + placeholder
@@ -441,7 +443,7 @@ void register_features_api(router& routes, features_context ctx)
         res.set_content(body, "application/geo+json");
     });
     routes.get("/ogc/collections/{collectionId}/items/{featureId}", [api](const http_request& req, http_response& res) {
-        const std::string fid = req.path_param(1);
+        const std::string& fid = req.path_param(1);
         auto [body, crs] = api->items(req, req.path_param(0), &fid);
         res.set_header("Content-Crs", "<" + crs + ">");
         res.set_content(body, "application/geo+json");

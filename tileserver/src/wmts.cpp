@@ -34,11 +34,33 @@ const char* const DEFAULT_STYLE = "default";
 constexpr double INFO_TOLERANCE_PX = 3;
 constexpr int INFO_MAX_FEATURES = 10;
 
+// Text for XML 1.0 content and attribute values. What XML cannot carry at all, not even as a
+// character reference (C0 controls but TAB, LF and CR; U+FFFE and U+FFFF; bytes that are not
+// UTF-8), becomes U+FFFD: an exception report quoting a hostile request must still parse.
 std::string xml_escape(const std::string& s)
 {
+    static constexpr std::string_view REPLACEMENT = "\xef\xbf\xbd";
     std::string out;
     out.reserve(s.size());
-    for (char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80) {
+            const std::size_t n = u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : 2;
+            const std::string_view sequence = std::string_view(s).substr(i, n);
+            if (!is_utf8(sequence) || sequence.size() != n || sequence == "\xef\xbf\xbe" ||
+                sequence == "\xef\xbf\xbf") {
+                out += REPLACEMENT; // and go on with the next byte
+                continue;
+            }
+            out += sequence;
+            i += n - 1;
+            continue;
+        }
+        if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            out += REPLACEMENT;
+            continue;
+        }
         switch (c) {
         case '&':
             out += "&amp;";

@@ -11,7 +11,8 @@ namespace {
 
 // fontnik scales distances by the integer 256 / radius and shifts them by cutoff · 256, so
 // that the outline lands on 255 − 64 = 191 and MapLibre's 0.75 threshold draws it.
-constexpr double DISTANCE_SCALE = static_cast<double>(256 / SDF_RADIUS_PX);
+constexpr int DISTANCE_SCALE_INT = 256 / SDF_RADIUS_PX;
+constexpr double DISTANCE_SCALE = DISTANCE_SCALE_INT;
 constexpr double DISTANCE_SHIFT = SDF_CUTOFF * 256.0;
 
 std::uint8_t encode_distance(double distance_px, bool inside) noexcept

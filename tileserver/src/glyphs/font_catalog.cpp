@@ -27,7 +27,7 @@ std::string english_value(FcPattern* font, const char* object, const char* lang_
     std::string first;
     FcChar8* value = nullptr;
     for (int i = 0; FcPatternGetString(font, object, i, &value) == FcResultMatch; ++i) {
-        const std::string text(reinterpret_cast<const char*>(value));
+        std::string text(reinterpret_cast<const char*>(value)); // not const: returned, moved
         FcChar8* lang = nullptr;
         if (FcPatternGetString(font, lang_object, i, &lang) == FcResultMatch) {
             const std::string l(reinterpret_cast<const char*>(lang));

@@ -27,6 +27,9 @@ public:
     ~boundary_index();
     boundary_index(boundary_index&&) noexcept;
     boundary_index& operator=(boundary_index&&) noexcept;
+    // The R-tree and cell table are large and built once: moved, never copied.
+    boundary_index(const boundary_index&) = delete;
+    boundary_index& operator=(const boundary_index&) = delete;
 
     /// Adds a polygon or multipolygon given as WKB in lon/lat. \throws input_error on bad WKB.
     void add(boundary b, std::string_view wkb);

@@ -3,9 +3,11 @@
 // encoding are an error, never silently replaced.
 #include <iconv.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace onemap::importers {
 
@@ -23,9 +25,16 @@ public:
     std::optional<std::string> decode(std::string_view bytes);
 
 private:
+    struct iconv_closer {
+        void operator()(iconv_t cd) const noexcept { iconv_close(cd); }
+    };
+    /// iconv over the whole of `bytes`, with the final flush; nothing when it is not valid.
+    std::optional<std::string> convert(std::string_view bytes);
+
     std::string m_encoding;
     bool m_utf8;
-    iconv_t m_cd = reinterpret_cast<iconv_t>(-1);
+    bool m_ascii_based = true; ///< bytes 0x01-0x7f are ASCII in this encoding: no iconv for ASCII text
+    std::unique_ptr<std::remove_pointer_t<iconv_t>, iconv_closer> m_cd; ///< null for UTF-8
 };
 
 bool is_ascii(std::string_view s) noexcept;

@@ -1,0 +1,189 @@
+// Inputs the libFuzzer targets (tests/fuzz) found to break a parser, each kept with the
+// behaviour it should have had: a clear error or a valid result. A test per finding, named after
+// it; the fuzz target and the artifact it came from are in the comment.
+#include "onemap/core/error.hpp"
+#include "onemap/core/mvt.hpp"
+#include "onemap/core/tile_matrix_set.hpp"
+#include "onemap/importers/manifest.hpp"
+#include "onemap/importers/text_decoder.hpp"
+#include "onemap/tileserver/router.hpp"
+#include "onemap/tileserver/wmts.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using onemap::tileserver::http_method;
+using onemap::tileserver::http_request;
+using onemap::tileserver::http_response;
+
+// ---- WMTS exception reports (fuzz_wmts) -------------------------------------------------------
+
+http_response wmts_answer(const std::string& target)
+{
+    static const std::vector<onemap::tileserver::tileset_config> no_tilesets;
+    onemap::tileserver::wmts_context ctx;
+    ctx.catalog = [] { return std::make_shared<const std::vector<onemap::core::layer>>(); };
+    ctx.base_url = [](const http_request&) { return std::string("http://localhost:8080"); };
+    ctx.tilesets = &no_tilesets;
+    onemap::tileserver::router routes;
+    onemap::tileserver::register_wmts(routes, std::move(ctx));
+    http_request req;
+    req.method = http_method::get;
+    req.set_target(target);
+    http_response res;
+    routes.dispatch(req, res, true);
+    return res;
+}
+
+// XML 1.0 allows no C0 control character but TAB, LF and CR, not even as a character reference.
+bool xml_chars_only(std::string_view s)
+{
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return false;
+        }
+    }
+    return s.find("\xef\xbf\xbe") == std::string_view::npos && s.find("\xef\xbf\xbf") == std::string_view::npos;
+}
+
+// fuzz_wmts: /wmts/1.0.0/basemap/default/2023%13-45… answered 404 with U+0013 inside
+// <ows:ExceptionText>: no XML parser (GDAL, OWSLib, QGIS) reads that report.
+TEST(fuzz_regressions, wmts_exception_report_for_a_path_with_a_control_character_is_well_formed_xml)
+{
+    const auto res = wmts_answer("/wmts/1.0.0/basemap/default/2023%13-45%01%ef%bf%bf");
+    EXPECT_EQ(res.status, 404);
+    EXPECT_NE(res.body.find("<ows:ExceptionText>"), std::string::npos) << res.body;
+    EXPECT_TRUE(xml_chars_only(res.body)) << res.body;
+    EXPECT_NE(res.body.find("basemap/default/2023"), std::string::npos) << "the text around it is kept: " << res.body;
+}
+
+// ---- manifest (fuzz_manifest) ----------------------------------------------------------------
+
+class fuzz_regressions_manifest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        m_dir = fs::path(::testing::TempDir()) /
+                ("onemap-fuzz-regressions-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(m_dir);
+    }
+    void TearDown() override { fs::remove_all(m_dir); }
+
+    std::string write(const std::string& text) const
+    {
+        const auto path = (m_dir / "manifest.yaml").string();
+        std::ofstream(path, std::ios::binary) << text;
+        return path;
+    }
+
+    // The message of the config_error read_manifest throws; fails the test for anything else.
+    std::string refusal(const std::string& text) const
+    {
+        const std::string path = write(text);
+        try {
+            onemap::importers::read_manifest(path);
+        } catch (const onemap::config_error& e) {
+            EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "names the file: " << e.what();
+            return e.what();
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "not a config_error: " << e.what();
+            return {};
+        }
+        ADD_FAILURE() << "read";
+        return {};
+    }
+
+private:
+    fs::path m_dir;
+};
+
+// fuzz_manifest: a document that is a scalar ("layersD …" after a typo) threw yaml-cpp's
+// BadSubscript ("operator[] call on a scalar") instead of the config_error the contract names.
+TEST_F(fuzz_regressions_manifest, a_manifest_that_is_not_a_mapping_is_a_config_error)
+{
+    EXPECT_NE(refusal("layersD\n  - file:Gdatum/bj54:pointslaye.shrsp").find("layers"), std::string::npos);
+    EXPECT_NE(refusal("- file: a.shp\n").find("layers"), std::string::npos);
+}
+
+// ---- attribute text (fuzz_text_decoder) --------------------------------------------------------
+
+// fuzz_text_decoder: bytes below 0x80 were returned as they are whatever the encoding, so text in
+// an encoding that is not ASCII-based came out wrong (EBCDIC 0x40 is a space, not '@'; UTF-16LE
+// "A\0" is "A").
+TEST(fuzz_regressions, ascii_range_bytes_are_decoded_in_encodings_that_are_not_ascii_based)
+{
+    onemap::importers::text_decoder ebcdic("CP037");
+    EXPECT_EQ(ebcdic.decode("\x40").value_or("?"), " ");
+    EXPECT_EQ(ebcdic.decode("\xc8\x85\x93\x93\x96").value_or("?"), "Hello");
+    onemap::importers::text_decoder utf16("UTF-16LE");
+    EXPECT_EQ(utf16.decode(std::string("A\0B\0", 4)).value_or("?"), "AB");
+    onemap::importers::text_decoder gbk("GBK"); // ASCII-based: unchanged
+    EXPECT_EQ(gbk.decode("DLBM 0101").value_or("?"), "DLBM 0101");
+}
+
+// The last character of a CP1258 (Vietnamese) or CP1255 (Hebrew) text was lost: glibc holds it
+// back in case a combining mark follows, and the decoder never asked for it at the end.
+TEST(fuzz_regressions, the_last_character_of_a_text_in_a_combining_encoding_is_kept)
+{
+    onemap::importers::text_decoder vietnamese("1258");
+    EXPECT_EQ(vietnamese.decode("\xc3").value_or("?"), "Ă");
+    EXPECT_EQ(vietnamese.decode("H\xe0 N\xf4i").value_or("?"), "Hà Nôi");
+    onemap::importers::text_decoder hebrew("CP1255");
+    EXPECT_EQ(hebrew.decode("\xf9\xec\xe5\xed").value_or("?"), "שלום");
+}
+
+// Text that grows more than four bytes of UTF-8 per byte (TSCII 0x82 is ஸ்ரீ, twelve bytes)
+// overflowed the output buffer and was refused as if it were not text in that encoding.
+TEST(fuzz_regressions, text_that_grows_more_than_fourfold_in_utf8_is_decoded)
+{
+    onemap::importers::text_decoder tamil("TSCII");
+    EXPECT_EQ(tamil.decode("\x82\x82").value_or("?"), "ஸ்ரீஸ்ரீ");
+}
+
+// ---- MVT encoder (fuzz_mvt) --------------------------------------------------------------------
+
+std::string line_wkb(const std::vector<std::pair<double, double>>& pts)
+{
+    std::string out;
+    auto u32 = [&out](std::uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
+    auto f64 = [&out](double v) { out.append(reinterpret_cast<const char*>(&v), 8); };
+    out.push_back('\x01');
+    u32(2);
+    u32(static_cast<std::uint32_t>(pts.size()));
+    for (const auto& [x, y] : pts) {
+        f64(x);
+        f64(y);
+    }
+    return out;
+}
+
+// fuzz_mvt: a river whose second vertex had NaN latitude was clipped into a vertex at
+// (-21331968, 6160384) in a 4096-unit tile; an infinite longitude did the same.
+TEST(fuzz_regressions, a_line_with_a_vertex_that_is_not_a_finite_position_is_malformed_wkb)
+{
+    const auto& tms = onemap::core::cgcs2000_quad();
+    const onemap::core::mvt::tile_projection proj(tms, 14, 13400, 2592);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_THROW(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {114.44, nan}, {114.45, 33.05}}), proj),
+                 onemap::input_error);
+    EXPECT_THROW(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {HUGE_VAL, 33.05}}), proj),
+                 onemap::input_error);
+    EXPECT_THROW(onemap::core::mvt::clip_wkb(line_wkb({{114.43, 33.04}, {1e308, 33.05}}), proj), onemap::input_error);
+    // The same line without the bad vertex is drawn.
+    EXPECT_TRUE(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {114.45, 33.05}}), proj));
+}
+
+} // namespace
