@@ -66,30 +66,29 @@ public:
         return type % 1000;
     }
 
+    // A point's position, projected. NaN is how WKB writes an empty point: clipping drops it.
     point read_point(bool little)
     {
-        const double lon = m_cursor.f64(little);
-        const double lat = m_cursor.f64(little);
-        for (int i = 2; i < m_dims; ++i) {
-            m_cursor.f64(little);
-        }
+        const auto [lon, lat] = read_lonlat(little);
         return point(m_proj.to_tile_x(lon), m_proj.to_tile_y(lat));
     }
 
-    // The vertices of a line or a ring. NaN is how WKB writes an empty point, but inside a line
-    // or a ring it is no position at all, nor is a coordinate too large to project: clipping
-    // would turn either into vertices anywhere.
+    // The vertices of a line or a ring, projected. A vertex outside EPSG:4490's range (NaN and
+    // infinities included) is no position at all: the importer refuses such vertices
+    // (importers/src/geometry_preparation.cpp), and clipping would turn one into vertices
+    // anywhere in the tile.
     template <typename Range>
     void read_points(bool little, Range& out)
     {
         const std::uint32_t n = read_count(little, 16);
         out.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i) {
-            const point p = read_point(little);
-            if (!std::isfinite(bg::get<0>(p)) || !std::isfinite(bg::get<1>(p))) {
-                throw input_error("malformed WKB: a vertex that is not a finite position");
+            const auto [lon, lat] = read_lonlat(little);
+            if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90)) {
+                throw input_error("malformed WKB: vertex (" + std::to_string(lon) + ", " + std::to_string(lat) +
+                                  ") lies outside longitude -180..180, latitude -90..90");
             }
-            out.push_back(p);
+            out.push_back(point(m_proj.to_tile_x(lon), m_proj.to_tile_y(lat)));
         }
     }
 
@@ -109,6 +108,16 @@ public:
     std::uint32_t read_count(bool little, std::size_t min_bytes_each) { return m_cursor.count(little, min_bytes_each); }
 
 private:
+    std::pair<double, double> read_lonlat(bool little)
+    {
+        const double lon = m_cursor.f64(little);
+        const double lat = m_cursor.f64(little);
+        for (int i = 2; i < m_dims; ++i) {
+            m_cursor.f64(little); // Z, M
+        }
+        return {lon, lat};
+    }
+
     detail::wkb_cursor m_cursor;
     int m_dims = 2;
     const tile_projection& m_proj;

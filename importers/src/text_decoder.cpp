@@ -112,34 +112,26 @@ std::optional<std::string> text_decoder::decode(std::string_view bytes)
 
 std::optional<std::string> text_decoder::convert(std::string_view bytes)
 {
-    iconv(m_cd.get(), nullptr, nullptr, nullptr, nullptr);
-    // One byte can become more than four of UTF-8 (TSCII 0x82 is four code points): the buffer
-    // grows on E2BIG. The final call without input writes what a stateful converter still holds
-    // (CP1255 and CP1258 keep the last character back in case a combining mark follows).
-    std::string out(bytes.size() * 4 + 16, '\0');
-    char* in_ptr = const_cast<char*>(bytes.data());
-    std::size_t in_left = bytes.size();
-    std::size_t used = 0;
-    bool flushing = false;
-    while (true) {
-        char* out_ptr = out.data() + used;
-        std::size_t out_left = out.size() - used;
-        const std::size_t rc = flushing ? iconv(m_cd.get(), nullptr, nullptr, &out_ptr, &out_left)
-                                        : iconv(m_cd.get(), &in_ptr, &in_left, &out_ptr, &out_left);
-        used = out.size() - out_left;
-        if (rc != static_cast<std::size_t>(-1)) {
-            if (flushing) {
-                break;
-            }
-            flushing = true;
-        } else if (errno == E2BIG) {
-            out.resize(out.size() * 2);
-        } else {
+    // One byte can become more than four of UTF-8 (TSCII 0x82 is four code points): on E2BIG
+    // the conversion starts over with twice the room (glibc's TSCII converter does not resume in
+    // order after E2BIG). The final call without input writes what a stateful converter still
+    // holds (CP1255 and CP1258 keep the last character back in case a combining mark follows).
+    for (std::size_t room = bytes.size() * 4 + 16;; room *= 2) {
+        iconv(m_cd.get(), nullptr, nullptr, nullptr, nullptr);
+        std::string out(room, '\0');
+        char* in_ptr = const_cast<char*>(bytes.data());
+        std::size_t in_left = bytes.size();
+        char* out_ptr = out.data();
+        std::size_t out_left = out.size();
+        if (iconv(m_cd.get(), &in_ptr, &in_left, &out_ptr, &out_left) != static_cast<std::size_t>(-1) &&
+            iconv(m_cd.get(), nullptr, nullptr, &out_ptr, &out_left) != static_cast<std::size_t>(-1)) {
+            out.resize(room - out_left);
+            return out;
+        }
+        if (errno != E2BIG) {
             return std::nullopt; // EILSEQ or EINVAL: not text in this encoding
         }
     }
-    out.resize(used);
-    return out;
 }
 
 } // namespace onemap::importers

@@ -151,6 +151,15 @@ TEST(fuzz_regressions, text_that_grows_more_than_fourfold_in_utf8_is_decoded)
 {
     onemap::importers::text_decoder tamil("TSCII");
     EXPECT_EQ(tamil.decode("\x82\x82").value_or("?"), "ஸ்ரீஸ்ரீ");
+    // Past the first buffer's end: glibc's TSCII converter does not resume in order after E2BIG
+    // (fuzz_text_decoder: 151 bytes decoded with a scrambled middle).
+    std::string text;
+    std::string want;
+    for (int i = 0; i < 120; ++i) {
+        text += "\x8c";
+        want += "க்ஷ்";
+    }
+    EXPECT_EQ(tamil.decode(text).value_or("?"), want);
 }
 
 // ---- MVT encoder (fuzz_mvt) --------------------------------------------------------------------
@@ -170,20 +179,37 @@ std::string line_wkb(const std::vector<std::pair<double, double>>& pts)
     return out;
 }
 
+std::string polygon_wkb(const std::vector<std::pair<double, double>>& ring)
+{
+    std::string out = line_wkb(ring);
+    out[1] = 3; // Polygon: one ring of the same points
+    out.insert(5, std::string("\x01\x00\x00\x00", 4));
+    return out;
+}
+
 // fuzz_mvt: a river whose second vertex had NaN latitude was clipped into a vertex at
-// (-21331968, 6160384) in a 4096-unit tile; an infinite longitude did the same.
-TEST(fuzz_regressions, a_line_with_a_vertex_that_is_not_a_finite_position_is_malformed_wkb)
+// (-21331968, 6160384) in a 4096-unit tile; an infinite longitude did the same, and a polygon
+// with a vertex at longitude 4.85e137 was clipped for the renderer into points far outside its
+// canvas. Vertices outside EPSG:4490's range (which the importer refuses) are malformed WKB.
+TEST(fuzz_regressions, a_line_or_ring_vertex_outside_epsg4490_is_malformed_wkb)
 {
     const auto& tms = onemap::core::cgcs2000_quad();
     const onemap::core::mvt::tile_projection proj(tms, 14, 13400, 2592);
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    EXPECT_THROW(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {114.44, nan}, {114.45, 33.05}}), proj),
+    using onemap::core::mvt::clip_wkb;
+    using onemap::core::mvt::encode_wkb;
+    EXPECT_THROW(encode_wkb(line_wkb({{114.43, 33.04}, {114.44, nan}, {114.45, 33.05}}), proj), onemap::input_error);
+    EXPECT_THROW(encode_wkb(line_wkb({{114.43, 33.04}, {HUGE_VAL, 33.05}}), proj), onemap::input_error);
+    EXPECT_THROW(clip_wkb(line_wkb({{114.43, 33.04}, {1e308, 33.05}}), proj), onemap::input_error);
+    EXPECT_THROW(clip_wkb(polygon_wkb({{114.43, 33.04}, {4.85e137, 33.05}, {114.45, 33.05}, {114.43, 33.04}}), proj),
                  onemap::input_error);
-    EXPECT_THROW(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {HUGE_VAL, 33.05}}), proj),
-                 onemap::input_error);
-    EXPECT_THROW(onemap::core::mvt::clip_wkb(line_wkb({{114.43, 33.04}, {1e308, 33.05}}), proj), onemap::input_error);
-    // The same line without the bad vertex is drawn.
-    EXPECT_TRUE(onemap::core::mvt::encode_wkb(line_wkb({{114.43, 33.04}, {114.45, 33.05}}), proj));
+    EXPECT_THROW(encode_wkb(line_wkb({{114.43, 33.04}, {181, 33.05}}), proj), onemap::input_error);
+    // The same shapes inside the range are drawn; an empty point (NaN, NaN) is simply not there.
+    EXPECT_TRUE(encode_wkb(line_wkb({{114.43, 33.04}, {114.45, 33.05}}), proj));
+    EXPECT_TRUE(clip_wkb(polygon_wkb({{114.43, 33.04}, {114.45, 33.04}, {114.45, 33.05}, {114.43, 33.04}}), proj));
+    std::string empty_point("\x01\x01\x00\x00\x00", 5);
+    empty_point.append(reinterpret_cast<const char*>(&nan), 8).append(reinterpret_cast<const char*>(&nan), 8);
+    EXPECT_FALSE(encode_wkb(empty_point, proj));
 }
 
 } // namespace
