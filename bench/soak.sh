@@ -8,31 +8,32 @@
 #      MVT /tiles (basemap and dltb), PNG /tiles (basemap, some @2x), WMTS KVP GetTile
 #      (CGCS2000Quad, PNG and MVT), WMTS RESTful GetTile (WebMercatorQuad, PNG and MVT), OGC API
 #      items (a small bbox), /locate;
-#    tiles come as a map client asks for them, a 4 × 3 viewport at a time at z10–z16, 70 % of
-#    the viewports around 100 fixed places (mostly cache hits) and 30 % anywhere over the city
-#    (misses, so the cache fills and then evicts all along);
+#    tiles come as a map client asks for them: a 4 × 3 viewport at z10–z16 panned a tile at a
+#    time five times; half of these sessions start at one of 100 fixed places (hits, partly),
+#    half anywhere over the city (misses, so the cache fills and then evicts all along);
 #  - the server's VmRSS and /stats every SAMPLE_S seconds into $WORK/rss.csv;
-#  - at the end: RSS at start / at half / at the end, the least-squares slope over the last half
-#    (MB per 100k requests), the cache's own bytes, and the verdict against
-#    CACHE_MB + OVERHEAD_MB (the fixed overhead) and SLOPE_MAX (MB per 100k requests).
+#  - at the end: RSS at start / at half / at the end, the slope over the last half (Theil-Sen,
+#    MB per 100k requests), the cache's own bytes (/stats), and the verdict: the median RSS of
+#    the last tenth of the run within CACHE_MB + OVERHEAD_MB (the stated fixed overhead), and the
+#    slope at most SLOPE_MAX.
 #
-#   bench/soak.sh                                   (~15 min with the defaults)
+#   bench/soak.sh                                   (~40 min with the defaults on 2 busy cores)
 #   REQUESTS=50000 N_PARCELS=0 bench/soak.sh        (a short run on the committed sample)
 #
 # Environment: REQUESTS (500000), CACHE_MB (64), N_PARCELS (200000; 0 = the committed sample
-# only; data generated once into /tmp/onemap-bench-N as the other benches do), SAMPLE_S (5),
-# OVERHEAD_MB (the stated fixed overhead, see bench/RESULTS.md), SLOPE_MAX (MB per 100k
-# requests over the last half that still counts as flat), MAX_SECONDS (wrk's time bound, 3600),
-# ONEMAP_BUILD (build folder, default
-# build), SEED. SERVER_PREFIX runs the server under a tool (e.g. "heaptrack -o /tmp/soak");
-# variables such as MALLOC_ARENA_MAX set here reach the server. The exit status is 1 when the
-# verdict is not met.
+# only; generated once into /tmp/onemap-bench-N as the other benches do), SAMPLE_S (5),
+# OVERHEAD_MB (128, see bench/RESULTS.md), SLOPE_MAX (2), MAX_SECONDS (wrk's time bound, 3600),
+# PORT (18093), SEED, ONEMAP_BUILD (build folder, default build). SERVER_PREFIX runs the server
+# under a tool (e.g. "heaptrack -o /tmp/soak"); MALLOC_STATS=1 adds glibc's malloc_stats() and
+# the RSS a malloc_trim(0) gives back at the end (through gdb). Variables such as
+# MALLOC_ARENA_MAX set here reach the server. Exit status 1 when the verdict is not met.
 set -euo pipefail
+{ # read whole before it runs, so that editing this file cannot change a run under way
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 export REQUESTS=${REQUESTS:-500000} CACHE_MB=${CACHE_MB:-64} N=${N_PARCELS:-200000} SAMPLE_S=${SAMPLE_S:-5}
-export OVERHEAD_MB=${OVERHEAD_MB:-192} SLOPE_MAX=${SLOPE_MAX:-2} SEED=${SEED:-14} SERVER_PREFIX=${SERVER_PREFIX:-}
-export MAX_SECONDS=${MAX_SECONDS:-3600}
+export OVERHEAD_MB=${OVERHEAD_MB:-128} SLOPE_MAX=${SLOPE_MAX:-2} SEED=${SEED:-14} SERVER_PREFIX=${SERVER_PREFIX:-}
+export MAX_SECONDS=${MAX_SECONDS:-3600} PORT=${PORT:-18093}
 export ONEMAP_ROOT=$PWD BUILD=$(cd "${ONEMAP_BUILD:-build}" && pwd)
 for tool in "$BUILD/tileserver/onemap-server" "$BUILD/importers/onemap-import"; do
   [ -x "$tool" ] || { echo "soak: build $tool first" >&2; exit 1; }
@@ -45,7 +46,7 @@ export WORK=$(mktemp -d /tmp/onemap-soak.XXXX)
 chmod 755 "$WORK"
 
 # The request list: one path a line, the kinds interleaved in fixed shares (each kind keeps to
-# its share of the requests made so far), tiles a viewport at a time.
+# its share of the requests made so far), tiles a panning session at a time.
 /usr/bin/python3 - "$REQUESTS" "$SEED" "$WORK" <<'PY'
 import collections, math, random, sys
 total, seed, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -53,7 +54,8 @@ rnd = random.Random(seed)
 W, E, S, N = 113.10, 115.22, 32.28, 33.53   # Zhumadian
 SHARES = {"mvt": 0.25, "mvt-dltb": 0.05, "png": 0.20, "png@2x": 0.02, "wmts-kvp": 0.10, "wmts-rest": 0.08,
           "ogc-items": 0.15, "locate": 0.15}
-HOT = 0.7   # share of viewports around the fixed places
+HOT = 0.5   # share of sessions (and single requests) around the fixed places
+PAN_STEPS = 5
 PLACES = [(rnd.uniform(W, E), rnd.uniform(S, N)) for _ in range(100)]
 def mercator(lon, lat, z):
     r = math.radians(lat)
@@ -63,9 +65,9 @@ def cgcs2000(lon, lat, level):   # CGCS2000Quad: 2^L × 2^(L-1) tiles of 180/2^(
     return int((lon + 180) / span), int((90 - lat) / span)
 def where():
     return rnd.choice(PLACES) if rnd.random() < HOT else (rnd.uniform(W, E), rnd.uniform(S, N))
-def viewport(kind):   # 4 x 3 tiles around a place, at a zoom weighted towards the streets
+def session(kind):   # a map user: a 4 x 3 viewport, panned a tile at a time PAN_STEPS times
     lon, lat = where()
-    z = rnd.choices(range(10, 17), weights=(1, 1, 2, 2, 3, 3, 3))[0]
+    z = rnd.choices(range(10, 17), weights=(1, 1, 2, 2, 3, 3, 3))[0]   # towards the streets
     if kind == "mvt-dltb":
         z = max(z, 12)
     if kind == "wmts-kvp":   # CGCS2000Quad level L draws what Web Mercator z = L draws here
@@ -73,23 +75,25 @@ def viewport(kind):   # 4 x 3 tiles around a place, at a zoom weighted towards t
     else:
         x0, y0 = mercator(lon, lat, z)
     fmt = rnd.choice(("png", "mvt"))
-    for dy in (-1, 0, 1):
-        for dx in (-2, -1, 0, 1):
-            x, y = x0 + dx, y0 + dy
-            if kind == "mvt":
-                yield "/tiles/basemap/%d/%d/%d.mvt" % (z, x, y)
-            elif kind == "mvt-dltb":
-                yield "/tiles/dltb/%d/%d/%d.mvt" % (z, x, y)
-            elif kind == "png":
-                yield "/tiles/basemap/%d/%d/%d.png" % (z, x, y)
-            elif kind == "png@2x":
-                yield "/tiles/basemap/%d/%d/%d@2x.png" % (z, x, y)
-            elif kind == "wmts-kvp":
-                yield ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
-                       "&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=%d&TILEROW=%d&TILECOL=%d&FORMAT=%s"
-                       % (z, y, x, "image/png" if fmt == "png" else "application/vnd.mapbox-vector-tile"))
-            else:
-                yield "/wmts/1.0.0/basemap/default/WebMercatorQuad/%d/%d/%d.%s" % (z, y, x, fmt)
+    sx, sy = rnd.choice([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b])
+    for step in range(PAN_STEPS + 1):
+        for dy in (-1, 0, 1):
+            for dx in (-2, -1, 0, 1):
+                x, y = x0 + sx * step + dx, y0 + sy * step + dy
+                if kind == "mvt":
+                    yield "/tiles/basemap/%d/%d/%d.mvt" % (z, x, y)
+                elif kind == "mvt-dltb":
+                    yield "/tiles/dltb/%d/%d/%d.mvt" % (z, x, y)
+                elif kind == "png":
+                    yield "/tiles/basemap/%d/%d/%d.png" % (z, x, y)
+                elif kind == "png@2x":
+                    yield "/tiles/basemap/%d/%d/%d@2x.png" % (z, x, y)
+                elif kind == "wmts-kvp":
+                    yield ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
+                           "&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=%d&TILEROW=%d&TILECOL=%d&FORMAT=%s"
+                           % (z, y, x, "image/png" if fmt == "png" else "application/vnd.mapbox-vector-tile"))
+                else:
+                    yield "/wmts/1.0.0/basemap/default/WebMercatorQuad/%d/%d/%d.%s" % (z, y, x, fmt)
 def single(kind):
     lon, lat = where()
     if kind == "locate":
@@ -102,7 +106,7 @@ def single(kind):
 counts, paths = collections.Counter(), []
 while len(paths) < total:
     kind = max(SHARES, key=lambda k: SHARES[k] * (len(paths) + 1) - counts[k])
-    for p in (single(kind) if kind in ("locate", "ogc-items") else viewport(kind)):
+    for p in (single(kind) if kind in ("locate", "ogc-items") else session(kind)):
         if len(paths) < total:
             paths.append(p)
             counts[kind] += 1
@@ -186,12 +190,14 @@ if [ "$N" -gt 0 ]; then
 fi
 echo "data: $(psql -d soak -Atc "SELECT format(\$\$%s layers, %s versions\$\$, count(DISTINCT layer), count(*)) FROM onemap.layer_version") "\
 "(dltb today: $(psql -d soak -Atc "SELECT table_name FROM onemap.version_as_of(\$\$dltb\$\$, current_date)"))"
-PORT=18093
 $SERVER_PREFIX "$BUILD/tileserver/onemap-server" --db dbname=soak --port $PORT --cache-mb "$CACHE_MB" --log-level warn \
   --config tileserver/onemap.yaml --styles styles > "$WORK/server.log" 2>&1 &
 launched=$!
 sampler=
-cleanup() { [ -n "$sampler" ] && kill "$sampler" 2>/dev/null; kill "$launched" 2>/dev/null || true; wait "$launched" 2>/dev/null || true; }
+server=
+cleanup() { # the server itself first: a wrapper (SERVER_PREFIX) waits for it and then writes its report
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  kill "${server:-$launched}" 2>/dev/null || true; wait "$launched" 2>/dev/null || true; }
 trap cleanup EXIT
 for i in $(seq 300); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.1; done
 curl -sf http://127.0.0.1:$PORT/health >/dev/null || { echo "onemap-server did not start" >&2; cat "$WORK/server.log"; exit 1; }
@@ -234,6 +240,16 @@ kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; sample
 grep -E "statuses|Latency|Socket errors|Non-2xx" "$WORK/wrk.txt" | sed "s/^ *//"
 echo "server: $(grep -E "VmHWM" /proc/$server/status | tr -s " \t" " "); /stats $(curl -s http://127.0.0.1:$PORT/stats)"
 echo "server log: $(wc -l < "$WORK/server.log") lines ($WORK/server.log)"
+if [ "${MALLOC_STATS:-0}" = 1 ]; then # glibc per-arena figures, written by the server to its stderr
+  gdb -q -batch -p "$server" -ex "call (void) malloc_stats()" > /dev/null 2>&1 || true
+  sleep 1
+  echo "glibc malloc_stats(): $(grep -c "^Arena" "$WORK/server.log") arenas;" \
+    "$(grep -A2 "^Total" "$WORK/server.log" | tail -2 | tr -s " " | tr "\n" ";")"
+  # What of the RSS is free memory glibc holds: malloc_trim(0) gives back every free page.
+  before=$(grep VmRSS /proc/$server/status | tr -s " \t" " ")
+  gdb -q -batch -p "$server" -ex "call (int) malloc_trim(0)" > /dev/null 2>&1 || true
+  echo "malloc_trim(0): $before -> $(grep VmRSS /proc/$server/status | tr -s " \t" " ")"
+fi
 /usr/bin/python3 - "$WORK/rss.csv" "$REQUESTS" "$CACHE_MB" "$OVERHEAD_MB" "$SLOPE_MAX" <<"PY"
 import csv, sys
 rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(sys.argv[1]))]
@@ -245,26 +261,31 @@ half = min(rows, key=lambda r: abs(r["requests"] - end["requests"] / 2))
 full = next((r for r in rows if r["evictions"] > 0), None)
 tail = [r for r in rows if r["requests"] >= half["requests"]]
 n = len(tail)
-mx = sum(r["requests"] for r in tail) / n
-my = sum(r["rss_mb"] for r in tail) / n
-sxx = sum((r["requests"] - mx) ** 2 for r in tail)
-slope = sum((r["requests"] - mx) * (r["rss_mb"] - my) for r in tail) / sxx * 1e5 if sxx > 0 else 0.0
+# Theil-Sen: the median of the slopes between every two samples of the last half, so that a
+# sample taken while a 16 MB canvas is drawn does not tilt it.
+pairs = sorted((b["rss_mb"] - a["rss_mb"]) / (b["requests"] - a["requests"])
+               for i, a in enumerate(tail) for b in tail[i + 1:] if b["requests"] > a["requests"])
+slope = pairs[len(pairs) // 2] * 1e5 if pairs else 0.0
+last = sorted(r["rss_mb"] for r in rows[-max(1, len(rows) // 10):])
 fmt = lambda r: "%.0f MB at %d requests (%.0f s)" % (r["rss_mb"], r["requests"], r["seconds"])
 print("RSS start %s" % fmt(rows[0]))
 if full:
     print("RSS when the cache first evicted %s" % fmt(full))
 print("RSS at half %s" % fmt(half))
-print("RSS end %s; max %.0f MB" % (fmt(end), max(r["rss_mb"] for r in rows)))
-print("slope over the last half: %+.2f MB per 100k requests (%d samples)" % (slope, n))
+print("RSS end %s; median of the last tenth %.0f MB; max %.0f MB" % (fmt(end), last[len(last) // 2],
+                                                                     max(r["rss_mb"] for r in rows)))
+print("slope over the last half: %+.2f MB per 100k requests (Theil-Sen, %d samples)" % (slope, n))
 print("cache at the end: %.1f MB in %d entries (budget %d MB); hits %d, misses %d, evictions %d"
       % (end["cache_mb"], end["cache_entries"], cache_mb, end["hits"], end["misses"], end["evictions"]))
-ok_budget = end["rss_mb"] <= cache_mb + overhead
+end_mb = last[len(last) // 2] # the end as the last tenth of the run saw it, not one sample
+ok_budget = end_mb <= cache_mb + overhead
 ok_flat = slope <= slope_max
 print("verdict: end RSS %.0f MB %s %d MB (cache %d + fixed overhead %d); slope %+.2f %s %.1f MB/100k -> %s"
-      % (end["rss_mb"], "<=" if ok_budget else ">", cache_mb + overhead, cache_mb, overhead, slope,
+      % (end_mb, "<=" if ok_budget else ">", cache_mb + overhead, cache_mb, overhead, slope,
          "<=" if ok_flat else ">", slope_max, "PASS" if ok_budget and ok_flat else "FAIL"))
 sys.exit(0 if ok_budget and ok_flat else 1)
 PY
 ' || status=$?
 echo "samples: $WORK/rss.csv"
 exit $status
+}

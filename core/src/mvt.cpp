@@ -6,6 +6,7 @@
 
 #include <boost/geometry.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -277,6 +278,19 @@ tile_box clip_box(const tile_projection& proj)
     return tile_box(point(-b, -b), point(proj.width() + b, proj.height() + b));
 }
 
+// The clip box holds every vertex of an intersection with it, but Boost.Geometry's
+// intersection of a polygon that is not valid (self-intersecting; the importer stores only
+// valid ones, the encoder must not rely on it) can put vertices far outside: the tile's
+// promise — nothing beyond its buffer, coordinates that fit its integers — is kept here.
+template <typename Range>
+void clamp_into(Range& points, const tile_box& clip)
+{
+    for (auto& p : points) {
+        bg::set<0>(p, std::clamp(bg::get<0>(p), bg::get<0>(clip.min_corner()), bg::get<0>(clip.max_corner())));
+        bg::set<1>(p, std::clamp(bg::get<1>(p), bg::get<1>(clip.min_corner()), bg::get<1>(clip.max_corner())));
+    }
+}
+
 void add_clipped_polygon(polygon& poly, const tile_box& clip, multi_polygon& out)
 {
     bg::correct(poly);
@@ -292,6 +306,10 @@ void add_clipped_polygon(polygon& poly, const tile_box& clip, multi_polygon& out
     multi_polygon clipped;
     bg::intersection(poly, clip, clipped);
     for (auto& p : clipped) {
+        clamp_into(p.outer(), clip);
+        for (auto& hole : p.inners()) {
+            clamp_into(hole, clip);
+        }
         out.push_back(std::move(p));
     }
 }
@@ -301,6 +319,7 @@ void add_clipped_line(const linestring& line, const tile_box& clip, multi_linest
     multi_linestring clipped;
     bg::intersection(line, clip, clipped);
     for (auto& l : clipped) {
+        clamp_into(l, clip);
         out.push_back(std::move(l));
     }
 }

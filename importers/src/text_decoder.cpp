@@ -57,6 +57,21 @@ bool is_valid_utf8(std::string_view s) noexcept
     return true;
 }
 
+namespace {
+
+// Printable ASCII, TAB, LF and CR: the same text in every ASCII-based encoding. Other control
+// characters may not be (ESC, SO and SI switch character sets in the ISO-2022 family, whose
+// escape sequences are otherwise ASCII).
+bool plain_ascii(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u >= 0x20 && u < 0x7f) || c == '\t' || c == '\n' || c == '\r';
+    });
+}
+
+} // namespace
+
 std::string normalise_encoding(const std::string& name)
 {
     std::string up;
@@ -87,11 +102,11 @@ text_decoder::text_decoder(const std::string& encoding)
             throw input_error("encoding", "unknown text encoding '" + encoding + "'");
         }
         m_cd.reset(cd);
-        // EBCDIC, UTF-16, UTF-7 or ISO-2022 give bytes below 0x80 other meanings (or make them
-        // part of longer sequences): text in them always goes through iconv.
-        std::string ascii;
-        for (int c = 1; c < 0x80; ++c) {
-            ascii.push_back(static_cast<char>(c));
+        // EBCDIC, UTF-16 or UTF-7 give printable ASCII bytes other meanings (or make them part
+        // of longer sequences): text in them always goes through iconv.
+        std::string ascii = "\t\n\r";
+        for (char c = 0x20; c < 0x7f; ++c) {
+            ascii.push_back(c);
         }
         m_ascii_based = convert(ascii) == ascii;
     }
@@ -101,7 +116,7 @@ text_decoder::~text_decoder() = default;
 
 std::optional<std::string> text_decoder::decode(std::string_view bytes)
 {
-    if (m_ascii_based && is_ascii(bytes)) {
+    if (m_ascii_based && plain_ascii(bytes)) {
         return std::string(bytes);
     }
     if (m_utf8) {

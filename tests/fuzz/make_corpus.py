@@ -239,6 +239,8 @@ for path, enc in [("natural-resources/dltb_2022.dbf", "GBK"), ("water/reservoir.
 put("text_decoder", bytes([ENCODINGS.index("BIG5")]) + "臺北市".encode("big5"))
 put("text_decoder", bytes([ENCODINGS.index("1252")]) + "Ærøskøbing".encode("cp1252"))
 put("text_decoder", b"=cp 936\n" + "驻马店".encode("gbk"))
+put("text_decoder", b"=ISO-2022-JP\n" + "亜細亜 JBNTBH".encode("iso2022_jp"))
+put("text_decoder", bytes([ENCODINGS.index("CP1258")]) + "Hà Nô\u0323i".encode("cp1258"))
 
 # ---- WKB in the tile that holds it ---------------------------------------------------------
 try:

@@ -1,6 +1,7 @@
 // Inputs the libFuzzer targets (tests/fuzz) found to break a parser, each kept with the
 // behaviour it should have had: a clear error or a valid result. A test per finding, named after
 // it; the fuzz target and the artifact it came from are in the comment.
+#include "mvt_decode.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/core/mvt.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
@@ -134,6 +135,16 @@ TEST(fuzz_regressions, ascii_range_bytes_are_decoded_in_encodings_that_are_not_a
     EXPECT_EQ(gbk.decode("DLBM 0101").value_or("?"), "DLBM 0101");
 }
 
+// ISO-2022-JP writes kanji with ASCII bytes between escape sequences: "\x1b$B0!\x1b(B" is 亜, and
+// was returned as it is; an escape sequence cut short was passed as text (fuzz_text_decoder).
+TEST(fuzz_regressions, ascii_bytes_between_iso2022_escape_sequences_are_decoded)
+{
+    onemap::importers::text_decoder jis("ISO-2022-JP");
+    EXPECT_EQ(jis.decode("\x1b$B0!\x1b(B").value_or("?"), "亜");
+    EXPECT_FALSE(jis.decode("\x1b\x1b\x1b?"));
+    EXPECT_EQ(jis.decode("JBNTBH 42").value_or("?"), "JBNTBH 42");
+}
+
 // The last character of a CP1258 (Vietnamese) or CP1255 (Hebrew) text was lost: glibc holds it
 // back in case a combining mark follows, and the decoder never asked for it at the end.
 TEST(fuzz_regressions, the_last_character_of_a_text_in_a_combining_encoding_is_kept)
@@ -210,6 +221,44 @@ TEST(fuzz_regressions, a_line_or_ring_vertex_outside_epsg4490_is_malformed_wkb)
     std::string empty_point("\x01\x01\x00\x00\x00", 5);
     empty_point.append(reinterpret_cast<const char*>(&nan), 8).append(reinterpret_cast<const char*>(&nan), 8);
     EXPECT_FALSE(encode_wkb(empty_point, proj));
+}
+
+// fuzz_mvt: a self-intersecting polygon (the importer stores only valid ones; the encoder may
+// not rely on it) came out of clipping with a vertex at x = 4693 in a tile whose buffer ends at
+// 4160. Every vertex of a tile lies within the tile plus its buffer.
+TEST(fuzz_regressions, clipping_a_self_intersecting_polygon_keeps_every_vertex_inside_the_buffer)
+{
+    const std::vector<std::pair<double, double>> ring{
+        {113.931003725131, 33.4831345061917}, {113.930262865793, 33.4879800177964},
+        {113.929370644179, 33.4928178073599}, {113.92864731213, 33.4976642041741},
+        {113.928604402943, -0.122065341260037}, {113.929237855413, 33.5074608103956},
+        {113.934006460362, -0.122057226214103}, {113.938765358656, 33.5057780844483},
+        {113.953476822252, 33.4995213011251}, {112.750322844433, 33.4938854669687},
+        {113.953395394555, 0.0}, {0.0, -33.4826208488585}, {113.954323540452, 33.4770022129175},
+        {113.953395380726, 33.4882490418157}, {0.0, 33.4826208489482}, {113.953395380726, 33.4882490418157},
+        {0.0, 33.4826208488585}, {113.954323540452, 33.4770022129175}, {113.953395380726, 33.4882490344547},
+        {113.935714816531, 24.7410167769158}, {113.931003725131, 33.4831345061917}};
+    const onemap::core::mvt::tile_projection proj(onemap::core::cgcs2000_quad(), 14, 13377, 2571);
+    auto g = onemap::core::mvt::encode_wkb(polygon_wkb(ring), proj);
+    ASSERT_TRUE(g);
+    onemap::core::mvt::tile_builder tile;
+    tile.add_layer("dltb", 4096).add_feature(1, std::move(*g), {});
+    for (const auto& layer : onemap::test::decode_tile(tile.serialize())) {
+        for (const auto& f : layer.features) {
+            for (const auto& part : f.parts) {
+                for (const auto& p : part) {
+                    EXPECT_TRUE(p.x >= -64 && p.x <= 4160 && p.y >= -64 && p.y <= 4160) << p.x << ", " << p.y;
+                }
+            }
+        }
+    }
+    const auto clipped = onemap::core::mvt::clip_wkb(polygon_wkb(ring), proj);
+    ASSERT_TRUE(clipped);
+    for (const auto& part : clipped->parts) {
+        for (const auto& p : part) {
+            EXPECT_TRUE(p.x >= -64 && p.x <= 4160 && p.y >= -64 && p.y <= 4160) << p.x << ", " << p.y;
+        }
+    }
 }
 
 } // namespace

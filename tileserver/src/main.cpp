@@ -1,6 +1,7 @@
 // onemap-server: serves the catalog's layers as tiles and APIs.
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/malloc_retention.hpp"
 #include "onemap/tileserver/server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -98,6 +99,7 @@ int run_seed(const std::string& url, const std::string& token, const httplib::Pa
 
 int main(int argc, char** argv)
 {
+    onemap::tileserver::bound_malloc_retention(); // before any thread starts
     CLI::App app{"onemap-server: vector tiles, WMTS and geoqueries over the onemap catalog"};
     onemap::tileserver::server_config config;
     std::string log_level = "info";
@@ -207,6 +209,9 @@ int main(int argc, char** argv)
         config.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
         config.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
         config.http.handle_signals = true; // SIGTERM/SIGINT: finish what is in flight, exit 0
+        // The free pages evicted tiles and finished requests leave inside the heap, given back
+        // every few seconds (bench/RESULTS.md, "Soak: RSS under cache churn").
+        const onemap::tileserver::heap_trimmer trimmer(std::chrono::seconds(10));
         onemap::tileserver::server server(config);
         const int port = server.bind();
         onemap::log().info("listening on http://{}:{}/", config.http.host, port);

@@ -33,7 +33,7 @@ private:
 
     std::string m_encoding;
     bool m_utf8;
-    bool m_ascii_based = true; ///< bytes 0x01-0x7f are ASCII in this encoding: no iconv for ASCII text
+    bool m_ascii_based = true; ///< printable ASCII is itself in this encoding: no iconv for such text
     std::unique_ptr<std::remove_pointer_t<iconv_t>, iconv_closer> m_cd; ///< null for UTF-8
 };
 
