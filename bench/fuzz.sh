@@ -8,12 +8,12 @@
 #
 #   bench/fuzz.sh [minutes|Ns] [target…]
 #
-# Builds the targets first in build-fuzz (clang-14, -DONEMAP_FUZZ=ON) when that tree is not
-# configured yet. ONEMAP_FUZZ_BUILD overrides the build tree, ONEMAP_FUZZ_OUT the run directory.
+# Builds the targets first in the sanitized tree (scripts/configure-sanitized.sh: clang-14,
+# ASan+UBSan, default build-san). ONEMAP_SAN_BUILD_DIR overrides that tree, ONEMAP_FUZZ_OUT the
+# run directory.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${ONEMAP_FUZZ_BUILD:-$root/build-fuzz}
 span=${1:-10}
 shift || true
 if [[ $span =~ ^([0-9]+)s$ ]]; then
@@ -35,10 +35,7 @@ declare -A MAX_LEN=([request]=4096 [wmts]=2048 [features]=2048 [datetime]=64 [st
 declare -A DICT=([request]=request [wmts]=wmts [features]=features [style]=style [expression]=style
                  [manifest]=manifest)
 
-if [ ! -f "$build/build.ninja" ]; then
-  CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DONEMAP_FUZZ=ON -DONEMAP_BUILD_TESTS=OFF -DONEMAP_BUILD_BENCH=OFF >/dev/null
-fi
+build=$(bash "$root/scripts/configure-sanitized.sh")
 out=${ONEMAP_FUZZ_OUT:-$build/fuzz-runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 if ! nice -n 19 cmake --build "$build" -j2 --target onemap_fuzz >"$out/build.log" 2>&1; then

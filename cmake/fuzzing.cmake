@@ -1,8 +1,8 @@
-# libFuzzer targets (tests/fuzz): every onemap library is built with coverage instrumentation
-# for libFuzzer plus AddressSanitizer and UBSan; each target links libFuzzer's main. Needs clang
-# (Debian: clang-14, libfuzzer-14-dev). Configure a separate tree for it, e.g.
-#   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DONEMAP_FUZZ=ON \
-#     -DONEMAP_BUILD_TESTS=OFF -DONEMAP_BUILD_BENCH=OFF
+# libFuzzer targets (tests/fuzz): every onemap library and program is built with coverage
+# instrumentation for libFuzzer plus AddressSanitizer and UBSan; each fuzz target links
+# libFuzzer's main, the rest (servers, tests) only the sanitizer runtimes, so the test suite runs
+# sanitized in the same tree. Needs clang (Debian: clang-14, libfuzzer-14-dev);
+# scripts/configure-sanitized.sh configures it.
 if(ONEMAP_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "ONEMAP_FUZZ needs clang (libFuzzer): configure with CXX=clang++-14")

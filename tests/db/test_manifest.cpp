@@ -55,7 +55,9 @@ TEST_F(import_manifest, manifest_batch_imports_all_four_themes_and_both_versions
 
     // Run again: nothing changes, everything is reported unchanged.
     ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
-    for (const auto& l : test::import_summary(out)["layers"]) {
+    const auto again = test::import_summary(out); // named: a range over a temporary's member dangles
+    ASSERT_FALSE(again["layers"].empty()) << out;
+    for (const auto& l : again["layers"]) {
         EXPECT_EQ(l["status"], "unchanged") << l.dump();
     }
 }

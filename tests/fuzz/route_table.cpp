@@ -155,7 +155,6 @@ struct server_routes {
         tileserver::features_context features;
         features.pool = &state.pool;
         features.limits.max_response_bytes = state.config.ogc_max_response_bytes;
-        features.limits.statement_timeout_ms = state.config.query_timeout_ms;
         features.catalog = [s] { return s->catalog(); };
         features.base_url = [s](const http_request& req) { return s->base_url(req); };
         tileserver::register_features_api(routes, std::move(features));

@@ -85,7 +85,7 @@ protected:
 
     std::string write(const std::string& text) const
     {
-        const auto path = (m_dir / "manifest.yaml").string();
+        auto path = (m_dir / "manifest.yaml").string();
         std::ofstream(path, std::ios::binary) << text;
         return path;
     }

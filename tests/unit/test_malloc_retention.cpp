@@ -19,15 +19,21 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool GLIBC_MALLOC = false; // AddressSanitizer brings its own allocator
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ONEMAP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(ONEMAP_ASAN)
+constexpr bool GLIBC_MALLOC = false; // AddressSanitizer (gcc or clang) brings its own allocator
 #elif defined(__GLIBC__)
 constexpr bool GLIBC_MALLOC = true;
 #else
 constexpr bool GLIBC_MALLOC = false;
 #endif
 
-constexpr std::size_t MIB = 1024 * 1024;
+constexpr std::size_t MIB = std::size_t{1024} * 1024;
+constexpr std::size_t TILE_BYTES = std::size_t{16} * 1024; // a cached PNG or MVT tile
 
 #ifdef __GLIBC__
 std::size_t resident_bytes()
@@ -73,12 +79,12 @@ TEST(malloc_retention, the_heap_trimmer_gives_free_pages_inside_the_heap_back)
     // 32 MiB of tile-sized blocks (under the mmap threshold), then one kept past them: once the
     // others are freed their pages are free inside the heap, not at its top, and stay resident.
     std::vector<void*> tiles;
-    for (std::size_t i = 0; i < 32 * MIB / (16 * 1024); ++i) {
-        tiles.push_back(std::malloc(16 * 1024));
-        std::memset(tiles.back(), 1, 16 * 1024);
+    for (std::size_t i = 0; i < 32 * MIB / TILE_BYTES; ++i) {
+        tiles.push_back(std::malloc(TILE_BYTES));
+        std::memset(tiles.back(), 1, TILE_BYTES);
     }
-    void* kept = std::malloc(16 * 1024);
-    std::memset(kept, 1, 16 * 1024);
+    void* kept = std::malloc(TILE_BYTES);
+    std::memset(kept, 1, TILE_BYTES);
     for (void* t : tiles) {
         std::free(t);
     }

@@ -339,8 +339,7 @@ public:
         if (!versions.empty()) {
             auto conn = m_ctx.pool->acquire();
             pqxx::work txn(*conn);
-            // A number from the server's configuration, not from the request.
-            txn.exec("SET LOCAL statement_timeout = " + std::to_string(m_ctx.limits.statement_timeout_ms));
+            // statement_timeout: the pool's, set on every connection (--query-timeout-ms).
             rows = txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
         }
 

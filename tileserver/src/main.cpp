@@ -95,9 +95,7 @@ int run_seed(const std::string& url, const std::string& token, const httplib::Pa
     }
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int serve(int argc, char** argv)
 {
     onemap::tileserver::bound_malloc_retention(); // before any thread starts
     CLI::App app{"onemap-server: vector tiles, WMTS and geoqueries over the onemap catalog"};
@@ -222,4 +220,18 @@ int main(int argc, char** argv)
         onemap::log().error("{}", e.what());
         return 1;
     }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        return serve(argc, argv);
+    } catch (const std::exception& e) { // the options themselves could not be set up
+        std::fprintf(stderr, "onemap-server: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "onemap-server: unknown error\n");
+    }
+    return 1;
 }

@@ -429,67 +429,40 @@ std::string raster_service::tile_png(const std::string& flight_key, const drawab
     const std::size_t index = (row - mt.row0) * mt.cols + (col - mt.col0);
 
     for (;;) {
-        std::shared_ptr<flight> f;
-        bool leader = false;
-        {
-            std::lock_guard<std::mutex> lock(m_flights_mutex);
-            auto [it, inserted] = m_flights.try_emplace(key, nullptr);
-            if (inserted) {
-                it->second = std::make_shared<flight>();
-                leader = true;
-            }
-            f = it->second;
-        }
-        if (!leader) {
-            std::unique_lock<std::mutex> lock(f->mutex);
-            f->done.wait(lock, [&] { return f->finished; });
-            if (f->error) {
-                std::rethrow_exception(f->error);
-            }
-            if (!f->pngs) {
-                continue; // that leader found its tiles stored already: so may we
-            }
-            return (*f->pngs)[index];
-        }
-
-        // A flight that ended between our caller's cache miss and now has stored every tile
-        // of the metatile before it ended: look before drawing again.
-        std::shared_ptr<std::vector<std::string>> pngs;
+        // A flight that ended between our caller's cache miss and now has stored every tile of
+        // the metatile before it ended: the leader looks there before drawing again, and a
+        // flight that found them stored ends without PNGs (nullptr).
         std::optional<std::string> already;
-        std::exception_ptr error;
-        try {
-            already = stored();
-            if (!already) {
+        bool led = false;
+        const auto pngs = m_flights.run(
+            key,
+            [&]() -> std::shared_ptr<const std::vector<std::string>> {
+                already = stored();
+                if (already) {
+                    return nullptr;
+                }
+                std::shared_ptr<const std::vector<std::string>> drawn;
                 run_on_render_thread([&] {
-                    pngs = std::make_shared<std::vector<std::string>>(
+                    drawn = std::make_shared<const std::vector<std::string>>(
                         render_metatile(style, picks, tms, mt, pixel_ratio));
                 });
                 ++m_metatiles_drawn;
                 for (std::uint64_t r = 0; r < mt.rows; ++r) {
                     for (std::uint64_t c = 0; c < mt.cols; ++c) {
-                        std::string copy = (*pngs)[r * mt.cols + c];
+                        std::string copy = (*drawn)[r * mt.cols + c];
                         store(mt.col0 + c, mt.row0 + r, std::move(copy));
                     }
                 }
-            }
-        } catch (...) {
-            error = std::current_exception();
+                return drawn;
+            },
+            &led);
+        if (pngs) {
+            return (*pngs)[index];
         }
-        {
-            std::lock_guard<std::mutex> lock(m_flights_mutex);
-            m_flights.erase(key);
+        if (led) {
+            return std::move(*already);
         }
-        {
-            std::lock_guard<std::mutex> lock(f->mutex);
-            f->finished = true;
-            f->pngs = pngs;
-            f->error = error;
-        }
-        f->done.notify_all();
-        if (error) {
-            std::rethrow_exception(error);
-        }
-        return already ? std::move(*already) : (*pngs)[index];
+        // That leader found the tiles stored already: so will we, leading the next round.
     }
 }
 

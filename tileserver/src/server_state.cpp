@@ -15,11 +15,14 @@ server_state::server_state(server_config c)
                              config.connect_timeout_s}),
       tiles(pool), raster(pool, config.styles_dir)
 {
+    raster.set_wait_limit(std::chrono::milliseconds(config.tile_wait_timeout_ms));
     if (!config.config_path.empty()) {
         tilesets = read_tilesets(config.config_path);
         locate_levels = read_locate_levels(config.config_path);
     }
 }
+
+server_state::~server_state() = default;
 
 const tileset_config* server_state::find_tileset(const std::string& name) const
 {

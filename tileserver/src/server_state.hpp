@@ -31,6 +31,7 @@ struct server_state {
     explicit server_state(server_config c);
     server_state(const server_state&) = delete; // services hold references into it
     server_state& operator=(const server_state&) = delete;
+    ~server_state();
 
     catalog_ptr catalog() const { return snapshot.load(); }
     const tileset_config* find_tileset(const std::string& name) const;

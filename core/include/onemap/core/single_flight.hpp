@@ -89,7 +89,7 @@ private:
         return f.value;
     }
 
-    void finish(const std::string& key, flight& f, const Value& value, std::exception_ptr error)
+    void finish(const std::string& key, flight& f, const Value& value, const std::exception_ptr& error)
     {
         {
             const std::lock_guard<std::mutex> lock(m_mutex);
@@ -99,7 +99,7 @@ private:
             const std::lock_guard<std::mutex> lock(f.mutex);
             f.finished = true;
             f.value = value;
-            f.error = std::move(error);
+            f.error = error;
         }
         f.done.notify_all();
     }

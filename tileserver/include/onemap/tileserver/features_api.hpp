@@ -17,7 +17,6 @@ struct features_limits {
     int default_limit = 100;
     int max_limit = 10000;         ///< larger requests are refused (400 naming limit)
     double max_bbox_degrees2 = 10; ///< larger bbox → 400
-    int statement_timeout_ms = 10000;
     std::size_t max_response_bytes = 32u << 20; ///< a page stops before passing it (next link)
 };
 

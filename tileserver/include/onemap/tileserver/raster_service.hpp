@@ -4,11 +4,13 @@
 // label is placed once per metatile and never cut at a tile edge.
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
+#include "onemap/core/single_flight.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 #include "onemap/render/renderer.hpp"
 #include "onemap/tileserver/tile_service.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -18,7 +20,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace onemap::tileserver {
@@ -92,6 +93,9 @@ public:
                          const std::function<void(std::uint64_t col, std::uint64_t row, std::string&& png)>& store,
                          const std::function<std::optional<std::string>()>& stored);
 
+    /// How long a request waits for another's drawing of the same metatile (0: no limit).
+    void set_wait_limit(std::chrono::milliseconds limit) noexcept { m_flights.set_wait_limit(limit); }
+
     /// Metatiles drawn since start.
     std::uint64_t metatiles_drawn() const noexcept { return m_metatiles_drawn.load(); }
 
@@ -100,13 +104,6 @@ public:
                                              const core::tile_matrix_set& tms, const metatile& m, double pixel_ratio);
 
 private:
-    struct flight {
-        std::mutex mutex;
-        std::condition_variable done;
-        bool finished = false;
-        std::shared_ptr<const std::vector<std::string>> pngs;
-        std::exception_ptr error;
-    };
 
     static core::mvt::tile_projection metatile_projection(const core::tile_matrix_set& tms, const metatile& m,
                                                           double pixel_ratio);
@@ -126,8 +123,8 @@ private:
     std::string m_styles_dir;
     std::mutex m_styles_mutex;
     std::map<std::string, std::shared_ptr<const drawable_style>> m_styles;
-    std::mutex m_flights_mutex;
-    std::unordered_map<std::string, std::shared_ptr<flight>> m_flights;
+    core::single_flight<std::shared_ptr<const std::vector<std::string>>> m_flights{
+        std::chrono::milliseconds(0), "--tile-wait-timeout-ms"};
 };
 
 } // namespace onemap::tileserver
