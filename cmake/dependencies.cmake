@@ -13,6 +13,8 @@ find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+# API keys of departments: random keys and their BLAKE2b hashes (tileserver/api_keys.hpp).
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # Raster rendering (tileserver/src/render) and glyph PBFs for MapLibre (tileserver/src/glyphs).
 pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo)
 find_package(Freetype REQUIRED)

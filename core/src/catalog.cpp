@@ -78,6 +78,18 @@ RETURNS SETOF onemap.layer_version LANGUAGE sql STABLE AS $$
      WHERE layer = p_layer AND superseded_by IS NULL
        AND valid_from <= p_date AND (valid_to IS NULL OR p_date < valid_to)
 $$;
+
+-- Departments' API keys (issue 15; tileserver/api_keys.hpp): the BLAKE2b-256 hash of each key,
+-- never the key; revoked keys stay as the audit trail.
+CREATE TABLE IF NOT EXISTS onemap.api_key (
+    id          bigserial PRIMARY KEY,
+    department  text NOT NULL CHECK (department ~ '^[a-z][a-z0-9_-]{0,47}$'),
+    key_hash    bytea NOT NULL UNIQUE CHECK (octet_length(key_hash) = 32),
+    key_shown   text NOT NULL,
+    note        text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
 )SQL";
 
 std::vector<attribute> parse_attributes(const std::string& json_text)

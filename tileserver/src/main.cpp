@@ -1,6 +1,9 @@
 // onemap-server: serves the catalog's layers as tiles and APIs.
+#include "onemap/core/catalog.hpp"
+#include "onemap/core/db.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/api_keys.hpp"
 #include "onemap/tileserver/malloc_retention.hpp"
 #include "onemap/tileserver/server.hpp"
 
@@ -9,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -93,6 +97,32 @@ int run_seed(const std::string& url, const std::string& token, const httplib::Pa
                                job.value("total", 0));
         }
     }
+}
+
+// `onemap-server keys create|list|revoke`.
+int run_keys(const std::string& db, const std::string& action, const std::string& department,
+             const std::string& note, std::int64_t id)
+{
+    namespace ts = onemap::tileserver;
+    auto conn = onemap::core::connect(db);
+    onemap::core::ensure_catalog(*conn);
+    if (action == "create") {
+        const auto issued = ts::create_key(*conn, department, note);
+        onemap::log().info("key {} for department {} ({}…): shown this once, store it now", issued.id,
+                           issued.department, issued.key.substr(0, ts::KEY_SHOWN_CHARS));
+        std::printf("%s\n", issued.key.c_str());
+    } else if (action == "list") {
+        for (const auto& k : ts::list_keys(*conn)) {
+            nlohmann::json j{{"id", k.id},         {"department", k.department}, {"key", k.shown + "…"},
+                             {"note", k.note},     {"created_at", k.created_at},
+                             {"revoked_at", k.revoked_at ? nlohmann::json(*k.revoked_at) : nlohmann::json()}};
+            std::printf("%s\n", j.dump().c_str());
+        }
+    } else {
+        ts::revoke_key(*conn, id);
+        onemap::log().info("key {} revoked", id);
+    }
+    return 0;
 }
 
 int serve(int argc, char** argv)
@@ -181,7 +211,31 @@ int serve(int argc, char** argv)
     seed->add_option("--tms", seed_tms, "tile matrix set")->capture_default_str();
     seed->add_option("--format", seed_format, "mvt or png")->check(CLI::IsMember({"mvt", "png"}))->capture_default_str();
     seed->add_option("--admin-token-file", admin_token_file, "file holding the admin token (else ONEMAP_ADMIN_TOKEN)");
+    // `onemap-server keys …`: departments' API keys in the database (--db), for every server.
+    auto* keys = app.add_subcommand("keys", "make, list and revoke departments' API keys (in the database)");
+    keys->require_subcommand(1)->fallthrough();
+    std::string key_department;
+    std::string key_note;
+    std::int64_t key_id = 0;
+    auto* key_create = keys->add_subcommand("create", "make a key for a department; prints the key once, on stdout");
+    key_create->add_option("--department", key_department, "the department, e.g. natural_resources")->required();
+    key_create->add_option("--note", key_note, "who or what the key is for");
+    key_create->fallthrough();
+    auto* key_list = keys->add_subcommand("list", "every key made (JSON lines), revoked ones included; never the keys");
+    key_list->fallthrough();
+    auto* key_revoke = keys->add_subcommand("revoke", "revoke a key by its id (from `keys create` or `keys list`)");
+    key_revoke->add_option("id", key_id, "the key's id")->required()->check(CLI::PositiveNumber);
+    key_revoke->fallthrough();
     CLI11_PARSE(app, argc, argv);
+    if (keys->parsed()) {
+        try {
+            return run_keys(config.db, key_create->parsed() ? "create" : key_list->parsed() ? "list" : "revoke",
+                            key_department, key_note, key_id);
+        } catch (const std::exception& e) {
+            onemap::log().error("{}", e.what());
+            return 1;
+        }
+    }
     if (seed->parsed()) {
         const auto dash = seed_zooms.find('-');
         const httplib::Params params{{"tileset", seed_tileset},
