@@ -96,12 +96,7 @@ text_decoder::text_decoder(const std::string& encoding)
     : m_encoding(normalise_encoding(encoding)), m_utf8(m_encoding == "UTF-8")
 {
     if (!m_utf8) {
-        iconv_t cd = iconv_open("UTF-8", m_encoding.c_str());
-        // iconv_open reports failure as (iconv_t)-1, not as a null pointer.
-        if (reinterpret_cast<std::intptr_t>(cd) == -1) {
-            throw input_error("encoding", "unknown text encoding '" + encoding + "'");
-        }
-        m_cd.reset(cd);
+        open_descriptor();
         // EBCDIC, UTF-16 or UTF-7 give printable ASCII bytes other meanings (or make them part
         // of longer sequences): text in them always goes through iconv.
         std::string ascii = "\t\n\r";
@@ -113,6 +108,28 @@ text_decoder::text_decoder(const std::string& encoding)
 }
 
 text_decoder::~text_decoder() = default;
+
+void text_decoder::open_descriptor()
+{
+    iconv_t cd = iconv_open("UTF-8", m_encoding.c_str());
+    // iconv_open reports failure as (iconv_t)-1, not as a null pointer.
+    if (reinterpret_cast<std::intptr_t>(cd) == -1) {
+        throw input_error("encoding", "unknown text encoding '" + m_encoding + "'");
+    }
+    m_cd.reset(cd);
+}
+
+void text_decoder::start_text()
+{
+    if (m_ascii_based) {
+        iconv(m_cd.get(), nullptr, nullptr, nullptr, nullptr); // back to the initial shift state
+    } else {
+        // glibc's reset keeps the byte order a UTF-16 or UTF-32 byte-order mark taught the
+        // descriptor: the next text without a mark was read in that order, not the default. Each
+        // text is its own, so these encodings (rare in attribute data) get a new descriptor.
+        open_descriptor();
+    }
+}
 
 std::optional<std::string> text_decoder::decode(std::string_view bytes)
 {
@@ -132,7 +149,7 @@ std::optional<std::string> text_decoder::convert(std::string_view bytes)
     // order after E2BIG). The final call without input writes what a stateful converter still
     // holds (CP1255 and CP1258 keep the last character back in case a combining mark follows).
     for (std::size_t room = bytes.size() * 4 + 16;; room *= 2) {
-        iconv(m_cd.get(), nullptr, nullptr, nullptr, nullptr);
+        start_text();
         std::string out(room, '\0');
         char* in_ptr = const_cast<char*>(bytes.data());
         std::size_t in_left = bytes.size();

@@ -145,6 +145,26 @@ TEST(fuzz_regressions, ascii_bytes_between_iso2022_escape_sequences_are_decoded)
     EXPECT_EQ(jis.decode("JBNTBH 42").value_or("?"), "JBNTBH 42");
 }
 
+// A UTF-16 text with a big-endian byte-order mark taught the decoder's iconv descriptor that
+// order, and glibc's reset kept it: the next text, without a mark, was read big-endian where a
+// text on its own is read in glibc's default order (fuzz_text_decoder, crash-4a88abd9: "B@").
+// Every text is decoded on its own, whatever came before it.
+TEST(fuzz_regressions, a_byte_order_mark_in_one_text_does_not_change_how_the_next_is_read)
+{
+    onemap::importers::text_decoder fresh("UTF-16");
+    const auto alone = fresh.decode("B@");
+    ASSERT_TRUE(alone);
+    for (const std::string& mark : {std::string("\xfe\xff\0A", 4), std::string("\xff\xfe" "A\0", 4)}) {
+        onemap::importers::text_decoder reused("UTF-16");
+        EXPECT_EQ(reused.decode(mark).value_or("?"), "A");
+        EXPECT_EQ(reused.decode("B@"), alone) << "after the mark " << (mark[0] == '\xfe' ? "FE FF" : "FF FE");
+    }
+    onemap::importers::text_decoder utf32("UTF-32");
+    const auto plain = utf32.decode(std::string("\0\0\0A", 4));
+    EXPECT_EQ(utf32.decode(std::string("\xff\xfe\0\0" "A\0\0\0", 8)).value_or("?"), "A");
+    EXPECT_EQ(utf32.decode(std::string("\0\0\0A", 4)), plain);
+}
+
 // The last character of a CP1258 (Vietnamese) or CP1255 (Hebrew) text was lost: glibc holds it
 // back in case a combining mark follows, and the decoder never asked for it at the end.
 TEST(fuzz_regressions, the_last_character_of_a_text_in_a_combining_encoding_is_kept)

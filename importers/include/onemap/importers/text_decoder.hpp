@@ -28,6 +28,9 @@ private:
     struct iconv_closer {
         void operator()(iconv_t cd) const noexcept { iconv_close(cd); }
     };
+    void open_descriptor();
+    /// The descriptor in its initial state, nothing of the previous text left in it.
+    void start_text();
     /// iconv over the whole of `bytes`, with the final flush; nothing when it is not valid.
     std::optional<std::string> convert(std::string_view bytes);
 
