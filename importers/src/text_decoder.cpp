@@ -95,6 +95,16 @@ std::string normalise_encoding(const std::string& name)
 text_decoder::text_decoder(const std::string& encoding)
     : m_encoding(normalise_encoding(encoding)), m_utf8(m_encoding == "UTF-8")
 {
+    // Encoding names are short printable ASCII (GBK, CP936, ISO-8859-1, UTF-16LE…); glibc's
+    // iconv_open drops other characters, which turned names with junk in them into encodings.
+    const bool printable = !encoding.empty() && encoding.size() <= 64 &&
+                           std::all_of(encoding.begin(), encoding.end(), [](char c) {
+                               const auto u = static_cast<unsigned char>(c);
+                               return u >= 0x20 && u < 0x7f;
+                           });
+    if (!printable) {
+        throw input_error("encoding", "unknown text encoding '" + encoding + "'");
+    }
     if (!m_utf8) {
         open_descriptor();
         // EBCDIC, UTF-16 or UTF-7 give printable ASCII bytes other meanings (or make them part
@@ -158,6 +168,11 @@ std::optional<std::string> text_decoder::convert(std::string_view bytes)
         if (iconv(m_cd.get(), &in_ptr, &in_left, &out_ptr, &out_left) != static_cast<std::size_t>(-1) &&
             iconv(m_cd.get(), nullptr, nullptr, &out_ptr, &out_left) != static_cast<std::size_t>(-1)) {
             out.resize(room - out_left);
+            // glibc reads some aliases of UTF-8 (a fuzzed "UTF8\xff\xff'") with its own UTF-8
+            // decoder, which passes code points past U+10FFFF: the promise is valid UTF-8 out.
+            if (!is_valid_utf8(out)) {
+                return std::nullopt;
+            }
             return out;
         }
         if (errno != E2BIG) {

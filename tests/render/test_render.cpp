@@ -302,6 +302,34 @@ TEST(render_fill, opacity_and_outline)
     EXPECT_TRUE(near(img.rgba(20, 50), 0xDF5F5FFF, 4)) << std::hex << img.rgba(20, 50);
 }
 
+// fuzz_style found a circle-radius of 2.7e125 that kept cairo flattening one arc for minutes; a
+// sub-pixel dash period does the same along a line. Sizes past MAX_STYLE_PX are drawn at it, a
+// dash period under a pixel is drawn solid: the tile comes back, covered as the style asks.
+TEST(render_limits, huge_sizes_and_subpixel_dashes_are_drawn_bounded)
+{
+    const json circle = {{"id", "c"},
+                         {"type", "circle"},
+                         {"source", "s"},
+                         {"source-layer", "a"},
+                         {"paint", {{"circle-color", "#ff0000"}, {"circle-radius", 2.7e125}, {"circle-stroke-width", 1e300}}}};
+    const json dashed = {{"id", "l"},
+                         {"type", "line"},
+                         {"source", "s"},
+                         {"source-layer", "b"},
+                         {"paint", {{"line-color", "#00ff00"}, {"line-width", 4}, {"line-dasharray", {1e-12, 1e-12}}}}};
+    const json wide = {{"id", "w"},
+                       {"type", "line"},
+                       {"source", "s"},
+                       {"source-layer", "c"},
+                       {"paint", {{"line-color", "#0000ff"}, {"line-width", 1e200}}}};
+    const auto img = render({circle}, {{"a", {label_point(50, 50, "x")}}});
+    EXPECT_EQ(img.rgba(5, 5), 0xFF0000FFU) << "the bounded circle still covers the tile";
+    const auto lines = render({dashed}, {{"b", {line({{0, 50}, {100, 50}})}}});
+    EXPECT_TRUE(greenish(lines.rgba(50, 50))) << std::hex << lines.rgba(50, 50);
+    const auto thick = render({wide}, {{"c", {line({{0, 50}, {100, 50}})}}});
+    EXPECT_EQ(thick.rgba(50, 5), 0x0000FFFFU) << "the bounded width still covers the tile";
+}
+
 // ---- colors and functions ------------------------------------------------------------------
 
 TEST(render_color, every_notation)

@@ -165,6 +165,19 @@ TEST(fuzz_regressions, a_byte_order_mark_in_one_text_does_not_change_how_the_nex
     EXPECT_EQ(utf32.decode(std::string("\0\0\0A", 4)), plain);
 }
 
+// An encoding name with junk bytes ("UTF8\xff\xff'") was accepted, since glibc's iconv_open
+// drops what it cannot read in a name, and its UTF-8 reader then passed F5 96 96 96 (a code
+// point past U+10FFFF) as text (fuzz_text_decoder, 10-minute run). Such names are refused, and
+// nothing that is not UTF-8 comes out of the decoder whatever the encoding.
+TEST(fuzz_regressions, an_encoding_name_with_junk_bytes_is_refused_and_output_is_always_utf8)
+{
+    EXPECT_THROW(onemap::importers::text_decoder("UTF8\xff\xff'"), onemap::input_error);
+    EXPECT_THROW(onemap::importers::text_decoder(std::string("GBK\0", 4)), onemap::input_error);
+    onemap::importers::text_decoder alias("UTF8'");
+    EXPECT_FALSE(alias.decode("\xf5\x96\x96\x96"));
+    EXPECT_EQ(alias.decode("\xe4\xba\x9c").value_or("?"), "亜");
+}
+
 // The last character of a CP1258 (Vietnamese) or CP1255 (Hebrew) text was lost: glibc holds it
 // back in case a combining mark follows, and the decoder never asked for it at the end.
 TEST(fuzz_regressions, the_last_character_of_a_text_in_a_combining_encoding_is_kept)

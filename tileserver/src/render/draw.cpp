@@ -158,7 +158,7 @@ void draw_line(cairo_t* cr, const layer& l, const layer_index& index, double zoo
         if (f.type != core::mvt::geom_type::linestring && f.type != core::mvt::geom_type::polygon) {
             return;
         }
-        const double w = width(ctx);
+        const double w = bounded_px(width(ctx));
         const color c = line_color(ctx);
         const double o = opacity(ctx);
         if (!(w > 0) || c.a * o <= 0) {
@@ -179,7 +179,7 @@ void draw_line(cairo_t* cr, const layer& l, const layer_index& index, double zoo
             dashes.push_back(std::max(0.0, d) * w * ratio);
             total += dashes.back();
         }
-        if (total > 0) {
+        if (total >= 1) { // a period under a device pixel is drawn solid (and would take cairo forever)
             cairo_set_dash(cr, dashes.data(), static_cast<int>(dashes.size()), 0);
         } else {
             cairo_set_dash(cr, nullptr, 0, 0);
@@ -198,8 +198,8 @@ void draw_circle(cairo_t* cr, const layer& l, const layer_index& index, double z
     const per_feature<color> stroke(p.stroke_color, zoom);
     const per_feature<double> stroke_opacity(p.stroke_opacity, zoom);
     for_each_feature(l, index, zoom, [&](const feature& f, const eval_context& ctx) {
-        const double r = radius(ctx) * ratio;
-        const double sw = stroke_width(ctx) * ratio;
+        const double r = bounded_px(radius(ctx)) * ratio;
+        const double sw = bounded_px(stroke_width(ctx)) * ratio;
         const color c = fill(ctx);
         const double o = opacity(ctx);
         const color sc = stroke(ctx);

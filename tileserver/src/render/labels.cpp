@@ -218,7 +218,7 @@ void label_engine::place_layer(std::size_t order, const job& j)
         if (r.text.empty() || f->parts.empty()) {
             continue;
         }
-        r.size = s.text_size.evaluate(r.ctx) * ratio;
+        r.size = bounded_px(s.text_size.evaluate(r.ctx)) * ratio;
         if (!(r.size > 0)) {
             continue;
         }
@@ -227,7 +227,7 @@ void label_engine::place_layer(std::size_t order, const job& j)
         r.offset_x = offset.size() == 2 ? offset[0] * r.size : 0;
         r.offset_y = offset.size() == 2 ? offset[1] * r.size : 0;
         r.padding = s.text_padding.evaluate(r.ctx) * ratio;
-        r.halo_width = std::max(0.0, s.halo_width.evaluate(r.ctx)) * ratio;
+        r.halo_width = std::max(0.0, bounded_px(s.halo_width.evaluate(r.ctx))) * ratio;
         r.allow_overlap = s.text_allow_overlap.evaluate(r.ctx);
         r.ignore_placement = s.text_ignore_placement.evaluate(r.ctx);
         const std::string placement = s.placement.evaluate(r.ctx);

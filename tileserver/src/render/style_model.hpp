@@ -87,6 +87,15 @@ private:
     node_ptr m_expression;
 };
 
+/// The largest width, radius or text size a style can ask for, in style pixels; larger values
+/// are drawn at this size. A tile is 256 or 512 px wide: without a bound cairo spends minutes
+/// flattening a circle of radius 1e125 (found by fuzz_style).
+constexpr double MAX_STYLE_PX = 1024;
+inline double bounded_px(double v) noexcept
+{
+    return v > MAX_STYLE_PX ? MAX_STYLE_PX : v; // NaN stays NaN: callers draw only what is > 0
+}
+
 constexpr color BLACK{0, 0, 0, 1};
 constexpr color TRANSPARENT{0, 0, 0, 0};
 
