@@ -212,7 +212,8 @@ int serve(int argc, char** argv)
     seed->add_option("--format", seed_format, "mvt or png")->check(CLI::IsMember({"mvt", "png"}))->capture_default_str();
     seed->add_option("--admin-token-file", admin_token_file, "file holding the admin token (else ONEMAP_ADMIN_TOKEN)");
     // `onemap-server keys …`: departments' API keys in the database (--db), for every server.
-    auto* keys = app.add_subcommand("keys", "make, list and revoke departments' API keys (in the database)");
+    auto* keys = app.add_subcommand("keys", "make, list and revoke departments' API keys (in the database; the server "
+                                            "does not check them yet: rights per layer come with issue 15)");
     keys->require_subcommand(1)->fallthrough();
     std::string key_department;
     std::string key_note;
