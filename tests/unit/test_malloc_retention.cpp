@@ -1,6 +1,7 @@
 // glibc's malloc under tile-cache churn (issue 14): memory freed by the server goes back to the
 // system instead of staying in malloc's arenas, where RSS grew ~100 MB past the live heap in
-// bench/soak.sh.
+// bench/soak.sh. glibc's malloc only: tests/CMakeLists.txt leaves this file out of sanitizer
+// builds, whose allocator is the sanitizer's.
 #include "onemap/tileserver/malloc_retention.hpp"
 
 #include <gtest/gtest.h>
@@ -12,30 +13,14 @@
 #include <thread>
 #include <vector>
 
-#ifdef __GLIBC__
 #include <malloc.h>
 #include <unistd.h>
-#endif
 
 namespace {
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ONEMAP_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(ONEMAP_ASAN)
-constexpr bool GLIBC_MALLOC = false; // AddressSanitizer (gcc or clang) brings its own allocator
-#elif defined(__GLIBC__)
-constexpr bool GLIBC_MALLOC = true;
-#else
-constexpr bool GLIBC_MALLOC = false;
-#endif
 
 constexpr std::size_t MIB = std::size_t{1024} * 1024;
 constexpr std::size_t TILE_BYTES = std::size_t{16} * 1024; // a cached PNG or MVT tile
 
-#ifdef __GLIBC__
 std::size_t resident_bytes()
 {
     std::ifstream statm("/proc/self/statm");
@@ -44,16 +29,11 @@ std::size_t resident_bytes()
     statm >> pages >> resident;
     return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
-#endif
 
 } // namespace
 
 TEST(malloc_retention, a_freed_canvas_does_not_pull_the_next_canvases_into_the_heap)
 {
-    if (!GLIBC_MALLOC) {
-        GTEST_SKIP() << "not glibc's malloc: nothing to check";
-    }
-#ifdef __GLIBC__
     onemap::tileserver::bound_malloc_retention();
     // A metatile canvas (1024 x 1024 ARGB), drawn and freed; then the next one. By default the
     // first free raises glibc's mmap threshold above 4 MiB, and the second comes out of the heap
@@ -67,15 +47,10 @@ TEST(malloc_retention, a_freed_canvas_does_not_pull_the_next_canvases_into_the_h
     std::memset(second, 1, 4 * MIB);
     EXPECT_GE(mallinfo2().hblkhd, 4 * MIB) << "the second canvas is not a mapping of its own";
     std::free(second);
-#endif
 }
 
 TEST(malloc_retention, the_heap_trimmer_gives_free_pages_inside_the_heap_back)
 {
-    if (!GLIBC_MALLOC) {
-        GTEST_SKIP() << "not glibc's malloc: nothing to check";
-    }
-#ifdef __GLIBC__
     // 32 MiB of tile-sized blocks (under the mmap threshold), then one kept past them: once the
     // others are freed their pages are free inside the heap, not at its top, and stay resident.
     std::vector<void*> tiles;
@@ -96,5 +71,4 @@ TEST(malloc_retention, the_heap_trimmer_gives_free_pages_inside_the_heap_back)
     const std::size_t after = resident_bytes();
     EXPECT_GE(before, after + 24 * MIB) << "resident " << before / MIB << " MiB before, " << after / MIB << " MiB after";
     std::free(kept);
-#endif
 }

@@ -332,8 +332,9 @@ public:
         if (versions.size() > 1) {
             sql = "SELECT DISTINCT ON (fid) * FROM (" + sql + ") AS all_versions ORDER BY fid, version DESC";
         }
+        // The page's bounds are bound like every other value from the request.
         sql = "SELECT fid, properties, geometry FROM (" + sql + ") AS features ORDER BY fid LIMIT " +
-              std::to_string(limit + 1) + " OFFSET " + std::to_string(offset);
+              bind(std::to_string(limit + 1)) + "::bigint OFFSET " + bind(std::to_string(offset)) + "::bigint";
 
         pqxx::result rows; // no version in time: no feature, but a whole FeatureCollection
         if (!versions.empty()) {
