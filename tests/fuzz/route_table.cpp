@@ -139,12 +139,14 @@ struct server_routes {
 
         tileserver::wmts_context wmts;
         wmts.pool = &state.pool;
-        wmts.catalog = [s] { return s->catalog(); };
+        wmts.catalog = [s](const http_request& req) { return s->catalog_for(req); };
+        wmts.key_query = [](const http_request& req) { return tileserver::server_state::key_query(req); };
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
         wmts.tilesets = &state.tilesets;
-        wmts.tile = [s](const std::string& name, tileserver::tile_format format, const core::tile_matrix_set& tms,
-                        int level, std::uint64_t col, std::uint64_t row, const std::string& date) {
-            return s->tile_named(name, format, tms, level, col, row, date);
+        wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tileserver::tile_format format,
+                        const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
+                        const std::string& date) {
+            return s->tile_named(layers, name, format, tms, level, col, row, date);
         };
         wmts.send_tile = [](const http_request& req, http_response& res,
                             const std::shared_ptr<const tileserver::cached_tile>& tile, const char* content_type) {
@@ -155,7 +157,7 @@ struct server_routes {
         tileserver::features_context features;
         features.pool = &state.pool;
         features.limits.max_response_bytes = state.config.ogc_max_response_bytes;
-        features.catalog = [s] { return s->catalog(); };
+        features.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         features.base_url = [s](const http_request& req) { return s->base_url(req); };
         tileserver::register_features_api(routes, std::move(features));
     }

@@ -34,7 +34,7 @@ http_response wmts_answer(const std::string& target)
 {
     static const std::vector<onemap::tileserver::tileset_config> no_tilesets;
     onemap::tileserver::wmts_context ctx;
-    ctx.catalog = [] { return std::make_shared<const std::vector<onemap::core::layer>>(); };
+    ctx.catalog = [](const http_request&) { return std::make_shared<const std::vector<onemap::core::layer>>(); };
     ctx.base_url = [](const http_request&) { return std::string("http://localhost:8080"); };
     ctx.tilesets = &no_tilesets;
     onemap::tileserver::router routes;

@@ -4,6 +4,7 @@
 #include "request_params.hpp"
 
 #include "onemap/core/error.hpp"
+#include "onemap/tileserver/api_keys.hpp"
 #include "onemap/tileserver/http_encoding.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 
@@ -27,6 +28,17 @@ seed_request parse_seed_request(const server_state& state, const http_request& r
     out.tileset = req.get_param_value("tileset");
     if (state.find_tileset(out.tileset) == nullptr && core::find_public_layer(*state.catalog(), out.tileset) == nullptr) {
         throw not_found("no tileset named '" + out.tileset + "'");
+    }
+    // Tiles are drawn as one department sees them (composites leave out what it may not see);
+    // without `department`, as a caller without a key does.
+    out.department = req.get_param_value("department");
+    if (!out.department.empty()) {
+        check_department(out.department);
+    }
+    if (state.find_tileset(out.tileset) == nullptr && !state.rules()->visible(out.tileset, caller{out.department})) {
+        throw forbidden(
+            (out.department.empty() ? std::string("callers without a key have") : "department '" + out.department + "' has") +
+            " no right to layer '" + out.tileset + "': seed it for a department that has (department=…)");
     }
     const std::string tms_id = req.has_param("tms") ? req.get_param_value("tms") : "WebMercatorQuad";
     out.tms = core::find_tile_matrix_set(tms_id);

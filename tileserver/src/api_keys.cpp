@@ -114,6 +114,8 @@ void revoke_key(pqxx::connection_base& conn, std::int64_t id)
     if (r.empty()) {
         throw not_found("no API key has id " + std::to_string(id));
     }
+    // Every server forgets the keys it holds when this commits (key_directory).
+    txn.exec_params("SELECT pg_notify($1, $2)", KEYS_CHANNEL, std::to_string(id));
     txn.commit();
 }
 

@@ -177,7 +177,7 @@ public:
     {
         const std::string base = m_ctx.base_url(req);
         json list = json::array();
-        for (const auto& l : *m_ctx.catalog()) {
+        for (const auto& l : *m_ctx.catalog(req)) {
             if (l.is_public) {
                 list.push_back(collection_json(l, base));
             }
@@ -188,7 +188,7 @@ public:
 
     json collection(const http_request& req, const std::string& id) const
     {
-        const auto cat = m_ctx.catalog();
+        const auto cat = m_ctx.catalog(req);
         return collection_json(find(*cat, id), m_ctx.base_url(req));
     }
 
@@ -196,7 +196,7 @@ public:
     std::pair<std::string, std::string> items(const http_request& req, const std::string& id,
                                               const std::string* feature_id) const
     {
-        const auto cat = m_ctx.catalog();
+        const auto cat = m_ctx.catalog(req);
         const core::layer& l = find(*cat, id);
         const auto versions = versions_for(l, req);
         const core::layer_version* v = versions.empty() ? nullptr : versions.front();
@@ -398,6 +398,9 @@ private:
             }
         }
         q += (q.empty() ? "?" : "&") + std::string("offset=") + std::to_string(offset);
+        if (req.caller.key_in_query) { // a client that pages by these links sends no header either
+            q += "&key=" + encode_query_param(req.caller.api_key);
+        }
         return q;
     }
 

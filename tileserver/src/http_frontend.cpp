@@ -387,6 +387,7 @@ private:
         }
         m_request.remote_addr = m_remote;
         m_request.path_params.clear();
+        m_request.caller = {};
         m_keep_alive = m_keep_alive && msg.keep_alive() && !m_fe.stopping;
         m_http10 = msg.version() == 10;
         m_response.reset();

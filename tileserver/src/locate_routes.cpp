@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace onemap::tileserver {
 
 namespace {
@@ -34,9 +36,27 @@ public:
         const bool with_boundary = parse_flag(req, "boundary");
         const std::string date = requested_date(req);
         const auto loc = m_state.locator_now();
-        const auto hits = loc->locate(lon, lat, date);
-        if (hits.empty() || hits.back().level != loc->levels().back().level) {
-            std::string detail = "no " + loc->levels().back().level + " covers the point (";
+        // Levels whose layer the caller may not see are left out; the finest it may see must
+        // cover the point.
+        const auto rules = m_state.rules();
+        const caller who = server_state::caller_of(req);
+        const locate_level* finest = nullptr;
+        for (const auto& l : loc->levels()) {
+            if (rules->visible(l.layer, who)) {
+                finest = &l;
+            }
+        }
+        if (finest == nullptr) {
+            rules->require(loc->levels().back().layer, who);
+        }
+        auto hits = loc->locate(lon, lat, date);
+        if (rules->restricts()) {
+            hits.erase(std::remove_if(hits.begin(), hits.end(),
+                                      [&](const located& h) { return !rules->visible(h.layer, who); }),
+                       hits.end());
+        }
+        if (hits.empty() || hits.back().level != finest->level) {
+            std::string detail = "no " + finest->level + " covers the point (";
             append_fixed(detail, lon, 7);
             detail += ", ";
             append_fixed(detail, lat, 7);
@@ -85,6 +105,7 @@ public:
             simplify = parse_coordinate(req, "simplify", 0, 10000);
         }
         const auto loc = m_state.locator_now();
+        m_state.rules()->require(loc->levels().back().layer, server_state::caller_of(req));
         const auto hit = loc->find(code, date);
         if (!hit) {
             throw not_found("no " + loc->levels().back().level + " '" + code + "' on " + date);
@@ -101,6 +122,7 @@ public:
     {
         const std::string date = requested_date(req);
         const auto loc = m_state.locator_now();
+        m_state.rules()->require(loc->levels().back().layer, server_state::caller_of(req));
         if (!loc->find(code, date)) {
             throw not_found("no " + loc->levels().back().level + " '" + code + "' on " + date);
         }

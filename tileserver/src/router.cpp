@@ -30,7 +30,13 @@ struct route {
     bool rest = false; ///< the pattern ends in "/*"
     route_handler handler;
     route_options options;
+    std::vector<std::size_t> layer_captures; ///< captures that name a layer (request_hook)
 };
+
+bool names_layer(const std::string& capture)
+{
+    return capture == "tileset" || capture == "layer" || capture == "collectionId";
+}
 
 // Request text reaches SQL parameters, JSON and XML: what is not UTF-8 is refused here, for
 // every route, naming the parameter.
@@ -195,6 +201,23 @@ struct router::impl {
     std::unordered_map<std::string, std::size_t> exact_get;  ///< GET routes without parameters, by path
     std::unordered_map<std::string, std::size_t> exact_post; ///< POST routes without parameters, by path
     std::string cors_origin = "*";
+    request_hook before;
+    response_hook after;
+
+    // The layers a request names, for the request hook.
+    static std::vector<std::string> named_layers(const route& r, const http_request& req)
+    {
+        std::vector<std::string> out;
+        for (const auto i : r.layer_captures) {
+            out.push_back(req.path_params.at(i));
+        }
+        for (const auto& [name, value] : req.params) {
+            if (iequals(name, "layer")) {
+                out.push_back(value);
+            }
+        }
+        return out;
+    }
 
     void add(http_method method, std::string_view pattern, route_handler handler, route_options options)
     {
@@ -210,8 +233,17 @@ struct router::impl {
             parts.pop_back();
         }
         bool literal = !r.rest;
+        std::size_t captures = 0;
         for (const auto& s : parts) {
             r.segments.push_back(parse_segment(s, r.pattern));
+            for (const auto& p : r.segments.back()) {
+                if (p.kind != piece_kind::literal) {
+                    if (names_layer(p.text)) {
+                        r.layer_captures.push_back(captures);
+                    }
+                    ++captures;
+                }
+            }
             literal = literal && r.segments.back().size() <= 1 &&
                       (r.segments.back().empty() || r.segments.back().front().kind == piece_kind::literal);
         }
@@ -320,6 +352,12 @@ void router::del(std::string_view pattern, route_handler handler, route_options 
     m_impl->add(http_method::del, pattern, std::move(handler), options);
 }
 
+void router::set_hooks(request_hook before, response_hook after)
+{
+    m_impl->before = std::move(before);
+    m_impl->after = std::move(after);
+}
+
 void router::set_cors_origin(std::string origin)
 {
     m_impl->cors_origin = std::move(origin);
@@ -373,6 +411,9 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
             throw input_error(std::move(*bad));
         }
         check_utf8(req);
+        if (m_impl->before) {
+            m_impl->before(req, impl::named_layers(*r, req));
+        }
         r->handler(req, res);
     } catch (const core::would_block&) {
         res.reset();
@@ -380,6 +421,9 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
     } catch (...) {
         res.reset();
         r->options.on_error(res, std::current_exception());
+    }
+    if (m_impl->after) {
+        m_impl->after(req, res);
     }
     m_impl->add_cors(req, res);
     encode_response(req, res);

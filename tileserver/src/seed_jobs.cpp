@@ -152,6 +152,7 @@ std::string seed_job_status::json() const
         {"tileset", r.tileset},
         {"tms", r.tms != nullptr ? r.tms->id() : std::string()},
         {"format", r.format},
+        {"department", r.department.empty() ? nlohmann::json() : nlohmann::json(r.department)},
         {"bbox", {r.bbox.min_x, r.bbox.min_y, r.bbox.max_x, r.bbox.max_y}},
         {"minzoom", r.minzoom},
         {"maxzoom", r.maxzoom},

@@ -7,6 +7,7 @@
 
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/api_keys.hpp"
 #include "onemap/tileserver/features_api.hpp"
 #include "onemap/tileserver/http_frontend.hpp"
 #include "onemap/tileserver/wmts.hpp"
@@ -41,13 +42,72 @@ seed_jobs_config seed_config_of(const server_config& c)
     return j;
 }
 
+// Who is asking (the key's department), checked once per request before its handler; then
+// every layer the request names must be visible to it (401 without a key, 403 with one).
+void identify(server_state& s, http_request& req, const std::vector<std::string>& named)
+{
+    auto& c = req.caller;
+    if (!c.resolved) {
+        if (c.api_key.empty()) {
+            if (req.has_header("X-Onemap-Key")) {
+                c.api_key = req.get_header_value("X-Onemap-Key");
+            } else {
+                // The key parameter is taken out: no handler sees it, no link copies it by accident.
+                const auto it = std::find_if(req.params.begin(), req.params.end(),
+                                             [](const auto& p) { return p.first == "key"; });
+                if (it != req.params.end()) {
+                    c.api_key = std::move(it->second);
+                    c.key_in_query = true;
+                    req.params.erase(it);
+                    if (c.api_key.empty()) {
+                        throw unauthorized("the key parameter is empty");
+                    }
+                }
+            }
+            if (!c.key_in_query && req.has_header("X-Onemap-Key") && c.api_key.empty()) {
+                throw unauthorized("the X-Onemap-Key header is empty");
+            }
+        }
+        if (!c.api_key.empty()) {
+            c.department = s.keys.department_of(c.api_key); // may move the request to a worker
+        }
+        c.resolved = true;
+    }
+    const auto rules = s.rules();
+    if (!rules->restricts() || named.empty()) {
+        return;
+    }
+    const auto all = s.catalog();
+    for (const auto& name : named) {
+        if (core::find_public_layer(*all, name) != nullptr) {
+            rules->require(name, server_state::caller_of(req));
+        }
+    }
+}
+
+// When rights are configured, answers depend on who asks: shared caches must tell callers
+// apart, and must not keep a keyed caller's answer at all.
+void mark_private(const server_state& s, const http_request& req, http_response& res)
+{
+    if (!s.rules()->restricts()) {
+        return;
+    }
+    res.set_header("Vary", res.has_header("Vary") ? res.get_header_value("Vary") + ", X-Onemap-Key" : "X-Onemap-Key");
+    if (!req.caller.api_key.empty()) {
+        const std::string& cc = res.get_header_value("Cache-Control");
+        if (cc.compare(0, 6, "public") == 0) {
+            res.set_header("Cache-Control", "private" + cc.substr(6));
+        }
+    }
+}
+
 } // namespace
 
 struct server::impl {
     explicit impl(server_config c)
         : state(std::move(c)), admin(state.config.admin_token),
           jobs([s = &state](const seed_request& r, int level, std::uint64_t col, std::uint64_t row) -> std::size_t {
-                   const auto t = s->tile_named(r.tileset, r.format == "png" ? tile_format::png : tile_format::mvt,
+                   const auto t = s->tile_named(*s->catalog_for(r.department), r.tileset, r.format == "png" ? tile_format::png : tile_format::mvt,
                                                 *r.tms, level, col, row, r.date);
                    return t ? t->body.size() : 0;
                },
@@ -68,6 +128,8 @@ struct server::impl {
         };
         admin_ctx.access = &admin;
         admin_ctx.jobs = &jobs;
+        routes.set_hooks([s](http_request& req, const std::vector<std::string>& named) { identify(*s, req, named); },
+                         [s](const http_request& req, http_response& res) { mark_private(*s, req, res); });
         register_admin_routes(routes, state, admin_ctx);
         register_locate_routes(routes, state);
         register_tile_routes(routes, state);
@@ -75,12 +137,13 @@ struct server::impl {
 
         wmts_context wmts;
         wmts.pool = &state.pool;
-        wmts.catalog = [s] { return s->catalog(); };
+        wmts.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
+        wmts.key_query = [](const http_request& req) { return server_state::key_query(req); };
         wmts.tilesets = &state.tilesets;
-        wmts.tile = [s](const std::string& name, tile_format format, const core::tile_matrix_set& tms, int level,
+        wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tile_format format, const core::tile_matrix_set& tms, int level,
                         std::uint64_t col, std::uint64_t row, const std::string& date) {
-            return s->tile_named(name, format, tms, level, col, row, date);
+            return s->tile_named(layers, name, format, tms, level, col, row, date);
         };
         wmts.send_tile = [](const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,
                             const char* content_type) { server_state::send_tile(req, res, tile, content_type); };
@@ -89,7 +152,7 @@ struct server::impl {
         features_context features;
         features.pool = &state.pool;
         features.limits.max_response_bytes = state.config.ogc_max_response_bytes;
-        features.catalog = [s] { return s->catalog(); };
+        features.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         features.base_url = [s](const http_request& req) { return s->base_url(req); };
         register_features_api(routes, std::move(features));
     }
@@ -110,6 +173,19 @@ struct server::impl {
                     impl& self;
                     server& owner;
                 } rx(*conn, *this, owner);
+                struct key_receiver : pqxx::notification_receiver {
+                    key_receiver(pqxx::connection_base& c, key_directory& k)
+                        : pqxx::notification_receiver(c, KEYS_CHANNEL), keys(k)
+                    {
+                    }
+                    void operator()(const std::string& payload, int) override
+                    {
+                        log().info("API key {} revoked: forgetting the keys this server knew", payload);
+                        keys.forget_all();
+                    }
+                    key_directory& keys;
+                } keys_rx(*conn, state.keys);
+                state.keys.forget_all(); // a revocation may have been missed while not listening
                 owner.reload_catalog(); // anything published while we were not listening
                 while (!stopping) {
                     conn->await_notification(0, 200000);

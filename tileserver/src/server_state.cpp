@@ -19,7 +19,33 @@ server_state::server_state(server_config c)
     if (!config.config_path.empty()) {
         tilesets = read_tilesets(config.config_path);
         locate_levels = read_locate_levels(config.config_path);
+        rules_snapshot.store(std::make_shared<const access_rules>(access_rules::read(config.config_path)));
     }
+}
+
+catalog_ptr server_state::catalog_for(const std::string& department) const
+{
+    catalog_ptr base = catalog();
+    auto r = rules();
+    if (!r->restricts()) {
+        return base;
+    }
+    const std::lock_guard<std::mutex> lock(m_views_mutex);
+    if (m_views.base != base || m_views.rules != r) {
+        m_views.by_department.clear();
+        m_views.base = base;
+        m_views.rules = r;
+    }
+    auto& view = m_views.by_department[department];
+    if (!view) {
+        view = visible_catalog(std::move(base), *r, caller{department});
+    }
+    return view;
+}
+
+std::string server_state::key_query(const http_request& req)
+{
+    return req.caller.key_in_query ? "key=" + encode_query_param(req.caller.api_key) : std::string();
 }
 
 server_state::~server_state() = default;
@@ -178,19 +204,19 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
                      [&] { return tiles.render_layers(plan.picks, tms, level, col, row); });
 }
 
-std::shared_ptr<const cached_tile> server_state::tile_named(const std::string& name, tile_format format,
+std::shared_ptr<const cached_tile> server_state::tile_named(const std::vector<core::layer>& layers,
+                                                            const std::string& name, tile_format format,
                                                             const core::tile_matrix_set& tms, int level,
                                                             std::uint64_t col, std::uint64_t row,
                                                             const std::string& date)
 {
-    const auto pinned = catalog();
     const tileset_config* composite = find_tileset(name);
-    const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, name) : nullptr;
+    const core::layer* layer = composite == nullptr ? core::find_public_layer(layers, name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no layer '" + name + "'");
     }
-    return format == tile_format::png ? raster_tile_for(*pinned, composite, layer, tms, level, col, row, date, 1)
-                                      : tile_for(*pinned, composite, layer, tms, level, col, row, date);
+    return format == tile_format::png ? raster_tile_for(layers, composite, layer, tms, level, col, row, date, 1)
+                                      : tile_for(layers, composite, layer, tms, level, col, row, date);
 }
 
 void server_state::send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

@@ -6,7 +6,9 @@
 #include "onemap/core/db.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 #include "onemap/render/glyphs.hpp"
+#include "onemap/tileserver/access.hpp"
 #include "onemap/tileserver/http_message.hpp"
+#include "onemap/tileserver/key_directory.hpp"
 #include "onemap/tileserver/locator.hpp"
 #include "onemap/tileserver/raster_service.hpp"
 #include "onemap/tileserver/router.hpp"
@@ -20,7 +22,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace onemap::tileserver {
@@ -33,7 +37,18 @@ struct server_state {
     server_state& operator=(const server_state&) = delete;
     ~server_state();
 
+    /// Every published layer: for the server's own work (publishes, seeding the public view).
     catalog_ptr catalog() const { return snapshot.load(); }
+    /// The catalog as the caller of `req` sees it (access.hpp): what it may not see is not public.
+    catalog_ptr catalog_for(const http_request& req) const { return catalog_for(req.caller.department); }
+    /// The catalog as a caller of `department` ("" = without a key) sees it.
+    catalog_ptr catalog_for(const std::string& department) const;
+    std::shared_ptr<const access_rules> rules() const { return rules_snapshot.load(); }
+    static caller caller_of(const http_request& req) { return caller{req.caller.department}; }
+    /// `key=…` when the caller presented its key as a query parameter, else "": the links a
+    /// document writes for that caller carry it (a client that could not send the header for
+    /// the document cannot for the tiles either).
+    static std::string key_query(const http_request& req);
     const tileset_config* find_tileset(const std::string& name) const;
     /// The locator in service. \throws not_found when no locate: section is configured.
     std::shared_ptr<const locator> locator_now() const;
@@ -52,7 +67,8 @@ struct server_state {
                                                        const core::tile_matrix_set& tms, int level, std::uint64_t col,
                                                        std::uint64_t row, const std::string& date, double pixel_ratio);
     /// A tile (layer or composite by name) in either format, for WMTS and seeding.
-    std::shared_ptr<const cached_tile> tile_named(const std::string& name, tile_format format,
+    std::shared_ptr<const cached_tile> tile_named(const std::vector<core::layer>& layers, const std::string& name,
+                                                  tile_format format,
                                                   const core::tile_matrix_set& tms, int level, std::uint64_t col,
                                                   std::uint64_t row, const std::string& date);
     /// Writes a tile with its ETag (If-None-Match → 304), gzip when accepted, 204 when empty;
@@ -72,6 +88,18 @@ struct server_state {
     shared_snapshot<locator> locate_snapshot;
     shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};
     std::atomic<std::uint64_t> reloads{0};
+    shared_snapshot<access_rules> rules_snapshot{std::make_shared<const access_rules>()};
+    key_directory keys{pool};
+
+private:
+    // The catalog per view, made again when the catalog or the rules change.
+    struct view_cache {
+        catalog_ptr base;
+        std::shared_ptr<const access_rules> rules;
+        std::unordered_map<std::string, catalog_ptr> by_department;
+    };
+    mutable std::mutex m_views_mutex;
+    mutable view_cache m_views;
 };
 
 // Each capability's routes, one file each.

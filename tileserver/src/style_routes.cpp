@@ -15,6 +15,52 @@
 
 namespace onemap::tileserver {
 
+namespace {
+
+// The style as the caller may use it: without the style layers drawing a layer it may not see,
+// and with its key in the sources' URLs when it came as ?key= (MapLibre then asks with it).
+std::string for_caller(const server_state& s, const http_request& req, std::string text)
+{
+    const auto rules = s.rules();
+    const std::string key = server_state::key_query(req);
+    if (!rules->restricts() && key.empty()) {
+        return text;
+    }
+    nlohmann::json style = nlohmann::json::parse(text, nullptr, false);
+    if (style.is_discarded() || !style.is_object()) {
+        return text; // the renderer reports a broken style file; nothing in it to hide
+    }
+    if (rules->restricts() && style.contains("layers") && style["layers"].is_array()) {
+        const auto all = s.catalog();
+        const caller who = server_state::caller_of(req);
+        auto& layers = style["layers"];
+        nlohmann::json kept = nlohmann::json::array();
+        for (auto& l : layers) {
+            const auto source_layer = l.is_object() ? l.find("source-layer") : l.end();
+            if (source_layer != l.end() && source_layer->is_string()) {
+                const std::string name = source_layer->get<std::string>();
+                if (core::find_public_layer(*all, name) != nullptr && !rules->visible(name, who)) {
+                    continue;
+                }
+            }
+            kept.push_back(std::move(l));
+        }
+        layers = std::move(kept);
+    }
+    if (!key.empty() && style.contains("sources") && style["sources"].is_object()) {
+        for (auto& [name, source] : style["sources"].items()) {
+            if (source.is_object() && source.contains("url") && source["url"].is_string()) {
+                std::string url = source["url"].get<std::string>();
+                url += (url.find('?') == std::string::npos ? "?" : "&") + key;
+                source["url"] = url;
+            }
+        }
+    }
+    return style.dump();
+}
+
+} // namespace
+
 void register_style_routes(router& routes, server_state& state)
 {
     server_state* s = &state;
@@ -41,7 +87,7 @@ void register_style_routes(router& routes, server_state& state)
             text.replace(at, 8, base);
         }
         res.set_header("Cache-Control", "public, max-age=60");
-        res.set_content(std::move(text), JSON_TYPE);
+        res.set_content(for_caller(*s, req, std::move(text)), JSON_TYPE);
     });
     routes.get("/fonts.json", [s](const http_request&, http_response& res) {
         res.set_header("Cache-Control", "public, max-age=86400");

@@ -40,14 +40,15 @@ nlohmann::json fields_of(const core::layer_version* v, const tileset_member* mem
     return fields;
 }
 
-nlohmann::json tileset_list(const server_state& state)
+nlohmann::json tileset_list(const server_state& state, const http_request& req)
 {
     nlohmann::json tms = nlohmann::json::array();
     for (const auto* t : core::all_tile_matrix_sets()) {
         tms.push_back(t->id());
     }
     nlohmann::json sets = nlohmann::json::array();
-    for (const auto& l : *state.catalog()) {
+    const catalog_ptr visible = state.catalog_for(req);
+    for (const auto& l : *visible) {
         if (!l.is_public) {
             continue;
         }
@@ -62,7 +63,9 @@ nlohmann::json tileset_list(const server_state& state)
     for (const auto& t : state.tilesets) {
         nlohmann::json members = nlohmann::json::array();
         for (const auto& m : t.layers) {
-            members.push_back(m.layer);
+            if (core::find_public_layer(*visible, m.layer) != nullptr) {
+                members.push_back(m.layer);
+            }
         }
         sets.push_back({{"name", t.name}, {"title", t.title}, {"theme", "basemap"}, {"layers", members},
                         {"tile_matrix_sets", tms}, {"versions", nlohmann::json::array()}});
@@ -116,8 +119,12 @@ nlohmann::json tilejson(const server_state& state, const http_request& req, cons
         throw not_found("no tileset named '" + name + "'");
     }
     std::string url = state.base_url(req) + "/tiles/" + name + "/{z}/{x}/{y}.mvt";
-    if (req.has_param("datetime")) {
-        url += "?datetime=" + date;
+    std::string query = req.has_param("datetime") ? "datetime=" + date : "";
+    if (const std::string key = server_state::key_query(req); !key.empty()) {
+        query += (query.empty() ? "" : "&") + key;
+    }
+    if (!query.empty()) {
+        url += "?" + query;
     }
     nlohmann::json doc = {{"tilejson", "3.0.0"}, {"name", name},       {"description", title},
                           {"version", "1.0.0"},  {"scheme", "xyz"},    {"tiles", {url}},
@@ -134,7 +141,7 @@ void handle_tile(server_state& state, const http_request& req, http_response& re
                  const core::tile_matrix_set& tms, const std::string& z, const std::string& x, const std::string& y,
                  tile_format format = tile_format::mvt, double pixel_ratio = 1)
 {
-    const auto pinned = state.catalog();
+    const auto pinned = state.catalog_for(req);
     const tileset_config* composite = state.find_tileset(layer_name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, layer_name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
@@ -175,11 +182,11 @@ const core::tile_matrix_set& matrix_set(const std::string& id)
 void register_tile_routes(router& routes, server_state& state)
 {
     server_state* s = &state;
-    routes.get("/tiles", [s](const http_request&, http_response& res) {
-        res.set_content(tileset_list(*s).dump(), JSON_TYPE);
+    routes.get("/tiles", [s](const http_request& req, http_response& res) {
+        res.set_content(tileset_list(*s, req).dump(), JSON_TYPE);
     });
     routes.get("/tiles/{tileset}.json", [s](const http_request& req, http_response& res) {
-        const catalog_ptr pinned = s->catalog();
+        const catalog_ptr pinned = s->catalog_for(req);
         res.set_header("Cache-Control", "public, max-age=60");
         res.set_content(tilejson(*s, req, req.path_param(0), *pinned, requested_date(req)).dump(), JSON_TYPE);
     });

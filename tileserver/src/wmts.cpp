@@ -245,10 +245,13 @@ public:
 
     std::string capabilities(const http_request& req) const
     {
-        const catalog_ptr pinned = m_ctx.catalog();
+        const catalog_ptr pinned = m_ctx.catalog(req);
         const std::string base = m_ctx.base_url(req);
-        const std::string kvp_url = base + "/wmts?";
+        // A key given as ?key= goes into every URL: QGIS builds its requests from these.
+        const std::string key = m_ctx.key_query ? m_ctx.key_query(req) : std::string();
+        const std::string kvp_url = base + "/wmts?" + (key.empty() ? "" : key + "&");
         const std::string rest_url = base + "/wmts/1.0.0/";
+        const std::string rest_query = key.empty() ? "" : "?" + key;
         std::string x;
         x.reserve(1 << 20);
         x += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -280,17 +283,18 @@ public:
         }
         x += "  </ows:OperationsMetadata>\n  <Contents>\n";
         for (const auto& l : layers(*pinned)) {
-            append_layer(x, l, rest_url);
+            append_layer(x, l, rest_url, rest_query);
         }
         for (const auto* tms : core::all_tile_matrix_sets()) {
             append_tile_matrix_set(x, *tms);
         }
-        x += "  </Contents>\n  <ServiceMetadataURL xlink:href=\"" + xml_escape(rest_url) +
-             "WMTSCapabilities.xml\"/>\n</Capabilities>\n";
+        x += "  </Contents>\n  <ServiceMetadataURL xlink:href=\"" +
+             xml_escape(rest_url + "WMTSCapabilities.xml" + rest_query) + "\"/>\n</Capabilities>\n";
         return x;
     }
 
-    static void append_layer(std::string& x, const wmts_layer& l, const std::string& rest_url)
+    static void append_layer(std::string& x, const wmts_layer& l, const std::string& rest_url,
+                             const std::string& query)
     {
         std::optional<core::box> bbox;
         std::set<std::string> dates;
@@ -359,13 +363,13 @@ public:
         }
         const std::string prefix = rest_url + l.name + "/{Style}/{time}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}";
         x += "      <ResourceURL format=\"" + std::string(PNG) + "\" resourceType=\"tile\" template=\"" +
-             xml_escape(prefix) + ".png\"/>\n";
+             xml_escape(prefix + ".png" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(MVT) + "\" resourceType=\"tile\" template=\"" +
-             xml_escape(prefix) + ".mvt\"/>\n";
+             xml_escape(prefix + ".mvt" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(JSON) + "\" resourceType=\"FeatureInfo\" template=\"" +
-             xml_escape(prefix) + "/{J}/{I}.json\"/>\n";
+             xml_escape(prefix + "/{J}/{I}.json" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(HTML) + "\" resourceType=\"FeatureInfo\" template=\"" +
-             xml_escape(prefix) + "/{J}/{I}.html\"/>\n";
+             xml_escape(prefix + "/{J}/{I}.html" + query) + "\"/>\n";
         x += "    </Layer>\n";
     }
 
@@ -453,9 +457,9 @@ public:
 
     void get_tile(const http_request& req, http_response& res, const wmts_tile_request& a, tile_format format) const
     {
-        const catalog_ptr pinned = m_ctx.catalog();
+        const catalog_ptr pinned = m_ctx.catalog(req);
         const resolved_tile t = resolve(a, *pinned);
-        const auto tile = m_ctx.tile(a.layer, format, *t.tms, t.level, t.col, t.row, t.date);
+        const auto tile = m_ctx.tile(*pinned, a.layer, format, *t.tms, t.level, t.col, t.row, t.date);
         res.set_header("Cache-Control", "public, max-age=300");
         if (!tile) {
             res.status = 204; // GDAL, QGIS and OpenLayers read 204 as an empty tile
@@ -465,10 +469,10 @@ public:
     }
 
     // Features under pixel (i, j) of a tile, nearest first, from each layer drawn there.
-    void feature_info(http_response& res, const wmts_tile_request& a, const std::string& i_text,
-                      const std::string& j_text, bool html) const
+    void feature_info(const http_request& req, http_response& res, const wmts_tile_request& a,
+                      const std::string& i_text, const std::string& j_text, bool html) const
     {
-        const catalog_ptr pinned = m_ctx.catalog();
+        const catalog_ptr pinned = m_ctx.catalog(req);
         const resolved_tile t = resolve(a, *pinned);
         const auto i = parse_index(i_text, "I");
         const auto j = parse_index(j_text, "J");
@@ -629,7 +633,7 @@ public:
         if (info != JSON && info != HTML && info != "application/geo+json") {
             throw input_error("INFOFORMAT", std::string("INFOFORMAT must be ") + JSON + " or " + HTML + ", got '" + info + "'");
         }
-        feature_info(res, a, p.required("I"), p.required("J"), info == HTML);
+        feature_info(req, res, a, p.required("I"), p.required("J"), info == HTML);
     }
 
 private:
@@ -675,7 +679,7 @@ void register_wmts(router& routes, wmts_context ctx)
         routes.get(
             address + "/{j}/{i}.{format:json|html}",
             [service, address_of, n](const http_request& req, http_response& res) {
-                service->feature_info(res, address_of(req), req.path_param(n + 1), req.path_param(n),
+                service->feature_info(req, res, address_of(req), req.path_param(n + 1), req.path_param(n),
                                       req.path_param(n + 2) == "html");
             },
             ows);

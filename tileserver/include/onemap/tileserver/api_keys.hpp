@@ -23,6 +23,9 @@ inline constexpr std::size_t KEY_CHARS = 3 + 43;
 /// The characters of a key shown by `keys list` and in logs to tell keys apart (prefix and 8).
 inline constexpr std::size_t KEY_SHOWN_CHARS = 3 + 8;
 
+/// Channel `revoke_key` NOTIFYs (payload: the key's id) when its transaction commits.
+inline constexpr const char* KEYS_CHANNEL = "onemap_keys";
+
 /// Whether `key` has the form of a key (prefix, length, base64url alphabet). Checked before a
 /// key is hashed, so that a request cannot make the server hash megabytes.
 bool well_formed_key(std::string_view key) noexcept;

@@ -22,7 +22,8 @@ struct features_limits {
 
 struct features_context {
     core::connection_pool* pool = nullptr;
-    std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
+    /// The catalog as the request's caller sees it (what it may not see is not public).
+    std::function<std::shared_ptr<const std::vector<core::layer>>(const http_request&)> catalog;
     std::function<std::string(const http_request&)> base_url;
     features_limits limits;
 };

@@ -25,6 +25,13 @@ struct http_request {
     std::string body;
     std::string remote_addr;
     std::vector<std::string> path_params; ///< captures of the matched route, in pattern order
+    /// Who is asking (issue 15), set by the router's request hook before the handler runs.
+    struct caller_info {
+        bool resolved = false;   ///< the key (if any) has been checked
+        std::string api_key;     ///< as presented (X-Onemap-Key, or the `key` parameter)
+        bool key_in_query = false; ///< it came as `?key=`: links written for this caller carry it
+        std::string department;  ///< the key's department; "" without a key
+    } caller;
 
     bool has_param(std::string_view name) const noexcept;
     /// The first value of a query parameter; "" when absent.

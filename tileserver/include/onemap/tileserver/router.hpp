@@ -31,6 +31,14 @@ struct route_options {
 
 enum class dispatch_result { done, needs_worker };
 
+/// Runs before every route's handler, inside its error mapping (what it throws is answered as
+/// the route answers errors; core::would_block moves the request to a worker and runs it again
+/// there): who is asking, and may they see the layers the request names — the captures called
+/// `tileset`, `layer` or `collectionId` and a `layer` query parameter in any case (WMTS KVP).
+using request_hook = std::function<void(http_request&, const std::vector<std::string>& named_layers)>;
+/// Runs on every answer a route gave (errors included), before CORS and content coding.
+using response_hook = std::function<void(const http_request&, http_response&)>;
+
 class router {
 public:
     router();
@@ -48,6 +56,8 @@ public:
     void get(std::string_view pattern, route_handler handler, route_options options = {});
     void post(std::string_view pattern, route_handler handler, route_options options = {});
     void del(std::string_view pattern, route_handler handler, route_options options = {});
+
+    void set_hooks(request_hook before, response_hook after);
 
     /// Access-Control-Allow-Origin on every answer; "" sends no CORS headers.
     void set_cors_origin(std::string origin);

@@ -29,6 +29,7 @@ struct seed_request {
     int maxzoom = 0;
     std::string date;                             ///< YYYY-MM-DD the tiles are drawn for
     std::string format = "mvt";                   ///< "mvt" or "png"
+    std::string department;                       ///< whose view is drawn ("" = without a key)
     /// Tiles drawn together (a PNG metatile's side): each aligned block is visited whole before
     /// the next, so its other tiles are cache hits however small the cache.
     std::uint64_t block = 1;

@@ -22,11 +22,14 @@ enum class tile_format { png, mvt };
 
 struct wmts_context {
     core::connection_pool* pool = nullptr;
-    std::function<std::shared_ptr<const std::vector<core::layer>>()> catalog;
+    /// The catalog as the request's caller sees it (what it may not see is not public).
+    std::function<std::shared_ptr<const std::vector<core::layer>>(const http_request&)> catalog;
     std::function<std::string(const http_request&)> base_url;
+    /// `key=…` when the caller's key came as a query parameter: added to every URL written.
+    std::function<std::string(const http_request&)> key_query;
     const std::vector<tileset_config>* tilesets = nullptr;
-    /// The tile of a layer or composite on a date; nullptr when nothing is drawn there.
-    std::function<std::shared_ptr<const cached_tile>(const std::string& name, tile_format format,
+    /// The tile of a layer or composite of `catalog` on a date; nullptr when nothing is drawn there.
+    std::function<std::shared_ptr<const cached_tile>(const std::vector<core::layer>& catalog, const std::string& name, tile_format format,
                                                      const core::tile_matrix_set& tms, int level, std::uint64_t col,
                                                      std::uint64_t row, const std::string& date)>
         tile;

@@ -1,0 +1,422 @@
+// Departments and layer rights (issue 15) against the real server on the samples: keys made by
+// `onemap-server keys create`, rights from the departments:/access: sections of the config, and
+// a matrix of callers × layers × endpoints asserting exactly who sees what — a layer asked for
+// by name (401 without a key, 403 naming it with a key lacking the right), composite MVT and PNG
+// tiles drawn without what the caller may not see (two callers asking for the same tile one
+// after the other get different tiles), TileJSON, styles, WMTS capabilities, GetTile and
+// GetFeatureInfo, OGC API items, /locate and /grids; revoked, unknown and malformed keys; a
+// revocation reaching the running server.
+#include "mvt_decode.hpp"
+#include "sample_points.hpp"
+#include "server_process.hpp"
+#include "tempdb.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+using namespace onemap;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// Rights on top of the shipped tilesets: farmland for natural resources only, the reservoirs
+// for water only, the grid for any key.
+const char* RIGHTS = R"(
+departments:
+  - id: natural_resources
+    name: 自然资源和规划局
+  - id: water
+    name: 水利局
+access:
+  default: public
+  layers:
+    basic_farmland: {departments: [natural_resources]}
+    reservoir: {departments: [water]}
+    grid: internal
+)";
+
+std::string keys_command(const std::string& args, std::string* out)
+{
+    const int rc = test::run_command(test::server_exe() + " --db '" + test::db().conninfo() + "' keys " + args, out);
+    EXPECT_EQ(rc, 0) << *out;
+    return *out;
+}
+
+std::string new_key(const std::string& department)
+{
+    std::string out;
+    keys_command("create --department " + department, &out);
+    std::smatch m;
+    static const std::regex key_re("om_[A-Za-z0-9_-]{43}");
+    EXPECT_TRUE(std::regex_search(out, m, key_re)) << out;
+    return m.str();
+}
+
+std::string xyz(int z, double lon, double lat)
+{
+    const double r = lat * M_PI / 180.0;
+    const auto x = static_cast<long long>((lon + 180.0) / 360.0 * std::ldexp(1.0, z));
+    const auto y =
+        static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * std::ldexp(1.0, z));
+    return std::to_string(z) + "/" + std::to_string(x) + "/" + std::to_string(y);
+}
+
+struct tile_xy {
+    long long x = 0;
+    long long y = 0;
+};
+
+tile_xy tile_of(int z, double lon, double lat)
+{
+    const double r = lat * M_PI / 180.0;
+    return {static_cast<long long>((lon + 180.0) / 360.0 * std::ldexp(1.0, z)),
+            static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * std::ldexp(1.0, z))};
+}
+
+std::vector<std::string> layer_names(const std::string& mvt)
+{
+    std::vector<std::string> out;
+    for (const auto& l : test::decode_tile(mvt)) {
+        out.push_back(l.name);
+    }
+    return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s)
+{
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+class access_http : public ::testing::Test {
+protected:
+    struct who {
+        const char* label;
+        std::string key; ///< "" = no key
+    };
+
+    static void SetUpTestSuite()
+    {
+        std::string out;
+        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
+        // The shipped config with rights added.
+        std::ifstream shipped(test::source_dir() + "/tileserver/onemap.yaml");
+        std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+        s_config = ::testing::TempDir() + "onemap-access.yaml";
+        std::ofstream(s_config) << text << RIGHTS;
+        s_nr = new_key("natural_resources");
+        s_water = new_key("water");
+        s_server = new test::server_process(test::db().conninfo(),
+                                            {"--config", s_config, "--styles", test::source_dir() + "/styles"});
+        // A point inside both a farmland parcel and a reservoir's neighbourhood is not needed:
+        // a farmland parcel inside a grid cell is.
+        s_farmland = test::point_of(
+            "SELECT ST_PointOnSurface(f.geom) FROM onemap_data.basic_farmland__v1 f WHERE EXISTS (SELECT 1 FROM "
+            "onemap_data.grid__v2 g WHERE ST_Contains(g.geom, ST_PointOnSurface(f.geom))) ORDER BY ST_Area(f.geom) "
+            "DESC LIMIT 1");
+        s_grid_code = test::query_value("SELECT wgbm FROM onemap_data.grid__v2 ORDER BY wgbm LIMIT 1");
+    }
+    static void TearDownTestSuite()
+    {
+        delete s_server;
+        s_server = nullptr;
+    }
+
+    static httplib::Result get(const std::string& path, const std::string& key, bool as_query = false)
+    {
+        auto c = s_server->client();
+        if (key.empty()) {
+            return c.Get(path);
+        }
+        if (as_query) {
+            return c.Get(path + (path.find('?') == std::string::npos ? "?" : "&") + "key=" + key);
+        }
+        return c.Get(path, httplib::Headers{{"X-Onemap-Key", key}});
+    }
+
+    // 401 without a key, 403 naming the layer with one lacking the right, `ok` with the right.
+    static void expect_guarded(const std::string& path, const std::string& layer, const std::string& right_key,
+                               const std::string& wrong_key, std::initializer_list<int> ok = {200})
+    {
+        auto none = get(path, "");
+        ASSERT_TRUE(none) << path;
+        EXPECT_EQ(none->status, 401) << path << ": " << none->body;
+        EXPECT_NE(none->body.find(layer), std::string::npos) << path << ": " << none->body;
+        auto wrong = get(path, wrong_key);
+        ASSERT_TRUE(wrong) << path;
+        EXPECT_EQ(wrong->status, 403) << path << ": " << wrong->body;
+        EXPECT_NE(wrong->body.find(layer), std::string::npos) << path << ": " << wrong->body;
+        auto right = get(path, right_key);
+        ASSERT_TRUE(right) << path;
+        EXPECT_TRUE(std::find(ok.begin(), ok.end(), right->status) != ok.end())
+            << path << ": " << right->status << " " << right->body.substr(0, 300);
+    }
+
+    static inline test::server_process* s_server = nullptr;
+    static inline std::string s_config;
+    static inline std::string s_nr;    ///< natural_resources: farmland and the grid
+    static inline std::string s_water; ///< water: reservoirs and the grid
+    static inline test::lonlat s_farmland;
+    static inline std::string s_grid_code;
+};
+
+TEST_F(access_http, a_layer_asked_for_by_name_is_401_without_a_key_and_403_naming_it_without_the_right)
+{
+    const std::string tile = xyz(14, s_farmland.lon, s_farmland.lat);
+    expect_guarded("/tiles/basic_farmland/" + tile + ".mvt", "basic_farmland", s_nr, s_water);
+    expect_guarded("/tiles/basic_farmland/" + tile + ".png", "basic_farmland", s_nr, s_water);
+    expect_guarded("/tiles/basic_farmland.json", "basic_farmland", s_nr, s_water);
+    expect_guarded("/tiles/reservoir.json", "reservoir", s_water, s_nr);
+    expect_guarded("/ogc/collections/basic_farmland/items?limit=1", "basic_farmland", s_nr, s_water);
+    expect_guarded("/ogc/collections/basic_farmland", "basic_farmland", s_nr, s_water);
+    const tile_xy t = tile_of(14, s_farmland.lon, s_farmland.lat);
+    expect_guarded("/wmts/1.0.0/basic_farmland/default/WebMercatorQuad/14/" + std::to_string(t.y) + "/" +
+                       std::to_string(t.x) + ".png",
+                   "basic_farmland", s_nr, s_water, {200});
+    // The grid is internal: any key.
+    auto none = get("/tiles/grid.json", "");
+    EXPECT_EQ(none->status, 401);
+    EXPECT_EQ(get("/tiles/grid.json", s_water)->status, 200);
+    EXPECT_EQ(get("/tiles/grid.json", s_nr)->status, 200);
+    // Public layers need nothing.
+    EXPECT_EQ(get("/tiles/dltb.json", "")->status, 200);
+    EXPECT_EQ(get("/ogc/collections/river/items?limit=1", "")->status, 200);
+}
+
+TEST_F(access_http, wmts_kvp_get_tile_and_feature_info_are_guarded_with_ows_exceptions)
+{
+    const tile_xy t = tile_of(14, s_farmland.lon, s_farmland.lat);
+    const std::string x = std::to_string(t.x);
+    const std::string y = std::to_string(t.y);
+    const std::string kvp = "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basic_farmland&STYLE=default"
+                            "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=14&TILEROW=" +
+                            y + "&TILECOL=" + x + "&FORMAT=image/png";
+    auto none = get(kvp, "");
+    EXPECT_EQ(none->status, 401) << none->body;
+    EXPECT_NE(none->body.find("ExceptionReport"), std::string::npos) << none->body;
+    EXPECT_NE(none->body.find("basic_farmland"), std::string::npos) << none->body;
+    auto wrong = get(kvp, s_water, true);
+    EXPECT_EQ(wrong->status, 403) << wrong->body;
+    auto right = get(kvp, s_nr, true);
+    EXPECT_EQ(right->status, 200) << right->body;
+    EXPECT_EQ(right->get_header_value("Content-Type"), "image/png");
+}
+
+TEST_F(access_http, composite_tiles_leave_out_what_the_caller_may_not_see_and_are_never_shared_across_rights)
+{
+    const std::string path = "/tiles/basemap/" + xyz(14, s_farmland.lon, s_farmland.lat) + ".mvt";
+    // The one with every right first: its tile is in the cache when the others ask.
+    auto nr = get(path, s_nr);
+    ASSERT_EQ(nr->status, 200);
+    const auto nr_layers = layer_names(nr->body);
+    EXPECT_TRUE(has(nr_layers, "basic_farmland"));
+    EXPECT_TRUE(has(nr_layers, "grid"));
+    auto none = get(path, "");
+    ASSERT_EQ(none->status, 200);
+    const auto none_layers = layer_names(none->body);
+    EXPECT_FALSE(has(none_layers, "basic_farmland"));
+    EXPECT_FALSE(has(none_layers, "grid"));
+    EXPECT_TRUE(has(none_layers, "dltb"));
+    auto water = get(path, s_water);
+    const auto water_layers = layer_names(water->body);
+    EXPECT_FALSE(has(water_layers, "basic_farmland"));
+    EXPECT_TRUE(has(water_layers, "grid"));
+    EXPECT_NE(nr->get_header_value("ETag"), none->get_header_value("ETag"));
+    // The same caller again is a cache hit with the same bytes (rights do not defeat the cache).
+    auto again = get(path, "");
+    EXPECT_EQ(again->body, none->body);
+    // Answers that depend on the caller say so to shared caches.
+    EXPECT_NE(none->get_header_value("Vary").find("X-Onemap-Key"), std::string::npos);
+    EXPECT_EQ(nr->get_header_value("Cache-Control").rfind("private", 0), 0U) << nr->get_header_value("Cache-Control");
+    EXPECT_EQ(none->get_header_value("Cache-Control").rfind("public", 0), 0U);
+
+    // PNG: the farmland is drawn for natural resources only, whichever asks first.
+    const std::string png = "/tiles/basemap/" + xyz(13, s_farmland.lon, s_farmland.lat) + ".png";
+    auto png_none = get(png, "");
+    auto png_nr = get(png, s_nr);
+    auto png_none_again = get(png, "");
+    ASSERT_EQ(png_none->status, 200);
+    ASSERT_EQ(png_nr->status, 200);
+    EXPECT_TRUE(png_none->body != png_nr->body) << "the farmland outlines and grid lines are drawn for nr only";
+    EXPECT_TRUE(png_none->body == png_none_again->body);
+
+    // WMTS GetTile of the basemap (KVP, key as a parameter as QGIS sends it).
+    const tile_xy t = tile_of(14, s_farmland.lon, s_farmland.lat);
+    const std::string x = std::to_string(t.x);
+    const std::string y = std::to_string(t.y);
+    const std::string kvp = "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
+                            "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=14&TILEROW=" +
+                            y + "&TILECOL=" + x + "&FORMAT=application/vnd.mapbox-vector-tile";
+    EXPECT_FALSE(has(layer_names(get(kvp, "")->body), "basic_farmland"));
+    EXPECT_TRUE(has(layer_names(get(kvp, s_nr, true)->body), "basic_farmland"));
+}
+
+TEST_F(access_http, feature_info_on_the_basemap_reports_only_visible_layers)
+{
+    // Pixel of the farmland point inside its z14 tile.
+    const double n = std::ldexp(1.0, 14);
+    const double fx = (s_farmland.lon + 180.0) / 360.0 * n;
+    const double r = s_farmland.lat * M_PI / 180.0;
+    const double fy = (1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * n;
+    const int i = static_cast<int>((fx - std::floor(fx)) * 256);
+    const int j = static_cast<int>((fy - std::floor(fy)) * 256);
+    const std::string path = "/wmts/1.0.0/basemap/default/WebMercatorQuad/14/" +
+                             std::to_string(static_cast<long long>(fy)) + "/" +
+                             std::to_string(static_cast<long long>(fx)) + "/" + std::to_string(j) + "/" +
+                             std::to_string(i) + ".json";
+    auto nr = get(path, s_nr);
+    ASSERT_EQ(nr->status, 200) << nr->body;
+    EXPECT_NE(nr->body.find("basic_farmland"), std::string::npos) << nr->body.substr(0, 500);
+    auto none = get(path, "");
+    ASSERT_EQ(none->status, 200) << none->body;
+    EXPECT_EQ(none->body.find("basic_farmland"), std::string::npos) << none->body.substr(0, 500);
+    EXPECT_EQ(none->body.find("\"grid\""), std::string::npos) << none->body.substr(0, 500);
+}
+
+TEST_F(access_http, documents_list_only_what_the_caller_may_see_and_carry_a_query_key)
+{
+    // TileJSON of the basemap.
+    auto ids = [](const std::string& body) {
+        std::vector<std::string> out;
+        const json doc = json::parse(body);
+        for (const auto& l : doc["vector_layers"]) {
+            out.push_back(l["id"].get<std::string>());
+        }
+        return out;
+    };
+    const auto none_ids = ids(get("/tiles/basemap.json", "")->body);
+    EXPECT_FALSE(has(none_ids, "basic_farmland"));
+    EXPECT_FALSE(has(none_ids, "reservoir"));
+    EXPECT_FALSE(has(none_ids, "grid"));
+    EXPECT_TRUE(has(none_ids, "dltb"));
+    const auto water_ids = ids(get("/tiles/basemap.json", s_water)->body);
+    EXPECT_TRUE(has(water_ids, "reservoir"));
+    EXPECT_TRUE(has(water_ids, "grid"));
+    EXPECT_FALSE(has(water_ids, "basic_farmland"));
+    // A key given as ?key= is written into the tile URLs (MapLibre asks for them as given).
+    const auto tj = json::parse(get("/tiles/basemap.json", s_nr, true)->body);
+    EXPECT_NE(tj["tiles"][0].get<std::string>().find("key=" + s_nr), std::string::npos) << tj["tiles"];
+    EXPECT_EQ(json::parse(get("/tiles/basemap.json", s_nr)->body)["tiles"][0].get<std::string>().find("key="),
+              std::string::npos);
+
+    // The tileset list.
+    auto names = [](const std::string& body) {
+        std::vector<std::string> out;
+        const json doc = json::parse(body);
+        for (const auto& t : doc["tilesets"]) {
+            out.push_back(t["name"].get<std::string>());
+            if (t["name"] == "basemap") {
+                for (const auto& m : t["layers"]) {
+                    out.push_back("basemap:" + m.get<std::string>());
+                }
+            }
+        }
+        return out;
+    };
+    const auto listed = names(get("/tiles", "")->body);
+    EXPECT_FALSE(has(listed, "basic_farmland"));
+    EXPECT_FALSE(has(listed, "basemap:basic_farmland"));
+    EXPECT_TRUE(has(listed, "dltb"));
+    EXPECT_TRUE(has(names(get("/tiles", s_nr)->body), "basemap:basic_farmland"));
+
+    // The style: layers drawing a hidden source-layer are dropped.
+    auto style_layers = [](const std::string& body) {
+        std::vector<std::string> out;
+        const json doc = json::parse(body);
+        for (const auto& l : doc["layers"]) {
+            if (l.contains("source-layer")) {
+                out.push_back(l["source-layer"].get<std::string>());
+            }
+        }
+        return out;
+    };
+    EXPECT_FALSE(has(style_layers(get("/styles/basemap.json", "")->body), "basic_farmland"));
+    EXPECT_TRUE(has(style_layers(get("/styles/basemap.json", s_nr)->body), "basic_farmland"));
+    const auto style = json::parse(get("/styles/basemap.json", s_nr, true)->body);
+    EXPECT_NE(style["sources"]["onemap"]["url"].get<std::string>().find("key=" + s_nr), std::string::npos);
+
+    // WMTS capabilities: absent layers, and the key in every URL when it came as ?key=.
+    const auto caps_none = get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", "")->body;
+    EXPECT_EQ(caps_none.find("<ows:Identifier>basic_farmland</ows:Identifier>"), std::string::npos);
+    EXPECT_EQ(caps_none.find("<ows:Identifier>grid</ows:Identifier>"), std::string::npos);
+    EXPECT_NE(caps_none.find("<ows:Identifier>dltb</ows:Identifier>"), std::string::npos);
+    const auto caps_nr = get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", s_nr, true)->body;
+    EXPECT_NE(caps_nr.find("<ows:Identifier>basic_farmland</ows:Identifier>"), std::string::npos);
+    EXPECT_NE(caps_nr.find(".png?key=" + s_nr), std::string::npos);
+    EXPECT_NE(caps_nr.find("/wmts?key=" + s_nr + "&amp;"), std::string::npos);
+    EXPECT_EQ(caps_nr.find("<ows:Identifier>reservoir</ows:Identifier>"), std::string::npos);
+
+    // OGC API collections.
+    const auto collections = get("/ogc/collections", "")->body;
+    EXPECT_EQ(collections.find("\"basic_farmland\""), std::string::npos);
+    EXPECT_NE(get("/ogc/collections", s_nr)->body.find("\"basic_farmland\""), std::string::npos);
+}
+
+TEST_F(access_http, locate_leaves_out_levels_the_caller_may_not_see_and_grids_need_a_key)
+{
+    const std::string q = "/locate?lon=" + std::to_string(s_farmland.lon) + "&lat=" + std::to_string(s_farmland.lat);
+    auto none = get(q, "");
+    ASSERT_EQ(none->status, 200) << none->body;
+    const auto levels_none = json::parse(none->body)["levels"];
+    EXPECT_EQ(levels_none, json({"county", "town", "village"}));
+    auto keyed = get(q, s_water);
+    ASSERT_EQ(keyed->status, 200) << keyed->body;
+    EXPECT_EQ(json::parse(keyed->body)["levels"], json({"county", "town", "village", "grid"}));
+
+    EXPECT_EQ(get("/grids/" + s_grid_code, "")->status, 401);
+    EXPECT_EQ(get("/grids/" + s_grid_code, s_water)->status, 200);
+    EXPECT_EQ(get("/grids/" + s_grid_code + "/neighbors", "")->status, 401);
+}
+
+TEST_F(access_http, unknown_malformed_and_revoked_keys_are_401_never_the_public_view)
+{
+    const std::string unknown = "om_" + std::string(43, 'A');
+    for (const std::string& bad : {unknown, std::string("om_short"), std::string("not a key")}) {
+        auto res = get("/tiles/dltb.json", bad);
+        EXPECT_EQ(res->status, 401) << bad << ": " << res->body;
+        EXPECT_EQ(get("/tiles/dltb.json", bad, true)->status, 401) << bad;
+    }
+    EXPECT_EQ(get("/tiles/dltb.json?key=", "")->status, 401);
+
+    // A key in use, revoked: the server forgets it on the revocation's notification.
+    const std::string key = new_key("water");
+    ASSERT_EQ(get("/tiles/reservoir.json", key)->status, 200);
+    std::string out;
+    keys_command("list", &out);
+    std::smatch m;
+    const std::regex id_re("\\{\"created_at\":[^\\n]*\"department\":\"water\",\"id\":([0-9]+),\"key\":\"" +
+                           key.substr(0, 11));
+    ASSERT_TRUE(std::regex_search(out, m, id_re)) << out;
+    keys_command("revoke " + m[1].str(), &out);
+    int status = 0;
+    for (int i = 0; i < 50 && status != 401; ++i) {
+        status = get("/tiles/reservoir.json", key)->status;
+        if (status != 401) {
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+    EXPECT_EQ(status, 401) << "a revoked key must stop working within seconds (NOTIFY onemap_keys)";
+    EXPECT_EQ(get("/tiles/reservoir.json", s_water)->status, 200) << "other keys of the department still work";
+}
+
+TEST_F(access_http, the_server_refuses_rights_naming_an_unknown_department_with_the_line)
+{
+    const std::string path = ::testing::TempDir() + "onemap-bad-access.yaml";
+    std::ofstream(path) << "tilesets: []\ndepartments:\n  - id: water\naccess:\n  layers:\n    grid: {departments: "
+                           "[watre]}\n";
+    std::string out;
+    const int rc = test::run_command(test::server_exe() + " --db '" + test::db().conninfo() + "' --port 0 --config " +
+                                         path + " 2>&1",
+                                     &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find(path + ":6: access.layers.grid.departments: unknown department 'watre'"), std::string::npos)
+        << out;
+}
+
+} // namespace
