@@ -130,7 +130,7 @@ std::string with_connect_timeout(std::string conninfo, int seconds)
 } // namespace
 
 connection_pool::connection_pool(std::string conninfo, std::size_t size, pool_limits limits)
-    : m_conninfo(with_connect_timeout(std::move(conninfo), limits.connect_timeout_s)), m_limits(limits),
+    : m_conninfo(with_connect_timeout(std::move(conninfo), limits.connect_timeout_s)), m_limits(limits), m_size(size),
       m_free_slots(size)
 {
 }
@@ -147,9 +147,15 @@ connection_pool::lease connection_pool::acquire()
     may_block();
     std::unique_lock<std::mutex> lock(m_mutex);
     const auto available = [this] { return !m_idle.empty() || m_free_slots > 0; };
+    ++m_waiting;
+    bool got = true;
     if (m_limits.acquire_timeout.count() <= 0) {
         m_available.wait(lock, available);
-    } else if (!m_available.wait_for(lock, m_limits.acquire_timeout, available)) {
+    } else {
+        got = m_available.wait_for(lock, m_limits.acquire_timeout, available);
+    }
+    --m_waiting;
+    if (!got) {
         throw timeout_error("--db-wait-timeout-ms", "no database connection came free within " +
                                                         std::to_string(m_limits.acquire_timeout.count()) +
                                                         " ms (--db-wait-timeout-ms): the server is busy; try again");
@@ -177,6 +183,29 @@ connection_pool::lease connection_pool::acquire()
         m_available.notify_one();
         throw;
     }
+}
+
+connection_pool::stats_type connection_pool::stats() const
+{
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    stats_type s;
+    s.size = m_size;
+    s.idle = m_idle.size();
+    s.in_use = m_size - m_free_slots - m_idle.size();
+    s.waiting = m_waiting;
+    return s;
+}
+
+void connection_pool::drop_idle()
+{
+    std::vector<std::unique_ptr<pqxx::connection>> dropped;
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        m_free_slots += m_idle.size();
+        dropped.swap(m_idle);
+        m_available.notify_all();
+    }
+    // Closed outside the lock: closing a broken connection may wait for its socket.
 }
 
 void connection_pool::give_back(std::unique_ptr<pqxx::connection> conn)

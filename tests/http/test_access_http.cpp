@@ -15,9 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 using namespace onemap;
@@ -112,8 +114,11 @@ protected:
         std::ofstream(s_config) << text << RIGHTS;
         s_nr = new_key("natural_resources");
         s_water = new_key("water");
-        s_server = new test::server_process(test::db().conninfo(),
-                                            {"--config", s_config, "--styles", test::source_dir() + "/styles"});
+        s_access_log = ::testing::TempDir() + "onemap-access.log";
+        std::remove(s_access_log.c_str());
+        s_server = new test::server_process(test::db().conninfo(), {"--config", s_config, "--styles",
+                                                                    test::source_dir() + "/styles", "--access-log",
+                                                                    s_access_log});
         // A point inside both a farmland parcel and a reservoir's neighbourhood is not needed:
         // a farmland parcel inside a grid cell is.
         s_farmland = test::point_of(
@@ -160,6 +165,7 @@ protected:
 
     static inline test::server_process* s_server = nullptr;
     static inline std::string s_config;
+    static inline std::string s_access_log;
     static inline std::string s_nr;    ///< natural_resources: farmland and the grid
     static inline std::string s_water; ///< water: reservoirs and the grid
     static inline test::lonlat s_farmland;
@@ -417,6 +423,103 @@ TEST_F(access_http, the_server_refuses_rights_naming_an_unknown_department_with_
     EXPECT_NE(rc, 0);
     EXPECT_NE(out.find(path + ":6: access.layers.grid.departments: unknown department 'watre'"), std::string::npos)
         << out;
+}
+
+} // namespace
+
+namespace {
+
+// /metrics through python3-prometheus-client's parser: every sample by name and labels.
+json scrape(test::server_process& server)
+{
+    auto res = server.client().Get("/metrics");
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0U);
+    const std::string file = ::testing::TempDir() + "onemap-metrics.txt";
+    std::ofstream(file) << res->body;
+    std::string out;
+    EXPECT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/http/prom_parse.py < " + file, &out), 0)
+        << out;
+    return json::parse(out);
+}
+
+double sample(const json& samples, const std::string& key)
+{
+    return samples.contains(key) ? samples[key].get<double>() : 0.0;
+}
+
+TEST_F(access_http, metrics_parse_and_move_as_requests_are_made)
+{
+    const json before = scrape(*s_server);
+    const std::string route = "/tiles/{tileset}/{z}/{x}/{y}.mvt";
+    const std::string ok = "onemap_http_requests_total{route=" + route + ",status=200}";
+    const std::string path = "/tiles/dltb/" + xyz(16, s_farmland.lon, s_farmland.lat) + ".mvt";
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(get(path, "")->status, 200);
+    }
+    EXPECT_EQ(get("/tiles/basic_farmland.json", s_water)->status, 403);
+    EXPECT_EQ(get("/no/such/thing", "")->status, 404);
+    const json after = scrape(*s_server);
+    EXPECT_EQ(sample(after, ok) - sample(before, ok), 5) << after.dump(1).substr(0, 2000);
+    EXPECT_EQ(sample(after, "onemap_http_request_duration_seconds_count{route=" + route + "}") -
+                  sample(before, "onemap_http_request_duration_seconds_count{route=" + route + "}"),
+              5);
+    EXPECT_GE(sample(after, "onemap_tile_build_seconds_count{format=mvt,tileset=dltb,zoom=16}"), 1);
+    EXPECT_GE(sample(after, "onemap_tile_cache_total{event=hit}") - sample(before, "onemap_tile_cache_total{event=hit}"),
+              4);
+    EXPECT_EQ(sample(after, "onemap_rights_denials_total{layer=basic_farmland,status=403}") -
+                  sample(before, "onemap_rights_denials_total{layer=basic_farmland,status=403}"),
+              1);
+    EXPECT_EQ(sample(after, "onemap_http_requests_total{route=none,status=404}") -
+                  sample(before, "onemap_http_requests_total{route=none,status=404}"),
+              1);
+    EXPECT_GT(sample(after, "onemap_db_pool_connections{state=size}"), 0);
+    EXPECT_TRUE(after.contains("onemap_db_pool_connections{state=in_use}"));
+    EXPECT_TRUE(after.contains("onemap_db_pool_connections{state=waiting}"));
+    EXPECT_GT(sample(after, "onemap_tile_cache_bytes{}"), 0);
+    EXPECT_EQ(sample(after, "onemap_ready{}"), 1);
+    EXPECT_TRUE(after.contains("onemap_publishes_seen_total{}"));
+
+    auto ready = get("/ready", "");
+    EXPECT_EQ(ready->status, 200) << ready->body;
+    EXPECT_EQ(json::parse(ready->body)["ready"], true);
+}
+
+TEST_F(access_http, the_access_log_has_a_json_line_per_request_with_the_department_and_never_a_key)
+{
+    const std::string marker = "access-log-probe-0123";
+    auto res = s_server->client().Get("/tiles/basic_farmland.json?key=" + s_nr,
+                                      httplib::Headers{{"X-Request-Id", marker}});
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("X-Request-Id"), marker);
+    EXPECT_EQ(get("/tiles/basic_farmland.json", "")->status, 401);
+    // Written by the log's own thread: wait for the line.
+    json line;
+    std::string text;
+    for (int i = 0; i < 50 && line.is_null(); ++i) {
+        std::ifstream in(s_access_log);
+        text.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::istringstream lines(text);
+        for (std::string l; std::getline(lines, l);) {
+            if (l.find(marker) != std::string::npos) {
+                line = json::parse(l);
+            }
+        }
+        if (line.is_null()) {
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+    ASSERT_FALSE(line.is_null()) << text.substr(0, 2000);
+    EXPECT_EQ(line["department"], "natural_resources");
+    EXPECT_EQ(line["route"], "/tiles/{tileset}.json");
+    EXPECT_EQ(line["layer"], "basic_farmland");
+    EXPECT_EQ(line["status"], 200);
+    EXPECT_GT(line["bytes"].get<long long>(), 0);
+    EXPECT_GE(line["ms"].get<double>(), 0);
+    EXPECT_TRUE(line.contains("time"));
+    EXPECT_EQ(text.find(s_nr), std::string::npos) << "a key must never reach the access log";
+    EXPECT_EQ(text.find(s_water), std::string::npos);
+    EXPECT_NE(text.find("\"status\":401"), std::string::npos);
 }
 
 } // namespace

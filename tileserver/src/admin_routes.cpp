@@ -88,6 +88,40 @@ void register_admin_routes(router& routes, server_state& state, const admin_cont
     routes.get("/health", [](const http_request&, http_response& res) {
         res.set_content("{\"status\":\"ok\"}", JSON_TYPE);
     });
+    // Ready: the catalog is loaded and the database reachable (the publish listener is
+    // connected and has re-read the catalog since it last lost the database). A balancer takes
+    // a server that is not ready out of rotation; it still answers what needs no database.
+    routes.get("/ready", [s](const http_request&, http_response& res) {
+        const bool catalog = s->reloads.load() > 0;
+        const bool database = !s->config.listen_for_publish || s->listening.load();
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(nlohmann::json({{"ready", catalog && database},
+                                        {"catalog_loaded", catalog},
+                                        {"database_reachable", database}})
+                            .dump(),
+                        JSON_TYPE);
+        if (!(catalog && database)) {
+            res.status = 503;
+            res.set_header("Retry-After", "1");
+        }
+    });
+    routes.get("/metrics", [s, open = admin.open_connections](const http_request&, http_response& res) {
+        const auto c = s->cache.stats();
+        const auto p = s->pool.stats();
+        scrape_values v;
+        v.cache_hits = c.hits;
+        v.cache_misses = c.misses;
+        v.cache_evictions = c.evictions;
+        v.cache_bytes = c.bytes;
+        v.cache_entries = c.entries;
+        v.pool_size = p.size;
+        v.pool_in_use = p.in_use;
+        v.pool_waiting = p.waiting;
+        v.connections_open = open ? open() : 0;
+        v.ready = s->reloads.load() > 0 && (!s->config.listen_for_publish || s->listening.load());
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(s->metrics.scrape(v), "text/plain; version=0.0.4; charset=utf-8");
+    });
     routes.get("/stats", [s, counters = admin.frontend_counters](const http_request&, http_response& res) {
         const auto c = s->cache.stats();
         const auto metatiles = s->raster.metatiles_drawn();

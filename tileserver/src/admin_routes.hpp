@@ -1,5 +1,5 @@
 #pragma once
-// Operations: /health and /stats (public), and the admin API behind admin_access: seeding the
+// Operations: /health, /ready, /metrics and /stats (public), and the admin API behind admin_access: seeding the
 // tile cache as jobs (POST /admin/seed, GET /admin/jobs[/{id}], DELETE /admin/jobs/{id}).
 #include "server_state.hpp"
 
@@ -14,6 +14,7 @@ namespace onemap::tileserver {
 
 struct admin_context {
     std::function<std::string()> frontend_counters; ///< JSON object of the front end's counters
+    std::function<std::size_t()> open_connections;  ///< HTTP connections open now
     const admin_access* access = nullptr;
     seed_jobs* jobs = nullptr;
 };

@@ -388,6 +388,10 @@ private:
         m_request.remote_addr = m_remote;
         m_request.path_params.clear();
         m_request.caller = {};
+        m_request.received = std::chrono::steady_clock::now();
+        m_request.route = {};
+        m_request.layer.clear();
+        m_request.request_id.clear();
         m_keep_alive = m_keep_alive && msg.keep_alive() && !m_fe.stopping;
         m_http10 = msg.version() == 10;
         m_response.reset();

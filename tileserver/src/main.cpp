@@ -196,6 +196,12 @@ int serve(int argc, char** argv)
                    "a request waiting longer for another's computation of the same tile gets 503 with Retry-After")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    app.add_option("--access-log", config.access_log,
+                   "one JSON line per request (time, id, department, route, layer, status, bytes, ms): a file "
+                   "appended to, or - for standard output");
+    app.add_option("--slow-request-ms", config.slow_request_ms, "requests slower than this are logged as warnings")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     // `onemap-server seed …` asks a running server to fill its cache (its cache is in-process).
     auto* seed = app.add_subcommand("seed", "fill a running server's tile cache over a bbox and zoom range");
     std::string seed_url = "http://127.0.0.1:8080";
@@ -212,8 +218,8 @@ int serve(int argc, char** argv)
     seed->add_option("--format", seed_format, "mvt or png")->check(CLI::IsMember({"mvt", "png"}))->capture_default_str();
     seed->add_option("--admin-token-file", admin_token_file, "file holding the admin token (else ONEMAP_ADMIN_TOKEN)");
     // `onemap-server keys …`: departments' API keys in the database (--db), for every server.
-    auto* keys = app.add_subcommand("keys", "make, list and revoke departments' API keys (in the database; the server "
-                                            "does not check them yet: rights per layer come with issue 15)");
+    auto* keys = app.add_subcommand("keys", "make, list and revoke departments' API keys (in the database, shared by "
+                                            "every server; a revocation reaches running servers at once)");
     keys->require_subcommand(1)->fallthrough();
     std::string key_department;
     std::string key_note;

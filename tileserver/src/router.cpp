@@ -401,18 +401,26 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
         }
         m_impl->add_cors(req, res);
         encode_response(req, res);
+        if (m_impl->after) {
+            m_impl->after(req, res);
+        }
         return dispatch_result::done;
     }
     if (r->options.where == run_on::worker && !on_worker) {
         return dispatch_result::needs_worker;
     }
+    req.route = r->pattern;
     try {
         if (bad) {
             throw input_error(std::move(*bad));
         }
         check_utf8(req);
         if (m_impl->before) {
-            m_impl->before(req, impl::named_layers(*r, req));
+            const auto named = impl::named_layers(*r, req);
+            if (!named.empty()) {
+                req.layer = named.front();
+            }
+            m_impl->before(req, named);
         }
         r->handler(req, res);
     } catch (const core::would_block&) {
@@ -422,11 +430,11 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
         res.reset();
         r->options.on_error(res, std::current_exception());
     }
+    m_impl->add_cors(req, res);
+    encode_response(req, res);
     if (m_impl->after) {
         m_impl->after(req, res);
     }
-    m_impl->add_cors(req, res);
-    encode_response(req, res);
     return dispatch_result::done;
 }
 

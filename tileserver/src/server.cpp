@@ -7,7 +7,9 @@
 
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/access_log.hpp"
 #include "onemap/tileserver/api_keys.hpp"
+#include "onemap/tileserver/http_errors.hpp"
 #include "onemap/tileserver/features_api.hpp"
 #include "onemap/tileserver/http_frontend.hpp"
 #include "onemap/tileserver/wmts.hpp"
@@ -17,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -101,6 +105,94 @@ void mark_private(const server_state& s, const http_request& req, http_response&
     }
 }
 
+// X-Request-Id as the client (or a proxy) sent it when it is a sane token, else one of ours.
+std::string request_id(const http_request& req)
+{
+    const std::string& sent = req.get_header_value("X-Request-Id");
+    if (!sent.empty() && sent.size() <= 64 && std::all_of(sent.begin(), sent.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_' || c == '.';
+        })) {
+        return sent;
+    }
+    static const std::uint64_t process = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    static std::atomic<std::uint64_t> counter{0};
+    char id[40];
+    std::snprintf(id, sizeof id, "%08llx-%llx", static_cast<unsigned long long>(process & 0xffffffffULL),
+                  static_cast<unsigned long long>(counter.fetch_add(1, std::memory_order_relaxed)));
+    return id;
+}
+
+std::string utc_now_iso()
+{
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return text;
+}
+
+// Every answer: its request id, caller-dependent caching, metrics, the access log line and,
+// when slow, a warning naming route, layer and time.
+void after_answer(server_state& s, access_log* log_out, const http_request& req, http_response& res)
+{
+    mark_private(s, req, res);
+    const std::string id = request_id(req);
+    res.set_header("X-Request-Id", id);
+    const double seconds =
+        req.received == std::chrono::steady_clock::time_point{}
+            ? 0.0
+            : std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received).count();
+    s.metrics.request(req.route, res.status, seconds);
+    if ((res.status == 401 || res.status == 403) && req.route.compare(0, 6, "/admin") != 0) {
+        s.metrics.denied(req.layer, res.status);
+    }
+    const double ms = seconds * 1000;
+    if (ms > s.config.slow_request_ms) {
+        log().warn("slow request {}: {} {} layer '{}' {:.0f} ms (status {})", id, req.route.empty() ? "-" : req.route,
+                   req.path, req.layer, ms, res.status);
+    }
+    if (log_out == nullptr) {
+        return;
+    }
+    std::string line;
+    line.reserve(256);
+    line += "{\"time\":\"";
+    line += utc_now_iso();
+    line += "\",\"id\":";
+    append_json_string(line, id);
+    line += ",\"department\":";
+    if (req.caller.department.empty()) {
+        line += "null";
+    } else {
+        append_json_string(line, req.caller.department);
+    }
+    line += ",\"remote\":";
+    append_json_string(line, req.remote_addr);
+    line += ",\"method\":";
+    append_json_string(line, req.method == http_method::head ? "HEAD" : req.method == http_method::post ? "POST" : req.method == http_method::del ? "DELETE" : "GET");
+    line += ",\"route\":";
+    append_json_string(line, req.route);
+    line += ",\"path\":"; // never the query: it may hold a key
+    append_json_string(line, req.path);
+    line += ",\"layer\":";
+    if (req.layer.empty()) {
+        line += "null";
+    } else {
+        append_json_string(line, req.layer);
+    }
+    line += ",\"status\":" + std::to_string(res.status);
+    line += ",\"bytes\":" + std::to_string(res.content().size());
+    line += ",\"ms\":";
+    append_fixed(line, ms, 3);
+    line += '}';
+    log_out->write(std::move(line));
+}
+
 } // namespace
 
 struct server::impl {
@@ -127,9 +219,15 @@ struct server::impl {
                 .dump();
         };
         admin_ctx.access = &admin;
+        admin_ctx.open_connections = [this] { return frontend ? frontend->stats().open : std::size_t{0}; };
         admin_ctx.jobs = &jobs;
+        if (!state.config.access_log.empty()) {
+            requests_log = std::make_unique<access_log>(state.config.access_log);
+        }
         routes.set_hooks([s](http_request& req, const std::vector<std::string>& named) { identify(*s, req, named); },
-                         [s](const http_request& req, http_response& res) { mark_private(*s, req, res); });
+                         [s, out = requests_log.get()](const http_request& req, http_response& res) {
+                             after_answer(*s, out, req, res);
+                         });
         register_admin_routes(routes, state, admin_ctx);
         register_locate_routes(routes, state);
         register_tile_routes(routes, state);
@@ -161,6 +259,7 @@ struct server::impl {
     // drop only the cached tiles of that layer inside the changed bbox.
     void listen_loop(server& owner)
     {
+        bool lost = false;
         while (!stopping) {
             try {
                 auto conn = core::connect(state.config.db);
@@ -186,11 +285,21 @@ struct server::impl {
                     key_directory& keys;
                 } keys_rx(*conn, state.keys);
                 state.keys.forget_all(); // a revocation may have been missed while not listening
+                if (lost) {
+                    state.pool.drop_idle(); // the database went away: every idle connection is broken
+                }
                 owner.reload_catalog(); // anything published while we were not listening
+                state.listening = true;
+                if (lost) {
+                    log().info("database reachable again: catalog re-read, listening for publishes");
+                    lost = false;
+                }
                 while (!stopping) {
                     conn->await_notification(0, 200000);
                 }
             } catch (const std::exception& e) {
+                state.listening = false;
+                lost = true;
                 log().warn("publish listener: {}; retrying in 2 s", e.what());
                 for (int i = 0; i < 20 && !stopping; ++i) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -245,12 +354,14 @@ struct server::impl {
                                                                      });
                 return state.cache.carry(layer, from_version, version, changed, retired, swap);
             });
+        state.metrics.publish_seen();
         if (!layer.empty()) {
             log().info("published {} version {}: {} cached tiles carried over", layer, version, carried);
         }
     }
 
     server_state state;
+    std::unique_ptr<access_log> requests_log; // before the routes that write to it
     admin_access admin;
     seed_jobs jobs; // before the front end: its workers run the jobs' tasks until joined
     router routes;

@@ -159,7 +159,8 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
     const core::box reach = raster_service::reach_lonlat(tms, mt, pixel_ratio);
     return cache.get(key, reach, [&] {
         // One drawing per metatile: the flight is named by everything but the tile's column and row.
-        return raster.tile_png(
+        const auto start = std::chrono::steady_clock::now();
+        std::string drawn = raster.tile_png(
             tile_key{prefix, plan.drawn}.str(), *style, plan.picks, tms, level, col, row, pixel_ratio,
             [&](std::uint64_t c, std::uint64_t r, std::string&& png) { cache.put(key_of(c, r), reach, std::move(png)); },
             [&]() -> std::optional<std::string> {
@@ -168,6 +169,9 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                 }
                 return std::nullopt;
             });
+        metrics.tile_built(name, level, "png",
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return drawn;
     });
 }
 
@@ -200,8 +204,13 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
         return cached;
     }
     const core::mvt::tile_projection proj(tms, level, col, row);
-    return cache.get(key, proj.query_bounds_lonlat(),
-                     [&] { return tiles.render_layers(plan.picks, tms, level, col, row); });
+    return cache.get(key, proj.query_bounds_lonlat(), [&] {
+        const auto start = std::chrono::steady_clock::now();
+        std::string mvt = tiles.render_layers(plan.picks, tms, level, col, row);
+        metrics.tile_built(name, level, "mvt",
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return mvt;
+    });
 }
 
 std::shared_ptr<const cached_tile> server_state::tile_named(const std::vector<core::layer>& layers,

@@ -9,6 +9,7 @@
 #include "onemap/tileserver/access.hpp"
 #include "onemap/tileserver/http_message.hpp"
 #include "onemap/tileserver/key_directory.hpp"
+#include "onemap/tileserver/metrics.hpp"
 #include "onemap/tileserver/locator.hpp"
 #include "onemap/tileserver/raster_service.hpp"
 #include "onemap/tileserver/router.hpp"
@@ -90,6 +91,10 @@ struct server_state {
     std::atomic<std::uint64_t> reloads{0};
     shared_snapshot<access_rules> rules_snapshot{std::make_shared<const access_rules>()};
     key_directory keys{pool};
+    server_metrics metrics;
+    /// The publish listener is connected and has read the catalog since: the database is
+    /// reachable and what it published is known (GET /ready).
+    std::atomic<bool> listening{false};
 
 private:
     // The catalog per view, made again when the catalog or the rules change.

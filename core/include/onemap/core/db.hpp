@@ -71,6 +71,16 @@ public:
     /// past it; db_error when a new connection cannot be opened; would_block on an event loop.
     lease acquire();
     const pool_limits& limits() const noexcept { return m_limits; }
+
+    struct stats_type {
+        std::size_t size = 0;    ///< connections the pool may hold
+        std::size_t in_use = 0;  ///< leased now
+        std::size_t idle = 0;    ///< open and free
+        std::size_t waiting = 0; ///< requests waiting for one
+    };
+    stats_type stats() const;
+    /// Closes the idle connections: after the database came back, they are all broken.
+    void drop_idle();
     const std::string& conninfo() const noexcept { return m_conninfo; }
 
 private:
@@ -78,8 +88,10 @@ private:
 
     std::string m_conninfo;
     pool_limits m_limits;
-    std::mutex m_mutex;
+    mutable std::mutex m_mutex;
     std::condition_variable m_available;
+    std::size_t m_size;
+    std::size_t m_waiting = 0;
     std::vector<std::unique_ptr<pqxx::connection>> m_idle;
     std::size_t m_free_slots;
 };

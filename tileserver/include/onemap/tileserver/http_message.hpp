@@ -4,6 +4,7 @@
 // fills the http_response, and the front end writes it.
 #include <cstddef>
 #include <memory>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,11 @@ struct http_request {
         bool key_in_query = false; ///< it came as `?key=`: links written for this caller carry it
         std::string department;  ///< the key's department; "" without a key
     } caller;
+    // For the access log and metrics.
+    std::chrono::steady_clock::time_point received{}; ///< when its header was read
+    std::string_view route;                           ///< the matched route's pattern ("" = none)
+    std::string layer;                                ///< the first layer it names ("" = none)
+    std::string request_id;                           ///< X-Request-Id as sent (if sane), else made
 
     bool has_param(std::string_view name) const noexcept;
     /// The first value of a query parameter; "" when absent.

@@ -36,7 +36,8 @@ enum class dispatch_result { done, needs_worker };
 /// there): who is asking, and may they see the layers the request names — the captures called
 /// `tileset`, `layer` or `collectionId` and a `layer` query parameter in any case (WMTS KVP).
 using request_hook = std::function<void(http_request&, const std::vector<std::string>& named_layers)>;
-/// Runs on every answer a route gave (errors included), before CORS and content coding.
+/// Runs on every answer (errors, 404 and 405 included; not OPTIONS), after CORS and content
+/// coding: the access log, metrics, and headers that depend on the caller.
 using response_hook = std::function<void(const http_request&, http_response&)>;
 
 class router {

@@ -37,6 +37,8 @@ struct server_config {
     /// Bearer token of the /admin/* routes; "" = they answer 403 (admin_access.hpp).
     std::string admin_token;
     std::size_t seed_jobs = 1;    ///< seed jobs running at once; more wait in a queue of 16
+    std::string access_log;       ///< JSON line per request: a file, "-" = stdout, "" = none
+    int slow_request_ms = 1000;   ///< requests slower than this are logged as warnings
 };
 
 class server {
