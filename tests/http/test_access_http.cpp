@@ -523,3 +523,44 @@ TEST_F(access_http, the_access_log_has_a_json_line_per_request_with_the_departme
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(access_http, each_key_and_each_address_has_its_own_rate_with_429_and_retry_after)
+{
+    const std::string config = ::testing::TempDir() + "onemap-rates.yaml";
+    std::ofstream(config) << "tilesets: []\n"
+                          << RIGHTS
+                          << "rate_limits:\n  per_key: {per_second: 0.2, burst: 3}\n"
+                             "  per_address: {per_second: 0.2, burst: 5}\n";
+    test::server_process limited(test::db().conninfo(), {"--config", config});
+    auto c = limited.client();
+    const httplib::Headers nr{{"X-Onemap-Key", s_nr}};
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(c.Get("/tiles/dltb.json", nr)->status, 200) << i;
+    }
+    auto refused = c.Get("/tiles/dltb.json", nr);
+    EXPECT_EQ(refused->status, 429) << refused->body;
+    const int retry = std::atoi(refused->get_header_value("Retry-After").c_str());
+    EXPECT_GE(retry, 1);
+    EXPECT_LE(retry, 5);
+    EXPECT_NE(refused->body.find("rate"), std::string::npos) << refused->body;
+    // The same key as ?key= is the same bucket.
+    EXPECT_EQ(c.Get("/tiles/dltb.json?key=" + s_nr)->status, 429);
+    // Another key, and callers without a key (by address), count apart.
+    EXPECT_EQ(c.Get("/tiles/dltb.json", httplib::Headers{{"X-Onemap-Key", s_water}})->status, 200);
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(c.Get("/tiles/dltb.json")->status, 200) << i;
+    }
+    EXPECT_EQ(c.Get("/tiles/dltb.json")->status, 429);
+    // Operations' routes are never limited.
+    EXPECT_EQ(c.Get("/health")->status, 200);
+    EXPECT_EQ(c.Get("/ready")->status, 200);
+    // WMTS clients get an exception report with the same status.
+    auto wmts = c.Get("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities");
+    EXPECT_EQ(wmts->status, 429);
+    EXPECT_NE(wmts->body.find("ExceptionReport"), std::string::npos);
+    EXPECT_FALSE(wmts->get_header_value("Retry-After").empty());
+}
+
+} // namespace

@@ -82,6 +82,40 @@ access_rule parse_rule(const std::string& path, const YAML::Node& node, const st
     return rule;
 }
 
+rate_limit parse_rate(const std::string& path, const YAML::Node& node, const std::string& key)
+{
+    if (!node.IsMap()) {
+        fail(path, node, key, "must be {per_second: N, burst: M}");
+    }
+    rate_limit r;
+    for (const auto& entry : node) {
+        const std::string name = entry.first.Scalar();
+        double value = 0;
+        try {
+            value = entry.second.as<double>();
+        } catch (const YAML::Exception&) {
+            fail(path, entry.second, key + "." + name, "must be a number");
+        }
+        if (!(value > 0) || value > 1e9) {
+            fail(path, entry.second, key + "." + name, "must be a positive number");
+        }
+        if (name == "per_second") {
+            r.per_second = value;
+        } else if (name == "burst") {
+            r.burst = value;
+        } else {
+            fail(path, entry.first, key + "." + name, "unknown key (a rate has per_second and burst)");
+        }
+    }
+    if (r.per_second <= 0) {
+        fail(path, node, key + ".per_second", "is required");
+    }
+    if (r.burst <= 0) {
+        r.burst = std::max(1.0, r.per_second);
+    }
+    return r;
+}
+
 } // namespace
 
 const access_rule& access_rules::rule_for(std::string_view layer) const
@@ -155,6 +189,21 @@ access_rules access_rules::read(const std::string& path)
                 fail(path, d["id"], key + ".id", "department '" + info.id + "' is listed twice");
             }
             rules.m_departments.push_back(std::move(info));
+        }
+    }
+    if (const YAML::Node limits = doc["rate_limits"]) {
+        if (!limits.IsMap()) {
+            fail(path, limits, "rate_limits", "must hold per_key: and per_address:");
+        }
+        for (const auto& entry : limits) {
+            const std::string name = entry.first.Scalar();
+            if (name == "per_key") {
+                rules.m_per_key = parse_rate(path, entry.second, "rate_limits.per_key");
+            } else if (name == "per_address") {
+                rules.m_per_address = parse_rate(path, entry.second, "rate_limits.per_address");
+            } else {
+                fail(path, entry.first, "rate_limits." + name, "unknown key (rate_limits: has per_key: and per_address:)");
+            }
         }
     }
     const YAML::Node access = doc["access"];

@@ -157,6 +157,11 @@ error_answer classify_exception(std::exception_ptr error)
         a.kind = error_kind::forbidden;
         a.status = 403;
         a.detail = e.what();
+    } catch (const rate_limited& e) {
+        a.kind = error_kind::unavailable;
+        a.status = 429;
+        a.detail = e.what();
+        a.retry_after_s = e.retry_after_s();
     } catch (const timeout_error& e) {
         log().warn("{}", e.what());
         unavailable(e.what());

@@ -45,6 +45,13 @@ struct server_metrics::impl {
             .Name("onemap_rights_denials_total")
             .Help("Requests refused for want of a right to a layer (401 without a key, 403 with one)")
             .Register(*registry);
+    prometheus::Family<prometheus::Counter>& limited =
+        prometheus::BuildCounter()
+            .Name("onemap_rate_limited_total")
+            .Help("Requests refused with 429, by whose rate (a key's or an address's)")
+            .Register(*registry);
+    prometheus::Counter& limited_keys = limited.Add({{"by", "key"}});
+    prometheus::Counter& limited_addresses = limited.Add({{"by", "address"}});
     prometheus::Counter& publishes = prometheus::BuildCounter()
                                          .Name("onemap_publishes_seen_total")
                                          .Help("Layer versions published by the importer and taken in")
@@ -124,6 +131,11 @@ void server_metrics::tile_built(const std::string& tileset, int zoom, std::strin
         h = found;
     }
     h->Observe(seconds);
+}
+
+void server_metrics::rate_limited(bool keyed)
+{
+    (keyed ? m_impl->limited_keys : m_impl->limited_addresses).Increment();
 }
 
 void server_metrics::publish_seen()

@@ -46,6 +46,33 @@ seed_jobs_config seed_config_of(const server_config& c)
     return j;
 }
 
+// Per key, or per address without one; operations' own routes are never limited.
+void limit_rate(server_state& s, const http_request& req)
+{
+    const std::string_view route = req.route;
+    if (route == "/health" || route == "/ready" || route == "/metrics" || route.compare(0, 6, "/admin") == 0) {
+        return;
+    }
+    const auto rules = s.rules();
+    const bool keyed = !req.caller.api_key.empty();
+    const rate_limit& limit = keyed ? rules->per_key() : rules->per_address();
+    if (!limit.enabled()) {
+        return;
+    }
+    // Buckets are named by a hash of the key: the limiter never holds keys.
+    const std::string who = keyed ? "k" + std::to_string(std::hash<std::string>{}(req.caller.api_key))
+                                  : "a" + req.remote_addr;
+    if (const int wait = s.rates.take(who, limit); wait > 0) {
+        s.metrics.rate_limited(keyed);
+        char rate[32];
+        std::snprintf(rate, sizeof rate, "%g", limit.per_second);
+        throw rate_limited(std::string(keyed ? "this key" : "this address") + " is past its " + rate +
+                               " requests a second (rate_limits in the server's config); retry after " +
+                               std::to_string(wait) + " s",
+                           wait);
+    }
+}
+
 // Who is asking (the key's department), checked once per request before its handler; then
 // every layer the request names must be visible to it (401 without a key, 403 with one).
 void identify(server_state& s, http_request& req, const std::vector<std::string>& named)
@@ -76,6 +103,7 @@ void identify(server_state& s, http_request& req, const std::vector<std::string>
             c.department = s.keys.department_of(c.api_key); // may move the request to a worker
         }
         c.resolved = true;
+        limit_rate(s, req);
     }
     const auto rules = s.rules();
     if (!rules->restricts() || named.empty()) {
@@ -426,6 +454,7 @@ std::size_t server::reload_catalog(const cache_update& update)
 int server::bind()
 {
     reload_catalog();
+    m_impl->state.listening = true; // the database answered just now; the listener takes over
     auto& cfg = m_impl->state.config;
     m_impl->frontend = std::make_unique<http_frontend>(frontend_config_of(cfg), m_impl->routes);
     // stop() and SIGTERM cancel the seed jobs at once; the front end then waits for the tile

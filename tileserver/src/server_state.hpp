@@ -92,6 +92,7 @@ struct server_state {
     shared_snapshot<access_rules> rules_snapshot{std::make_shared<const access_rules>()};
     key_directory keys{pool};
     server_metrics metrics;
+    rate_limiter rates;
     /// The publish listener is connected and has read the catalog since: the database is
     /// reachable and what it published is known (GET /ready).
     std::atomic<bool> listening{false};

@@ -73,6 +73,16 @@ private:
     std::string m_limit;
 };
 
+/// A caller past its request rate (429 with Retry-After).
+class rate_limited : public error {
+public:
+    rate_limited(const std::string& message, int retry_after_s) : error(message), m_retry_after_s(retry_after_s) {}
+    int retry_after_s() const noexcept { return m_retry_after_s; }
+
+private:
+    int m_retry_after_s;
+};
+
 /// A MapLibre style that cannot be drawn: the message names the file, the layer id and the
 /// property.
 class style_error : public config_error {

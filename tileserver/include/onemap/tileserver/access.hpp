@@ -11,8 +11,10 @@
 // A caller is the department of the API key it presented, or nobody (no key). One predicate,
 // `visible`, decides every route: a layer asked for by name that the caller may not see is 401
 // (no key) or 403 naming the layer; in composite tiles, listings, capabilities and styles such a
-// layer is simply absent.
+// layer is simply absent. The same file's `rate_limits:` bound each key's (and each address's)
+// request rate.
 #include "onemap/core/catalog.hpp"
+#include "onemap/tileserver/rate_limiter.hpp"
 
 #include <map>
 #include <memory>
@@ -58,6 +60,9 @@ public:
     /// Some layer is not public: responses depend on who asks.
     bool restricts() const noexcept { return m_restricts; }
     const std::vector<department_info>& departments() const noexcept { return m_departments; }
+    /// `rate_limits: {per_key: {per_second, burst}, per_address: {…}}`: none by default.
+    const rate_limit& per_key() const noexcept { return m_per_key; }
+    const rate_limit& per_address() const noexcept { return m_per_address; }
 
     /// \throws config_error naming the file, key and line of what cannot be used.
     static access_rules read(const std::string& path);
@@ -67,6 +72,8 @@ private:
     access_rule m_default;
     std::map<std::string, access_rule, std::less<>> m_layers;
     bool m_restricts = false;
+    rate_limit m_per_key;
+    rate_limit m_per_address;
 };
 
 /// `catalog` as `who` sees it: the layers it may not see are marked not public, so every

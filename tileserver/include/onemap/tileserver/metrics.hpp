@@ -55,6 +55,8 @@ public:
     void publish_seen();
     /// A request refused for want of a right (401 or 403 naming a layer).
     void denied(const std::string& layer, int status);
+    /// A request refused past its rate (429).
+    void rate_limited(bool keyed);
 
     /// The exposition text, with the scrape-time values set first.
     std::string scrape(const scrape_values& now);
