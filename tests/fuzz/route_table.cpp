@@ -142,7 +142,7 @@ struct server_routes {
         wmts.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         wmts.key_query = [](const http_request& req) { return tileserver::server_state::key_query(req); };
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
-        wmts.tilesets = &state.tilesets;
+        wmts.tilesets = [s] { return s->tilesets(); };
         wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tileserver::tile_format format,
                         const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
                         const std::string& date) {

@@ -22,6 +22,8 @@
 #include <sstream>
 #include <thread>
 
+#include <csignal>
+
 using namespace onemap;
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -561,6 +563,63 @@ TEST_F(access_http, each_key_and_each_address_has_its_own_rate_with_429_and_retr
     EXPECT_EQ(wmts->status, 429);
     EXPECT_NE(wmts->body.find("ExceptionReport"), std::string::npos);
     EXPECT_FALSE(wmts->get_header_value("Retry-After").empty());
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(access_http, a_reload_that_removes_a_right_takes_effect_on_the_next_request)
+{
+    std::ifstream shipped(test::source_dir() + "/tileserver/onemap.yaml");
+    const std::string tilesets((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+    const std::string config = ::testing::TempDir() + "onemap-reload.yaml";
+    std::ofstream(config) << tilesets << RIGHTS;
+    test::server_process server(test::db().conninfo(),
+                                {"--config", config, "--styles", test::source_dir() + "/styles"});
+    auto c = server.client();
+    const httplib::Headers nr{{"X-Onemap-Key", s_nr}};
+    const std::string tile = "/tiles/basemap/" + xyz(14, s_farmland.lon, s_farmland.lat) + ".mvt";
+    ASSERT_EQ(c.Get("/tiles/basic_farmland.json", nr)->status, 200);
+    ASSERT_TRUE(has(layer_names(c.Get(tile, nr)->body), "basic_farmland"));
+    EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 404);
+
+    // The farmland goes to water only, and a tileset is added: SIGHUP.
+    std::string rights = RIGHTS;
+    rights.replace(rights.find("{departments: [natural_resources]}"), 34, "{departments: [water]}");
+    {
+        std::string with_tileset = tilesets;
+        with_tileset.insert(with_tileset.find("tilesets:\n") + 10,
+                            "  - name: water_only\n    layers:\n      - layer: river\n      - layer: reservoir\n");
+        std::ofstream(config) << with_tileset << rights;
+    }
+    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    int status = 200;
+    for (int i = 0; i < 50 && status == 200; ++i) {
+        status = c.Get("/tiles/basic_farmland.json", nr)->status;
+        if (status == 200) {
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+    EXPECT_EQ(status, 403) << server.log();
+    EXPECT_FALSE(has(layer_names(c.Get(tile, nr)->body), "basic_farmland")) << "cached tiles follow the new rights";
+    EXPECT_TRUE(has(layer_names(c.Get(tile, httplib::Headers{{"X-Onemap-Key", s_water}})->body), "basic_farmland"));
+    EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 200) << "a tileset added by the reload is served";
+
+    // A broken file is refused by the loopback call, naming the line; the running rules stay.
+    std::ofstream(config) << tilesets << "access:\n  layers:\n    grid: secret\n";
+    auto refused = c.Post("/admin/reload");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 422) << refused->body;
+    EXPECT_NE(refused->body.find("access.layers.grid"), std::string::npos) << refused->body;
+    EXPECT_EQ(c.Get("/tiles/basic_farmland.json", nr)->status, 403) << "the running configuration is kept";
+    EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 200);
+    // And the loopback call applies a good file at once.
+    std::ofstream(config) << tilesets << RIGHTS;
+    auto applied = c.Post("/admin/reload");
+    EXPECT_EQ(applied->status, 200) << applied->body;
+    EXPECT_EQ(c.Get("/tiles/basic_farmland.json", nr)->status, 200);
+    EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 404);
 }
 
 } // namespace

@@ -32,11 +32,11 @@ using onemap::tileserver::http_response;
 
 http_response wmts_answer(const std::string& target)
 {
-    static const std::vector<onemap::tileserver::tileset_config> no_tilesets;
+    static const auto no_tilesets = std::make_shared<const std::vector<onemap::tileserver::tileset_config>>();
     onemap::tileserver::wmts_context ctx;
     ctx.catalog = [](const http_request&) { return std::make_shared<const std::vector<onemap::core::layer>>(); };
     ctx.base_url = [](const http_request&) { return std::string("http://localhost:8080"); };
-    ctx.tilesets = &no_tilesets;
+    ctx.tilesets = [] { return no_tilesets; };
     onemap::tileserver::router routes;
     onemap::tileserver::register_wmts(routes, std::move(ctx));
     http_request req;

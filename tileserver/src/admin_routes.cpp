@@ -122,6 +122,28 @@ void register_admin_routes(router& routes, server_state& state, const admin_cont
         res.set_header("Cache-Control", "no-store");
         res.set_content(s->metrics.scrape(v), "text/plain; version=0.0.4; charset=utf-8");
     });
+    // The same as SIGHUP, for who cannot signal the process (a container's operator): only
+    // from the server's own machine, like a signal.
+    routes.post("/admin/reload", [s, reload = admin.reload](const http_request& req, http_response& res) {
+        const std::string& from = req.remote_addr;
+        if (from != "127.0.0.1" && from != "::1" && from != "::ffff:127.0.0.1") {
+            throw forbidden("POST /admin/reload is answered on the server's own machine only (loopback); "
+                            "elsewhere send the process SIGHUP");
+        }
+        try {
+            reload();
+        } catch (const config_error& e) {
+            send_problem(res, 422, "Unprocessable Entity",
+                         std::string(e.what()) + " (the running configuration is kept)");
+            return;
+        }
+        const auto sets = s->tilesets();
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(nlohmann::json({{"reloaded", true}, {"tilesets", sets->size()},
+                                        {"rights", s->rules()->restricts()}})
+                            .dump(),
+                        JSON_TYPE);
+    }, route_options{nullptr, run_on::worker});
     routes.get("/stats", [s, counters = admin.frontend_counters](const http_request&, http_response& res) {
         const auto c = s->cache.stats();
         const auto metatiles = s->raster.metatiles_drawn();

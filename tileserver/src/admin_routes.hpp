@@ -1,6 +1,6 @@
 #pragma once
 // Operations: /health, /ready, /metrics and /stats (public), and the admin API behind admin_access: seeding the
-// tile cache as jobs (POST /admin/seed, GET /admin/jobs[/{id}], DELETE /admin/jobs/{id}).
+// tile cache as jobs, and POST /admin/reload from the server's own machine (as SIGHUP) (POST /admin/seed, GET /admin/jobs[/{id}], DELETE /admin/jobs/{id}).
 #include "server_state.hpp"
 
 #include "onemap/tileserver/admin_access.hpp"
@@ -15,6 +15,7 @@ namespace onemap::tileserver {
 struct admin_context {
     std::function<std::string()> frontend_counters; ///< JSON object of the front end's counters
     std::function<std::size_t()> open_connections;  ///< HTTP connections open now
+    std::function<void()> reload;                   ///< re-reads the config; throws config_error
     const admin_access* access = nullptr;
     seed_jobs* jobs = nullptr;
 };

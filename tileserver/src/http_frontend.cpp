@@ -162,6 +162,9 @@ struct http_frontend::impl {
     std::size_t next_loop = 0;
     rate_limited_log accept_errors;
     std::function<void()> on_stop;
+    std::function<void()> on_reload;
+    std::optional<asio::signal_set> hangups;
+    std::function<void(error_code, int)> on_hangup;
 };
 
 namespace {
@@ -609,6 +612,9 @@ void http_frontend::impl::begin_shutdown()
     acceptor->close(ignored);
     if (signals) {
         signals->cancel(ignored);
+        if (hangups) {
+            hangups->cancel(ignored);
+        }
     }
     accept_retry->cancel();
     if (open.load() > 0) {
@@ -637,6 +643,7 @@ http_frontend::~http_frontend()
     m_impl->accept_retry.reset();
     m_impl->grace.reset();
     m_impl->signals.reset();
+    m_impl->hangups.reset();
     m_impl->acceptor.reset();
     for (auto& l : m_impl->loops) {
         l->sweep.reset();
@@ -698,6 +705,18 @@ void http_frontend::run()
             stop();
         };
         fe.signals->async_wait(on_signal);
+        if (fe.on_reload) {
+            fe.hangups.emplace(loop0, SIGHUP);
+            fe.on_hangup = [this](error_code ec, int) {
+                if (ec) {
+                    return;
+                }
+                log().info("SIGHUP: reloading the configuration");
+                post(m_impl->on_reload);
+                m_impl->hangups->async_wait(m_impl->on_hangup); // the next one
+            };
+            fe.hangups->async_wait(fe.on_hangup);
+        }
     }
     asio::post(loop0, [&fe] { fe.do_accept(); });
     for (auto& l : fe.loops) {
@@ -758,6 +777,11 @@ void http_frontend::post(std::function<void()> task)
             log().error("background task: unknown exception");
         }
     });
+}
+
+void http_frontend::set_reload_handler(std::function<void()> on_reload)
+{
+    m_impl->on_reload = std::move(on_reload);
 }
 
 void http_frontend::set_stop_handler(std::function<void()> on_stop)

@@ -247,6 +247,7 @@ struct server::impl {
                 .dump();
         };
         admin_ctx.access = &admin;
+        admin_ctx.reload = [this] { reload_config(); };
         admin_ctx.open_connections = [this] { return frontend ? frontend->stats().open : std::size_t{0}; };
         admin_ctx.jobs = &jobs;
         if (!state.config.access_log.empty()) {
@@ -266,7 +267,7 @@ struct server::impl {
         wmts.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
         wmts.key_query = [](const http_request& req) { return server_state::key_query(req); };
-        wmts.tilesets = &state.tilesets;
+        wmts.tilesets = [s] { return s->tilesets(); };
         wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tile_format format, const core::tile_matrix_set& tms, int level,
                         std::uint64_t col, std::uint64_t row, const std::string& date) {
             return s->tile_named(layers, name, format, tms, level, col, row, date);
@@ -281,6 +282,20 @@ struct server::impl {
         features.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         features.base_url = [s](const http_request& req) { return s->base_url(req); };
         register_features_api(routes, std::move(features));
+    }
+
+    // SIGHUP and POST /admin/reload: tilesets, rights and rate limits from the config file,
+    // all or nothing; styles are read again whenever their files change. Connections stay.
+    void reload_config()
+    {
+        try {
+            state.reload_config();
+            log().info("configuration reloaded from {}: {} composite tileset(s), rights {}", state.config.config_path,
+                       state.tilesets()->size(), state.rules()->restricts() ? "restrict some layers" : "all public");
+        } catch (const std::exception& e) {
+            log().error("configuration not reloaded, the running one is kept: {}", e.what());
+            throw;
+        }
     }
 
     // LISTEN for the importer's publish notifications; on each, swap in the new catalog and
@@ -460,6 +475,12 @@ int server::bind()
     // stop() and SIGTERM cancel the seed jobs at once; the front end then waits for the tile
     // each job is on, not for the job.
     m_impl->frontend->set_stop_handler([this] { m_impl->jobs.shutdown(); });
+    m_impl->frontend->set_reload_handler([this] {
+        try {
+            m_impl->reload_config();
+        } catch (const std::exception&) { // logged; the running configuration stays
+        }
+    });
     if (m_impl->admin.enabled()) {
         log().info("admin API enabled (Authorization: Bearer); {} seed job(s) at a time", cfg.seed_jobs);
     } else {

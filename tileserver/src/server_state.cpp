@@ -17,10 +17,21 @@ server_state::server_state(server_config c)
 {
     raster.set_wait_limit(std::chrono::milliseconds(config.tile_wait_timeout_ms));
     if (!config.config_path.empty()) {
-        tilesets = read_tilesets(config.config_path);
         locate_levels = read_locate_levels(config.config_path);
-        rules_snapshot.store(std::make_shared<const access_rules>(access_rules::read(config.config_path)));
+        reload_config();
     }
+}
+
+void server_state::reload_config()
+{
+    if (config.config_path.empty()) {
+        return;
+    }
+    // Everything is read and checked before anything is swapped in.
+    auto sets = std::make_shared<const std::vector<tileset_config>>(read_tilesets(config.config_path));
+    auto r = std::make_shared<const access_rules>(access_rules::read(config.config_path));
+    tileset_snapshot.store(std::move(sets));
+    rules_snapshot.store(std::move(r));
 }
 
 catalog_ptr server_state::catalog_for(const std::string& department) const
@@ -50,9 +61,11 @@ std::string server_state::key_query(const http_request& req)
 
 server_state::~server_state() = default;
 
-const tileset_config* server_state::find_tileset(const std::string& name) const
+std::shared_ptr<const tileset_config> server_state::find_tileset(const std::string& name) const
 {
-    return tileserver::find_tileset(tilesets, name);
+    auto sets = tilesets();
+    const tileset_config* t = tileserver::find_tileset(*sets, name);
+    return t != nullptr ? std::shared_ptr<const tileset_config>(std::move(sets), t) : nullptr;
 }
 
 std::shared_ptr<const locator> server_state::locator_now() const
@@ -138,12 +151,14 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                             "' with");
         }
     } else {
-        style = raster.layer_style(*layer, tilesets.empty() ? "basemap" : tilesets.front().name);
+        const auto sets = tilesets();
+        style = raster.layer_style(*layer, sets->empty() ? "basemap" : sets->front().name);
     }
     tile_plan plan = plan_tile(layers, composite, layer, raster_service::drawn_zoom(tms, level), date);
     const std::string& name = composite != nullptr ? composite->name : layer->name;
     // The style's revision is part of the key: an edited style draws new tiles.
-    const std::string prefix = name + (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' + style->id +
+    const std::string prefix = name + (composite != nullptr ? "~" + composite->revision : std::string()) +
+                               (pixel_ratio == 1 ? "" : "@" + std::to_string(pixel_ratio)) + '/' + style->id +
                                '#' + style->revision + ".png/" + tms.id() + '/' + std::to_string(level) + '/';
     auto key_of = [&](std::uint64_t c, std::uint64_t r) {
         return tile_key{prefix + std::to_string(c) + '/' + std::to_string(r), plan.drawn};
@@ -191,6 +206,10 @@ std::shared_ptr<const cached_tile> server_state::tile_for(const std::vector<core
     tile_key key;
     key.base.reserve(name.size() + 48);
     key.base += name;
+    if (composite != nullptr) {
+        key.base += '~';
+        key.base += composite->revision;
+    }
     key.base += '/';
     key.base += tms.id();
     key.base += '/';
@@ -219,13 +238,14 @@ std::shared_ptr<const cached_tile> server_state::tile_named(const std::vector<co
                                                             std::uint64_t col, std::uint64_t row,
                                                             const std::string& date)
 {
-    const tileset_config* composite = find_tileset(name);
+    const auto composite = find_tileset(name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(layers, name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no layer '" + name + "'");
     }
-    return format == tile_format::png ? raster_tile_for(layers, composite, layer, tms, level, col, row, date, 1)
-                                      : tile_for(layers, composite, layer, tms, level, col, row, date);
+    return format == tile_format::png
+               ? raster_tile_for(layers, composite.get(), layer, tms, level, col, row, date, 1)
+               : tile_for(layers, composite.get(), layer, tms, level, col, row, date);
 }
 
 void server_state::send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

@@ -50,7 +50,13 @@ struct server_state {
     /// document writes for that caller carry it (a client that could not send the header for
     /// the document cannot for the tiles either).
     static std::string key_query(const http_request& req);
-    const tileset_config* find_tileset(const std::string& name) const;
+    /// The composite tilesets now; reload() may replace them between requests.
+    std::shared_ptr<const std::vector<tileset_config>> tilesets() const { return tileset_snapshot.load(); }
+    /// The composite named `name` (nullptr: none), kept alive while the caller holds it.
+    std::shared_ptr<const tileset_config> find_tileset(const std::string& name) const;
+    /// Reads the config file again: tilesets, rights and rate limits, all or nothing.
+    /// \throws config_error (the running configuration is kept).
+    void reload_config();
     /// The locator in service. \throws not_found when no locate: section is configured.
     std::shared_ptr<const locator> locator_now() const;
     /// The URL clients reach this server at: --public-url, else from the Host header.
@@ -84,7 +90,8 @@ struct server_state {
     render::glyph_source glyphs;
     tile_cache cache{config.cache_bytes, std::chrono::milliseconds(config.tile_wait_timeout_ms),
                      "--tile-wait-timeout-ms"};
-    std::vector<tileset_config> tilesets;
+    shared_snapshot<std::vector<tileset_config>> tileset_snapshot{
+        std::make_shared<const std::vector<tileset_config>>()};
     std::vector<locate_level> locate_levels;
     shared_snapshot<locator> locate_snapshot;
     shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};

@@ -60,7 +60,8 @@ nlohmann::json tileset_list(const server_state& state, const http_request& req)
         sets.push_back({{"name", l.name}, {"title", l.title}, {"theme", l.theme},
                         {"layers", nlohmann::json::array({l.name})}, {"tile_matrix_sets", tms}, {"versions", versions}});
     }
-    for (const auto& t : state.tilesets) {
+    const auto composites = state.tilesets();
+    for (const auto& t : *composites) {
         nlohmann::json members = nlohmann::json::array();
         for (const auto& m : t.layers) {
             if (core::find_public_layer(*visible, m.layer) != nullptr) {
@@ -105,7 +106,7 @@ nlohmann::json tilejson(const server_state& state, const http_request& req, cons
             attribution += (attribution.empty() ? "" : ", ") + l.department;
         }
     };
-    if (const auto* composite = state.find_tileset(name)) {
+    if (const auto composite = state.find_tileset(name)) {
         title = composite->title;
         for (const auto& m : composite->layers) {
             if (const auto* l = core::find_public_layer(layers, m.layer)) {
@@ -142,7 +143,8 @@ void handle_tile(server_state& state, const http_request& req, http_response& re
                  tile_format format = tile_format::mvt, double pixel_ratio = 1)
 {
     const auto pinned = state.catalog_for(req);
-    const tileset_config* composite = state.find_tileset(layer_name);
+    const auto composite_pin = state.find_tileset(layer_name); // kept while the tile is made
+    const tileset_config* composite = composite_pin.get();
     const core::layer* layer = composite == nullptr ? core::find_public_layer(*pinned, layer_name) : nullptr;
     if (composite == nullptr && layer == nullptr) {
         throw not_found("no tileset named '" + layer_name + "'");

@@ -5,6 +5,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <set>
 
 namespace onemap::tileserver {
@@ -59,6 +61,21 @@ std::vector<tileset_config> read_tilesets(const std::string& path)
         } catch (const YAML::Exception& e) {
             throw config_error(where + ": " + e.what());
         }
+        std::string drawn;
+        for (const auto& m : ts.layers) {
+            drawn += m.layer + ':' + std::to_string(m.minzoom) + '-' + std::to_string(m.maxzoom) + ':';
+            if (m.attributes) {
+                for (const auto& a : *m.attributes) {
+                    drawn += a + ',';
+                }
+            } else {
+                drawn += '*';
+            }
+            drawn += ';';
+        }
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(drawn));
+        ts.revision = hex;
         out.push_back(std::move(ts));
     }
     return out;

@@ -216,10 +216,12 @@ class wmts_service {
 public:
     explicit wmts_service(wmts_context ctx) : m_ctx(std::move(ctx)) {}
 
-    std::vector<wmts_layer> layers(const std::vector<core::layer>& catalog) const
+    /// \pre `sets` outlives the answer (its layers point into it).
+    static std::vector<wmts_layer> layers(const std::vector<tileset_config>& sets,
+                                          const std::vector<core::layer>& catalog)
     {
         std::vector<wmts_layer> out;
-        for (const auto& t : *m_ctx.tilesets) {
+        for (const auto& t : sets) {
             wmts_layer w{t.name, t.title, t.description, &t, {}};
             for (const auto& m : t.layers) {
                 if (const auto* l = find_layer(catalog, m.layer)) {
@@ -282,7 +284,8 @@ public:
             x += "        </ows:HTTP>\n      </ows:DCP>\n    </ows:Operation>\n";
         }
         x += "  </ows:OperationsMetadata>\n  <Contents>\n";
-        for (const auto& l : layers(*pinned)) {
+        const auto sets = m_ctx.tilesets();
+        for (const auto& l : layers(*sets, *pinned)) {
             append_layer(x, l, rest_url, rest_query);
         }
         for (const auto* tms : core::all_tile_matrix_sets()) {
@@ -415,9 +418,12 @@ public:
         return t;
     }
 
-    const tileset_config* find_tileset(const std::string& name) const
+    /// The composite, kept alive (with the rest of its configuration) while the caller holds it.
+    std::shared_ptr<const tileset_config> find_tileset(const std::string& name) const
     {
-        return tileserver::find_tileset(*m_ctx.tilesets, name);
+        auto sets = m_ctx.tilesets();
+        const tileset_config* t = tileserver::find_tileset(*sets, name);
+        return t != nullptr ? std::shared_ptr<const tileset_config>(std::move(sets), t) : nullptr;
     }
 
     bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
@@ -497,9 +503,9 @@ public:
 
         // The layers drawn at this level, in drawing order (resolve() made sure the name is
         // a composite or a layer of this catalog snapshot).
-        const tileset_config* composite = find_tileset(a.layer);
+        const auto composite = find_tileset(a.layer);
         const auto queried = raster_service::picks_at(
-            *pinned, composite, composite == nullptr ? find_layer(*pinned, a.layer) : nullptr, *t.tms, t.level, t.date);
+            *pinned, composite.get(), composite == nullptr ? find_layer(*pinned, a.layer) : nullptr, *t.tms, t.level, t.date);
 
         nlohmann::json features = nlohmann::json::array();
         {

@@ -33,7 +33,7 @@ struct frontend_config {
     std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive wait for the next request
     std::chrono::milliseconds write_timeout{30000};
     std::chrono::milliseconds shutdown_grace{15000}; ///< in-flight work gets this long after stop()
-    bool handle_signals = false; ///< SIGTERM/SIGINT call stop()
+    bool handle_signals = false; ///< SIGTERM/SIGINT call stop(); SIGHUP the reload handler
 };
 
 struct frontend_stats {
@@ -69,6 +69,8 @@ public:
     /// in-flight work is waited for: it must only ask background work to end, never wait.
     /// \pre called before run().
     void set_stop_handler(std::function<void()> on_stop);
+    /// `on_reload` runs on a worker for each SIGHUP (with handle_signals). \pre before run().
+    void set_reload_handler(std::function<void()> on_reload);
 
     struct impl; // public only so that the connection class in the .cpp can name it
 

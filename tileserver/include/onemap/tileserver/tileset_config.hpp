@@ -22,6 +22,9 @@ struct tileset_config {
     std::string title;
     std::string description;
     std::vector<tileset_member> layers; ///< bottom first
+    /// Names what its tiles draw (members, zooms, attributes): part of their cache keys, so a
+    /// reloaded configuration that changes the tileset never serves tiles of the old one.
+    std::string revision;
 };
 
 /// \throws config_error naming the file, entry and key that cannot be used.

@@ -27,7 +27,8 @@ struct wmts_context {
     std::function<std::string(const http_request&)> base_url;
     /// `key=…` when the caller's key came as a query parameter: added to every URL written.
     std::function<std::string(const http_request&)> key_query;
-    const std::vector<tileset_config>* tilesets = nullptr;
+    /// The composite tilesets now (the configuration may be reloaded between requests).
+    std::function<std::shared_ptr<const std::vector<tileset_config>>()> tilesets;
     /// The tile of a layer or composite of `catalog` on a date; nullptr when nothing is drawn there.
     std::function<std::shared_ptr<const cached_tile>(const std::vector<core::layer>& catalog, const std::string& name, tile_format format,
                                                      const core::tile_matrix_set& tms, int level, std::uint64_t col,
