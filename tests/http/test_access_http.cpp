@@ -623,3 +623,59 @@ TEST_F(access_http, a_reload_that_removes_a_right_takes_effect_on_the_next_reque
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(access_http, one_configuration_file_with_the_command_line_and_environment_above_it)
+{
+    const std::string log_file = ::testing::TempDir() + "onemap-config-access.log";
+    std::remove(log_file.c_str());
+    const std::string config = ::testing::TempDir() + "onemap-server-section.yaml";
+    std::ofstream(config) << "server:\n  db_connections: 3\n  cache_mb: 16\n  access_log: " << log_file
+                          << "\n  port: 1\n  query_timeout_ms: 2500\n"
+                          << "tilesets: []\n";
+    // --port on the command line wins over port: 1 (the server comes up on the test's port).
+    test::server_process server(test::db().conninfo(), {"--config", config});
+    auto c = server.client();
+    ASSERT_EQ(c.Get("/tiles/dltb.json")->status, 200);
+    const json metrics = scrape(server);
+    EXPECT_EQ(sample(metrics, "onemap_db_pool_connections{state=size}"), 3) << "db_connections from the file";
+    std::string text;
+    for (int i = 0; i < 50 && text.find("/tiles/{tileset}.json") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(100ms);
+        std::ifstream in(log_file);
+        text.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    EXPECT_NE(text.find("/tiles/{tileset}.json"), std::string::npos) << "access_log from the file";
+
+    // The database: --db, then ONEMAP_DATABASE_URL, then server.database.
+    const std::string bad_db = ::testing::TempDir() + "onemap-bad-db.yaml";
+    std::ofstream(bad_db) << "server:\n  database: dbname=onemap_no_such_database\n";
+    const std::string keys = " --config " + bad_db + " keys list > /dev/null 2>&1";
+    EXPECT_NE(test::run_command(test::server_exe() + keys), 0) << "the file's database is used";
+    EXPECT_EQ(test::run_command("ONEMAP_DATABASE_URL='" + test::db().conninfo() + "' " + test::server_exe() + keys), 0)
+        << "the environment wins over the file";
+    EXPECT_EQ(test::run_command("ONEMAP_DATABASE_URL=dbname=onemap_no_such_database " + test::server_exe() + " --db '" +
+                                test::db().conninfo() + "'" + keys),
+              0)
+        << "the command line wins over the environment";
+
+    // Errors name the file, the line and the key.
+    auto refusal = [](const std::string& text_of_file) {
+        const std::string path = ::testing::TempDir() + "onemap-bad-server.yaml";
+        std::ofstream(path) << text_of_file;
+        std::string out;
+        EXPECT_NE(test::run_command(test::server_exe() + " --config " + path + " --port 0 2>&1", &out), 0);
+        return out;
+    };
+    const std::string path = ::testing::TempDir() + "onemap-bad-server.yaml";
+    EXPECT_NE(refusal("tilesets: []\nserver:\n  cache_megabytes: 5\n").find(path + ":3: server.cache_megabytes: unknown setting"),
+              std::string::npos);
+    EXPECT_NE(refusal("server:\n  db_connections: 3\n  max_connections: -4\n").find(path + ":3: server.max_connections"),
+              std::string::npos)
+        << refusal("server:\n  db_connections: 3\n  max_connections: -4\n");
+    EXPECT_NE(refusal("server:\n  port: [1, 2]\n").find(path + ":2: server.port: must be a single value"),
+              std::string::npos);
+}
+
+} // namespace

@@ -8,15 +8,18 @@
 #include "onemap/tileserver/server.hpp"
 
 #include <CLI/CLI.hpp>
+#include <yaml-cpp/yaml.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <thread>
 
 namespace {
@@ -41,6 +44,63 @@ std::string admin_token(const std::string& file)
         throw onemap::config_error("the admin token file " + file + " has an empty first line");
     }
     return token;
+}
+
+// The `server:` section of the config file: each key is a command-line option's long name
+// with _ for - (`cache_mb: 512` is --cache-mb 512, `database:` is --db). Precedence: the command
+// line, then the environment (ONEMAP_DATABASE_URL), then the file, then the defaults. Checked
+// as the command line is, with errors naming the file, line and key.
+void apply_config_file(CLI::App& app, const std::string& path, std::string& db)
+{
+    std::set<std::string> given;
+    for (const CLI::Option* opt : app.get_options()) {
+        if (opt->count() > 0) {
+            given.insert(opt->get_name());
+        }
+    }
+    YAML::Node doc;
+    try {
+        doc = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        throw onemap::config_error(path + ": " + e.what());
+    }
+    const auto fail = [&path](const YAML::Node& node, const std::string& key, const std::string& message) {
+        const int line = node.Mark().line;
+        throw onemap::config_error(path + (line >= 0 ? ":" + std::to_string(line + 1) : std::string()) + ": " + key +
+                                   ": " + message);
+    };
+    if (const YAML::Node server = doc["server"]) {
+        if (!server.IsMap()) {
+            fail(server, "server", "must map settings to values, e.g. cache_mb: 512");
+        }
+        for (const auto& entry : server) {
+            const std::string key = entry.first.Scalar();
+            std::string name = key == "database" ? "db" : key;
+            std::replace(name.begin(), name.end(), '_', '-');
+            CLI::Option* opt = name == "config" || name == "help" ? nullptr : app.get_option_no_throw("--" + name);
+            if (opt == nullptr) {
+                fail(entry.first, "server." + key,
+                     "unknown setting (each is an option of `onemap-server --help`, with _ for -; database: is --db)");
+            }
+            if (!entry.second.IsScalar()) {
+                fail(entry.second, "server." + key, "must be a single value");
+            }
+            if (given.count(opt->get_name()) != 0 || (key == "database" && std::getenv("ONEMAP_DATABASE_URL") != nullptr)) {
+                continue; // the command line (or, for the database, the environment) wins
+            }
+            try {
+                opt->add_result(entry.second.Scalar());
+                opt->run_callback();
+            } catch (const CLI::Error& e) {
+                fail(entry.second, "server." + key, e.what());
+            }
+        }
+    }
+    if (given.count("--db") == 0) {
+        if (const char* url = std::getenv("ONEMAP_DATABASE_URL")) {
+            db = url;
+        }
+    }
 }
 
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -131,7 +191,9 @@ int serve(int argc, char** argv)
     CLI::App app{"onemap-server: vector tiles, WMTS and geoqueries over the onemap catalog"};
     onemap::tileserver::server_config config;
     std::string log_level = "info";
-    app.add_option("-d,--db", config.db, "libpq connection string (default: PG* environment)");
+    app.add_option("-d,--db", config.db,
+                   "libpq connection string (else ONEMAP_DATABASE_URL, else server.database in --config, else the "
+                   "PG* environment)");
     app.add_option("--host", config.http.host, "address to listen on")->capture_default_str();
     app.add_option("-p,--port", config.http.port, "port to listen on (0 = any free port)")->capture_default_str();
     auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
@@ -165,7 +227,9 @@ int serve(int argc, char** argv)
     std::size_t cache_mb = config.cache_bytes >> 20;
     app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();
     app.add_option("--styles", config.styles_dir, "folder of MapLibre style JSON files")->capture_default_str();
-    app.add_option("--config", config.config_path, "YAML of composite tilesets, e.g. tileserver/onemap.yaml");
+    app.add_option("--config", config.config_path,
+                   "onemap.yaml: tilesets, locate levels, departments, rights, rate limits, and a server: section "
+                   "holding any of these options (the command line wins), e.g. tileserver/onemap.yaml");
     app.add_option("--public-url", config.public_url, "base URL clients reach this server at");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
     std::size_t ogc_max_response_kb = config.ogc_max_response_bytes >> 10;
@@ -234,6 +298,16 @@ int serve(int argc, char** argv)
     key_revoke->add_option("id", key_id, "the key's id")->required()->check(CLI::PositiveNumber);
     key_revoke->fallthrough();
     CLI11_PARSE(app, argc, argv);
+    try {
+        if (!config.config_path.empty()) {
+            apply_config_file(app, config.config_path, config.db);
+        } else if (app.count("--db") == 0 && std::getenv("ONEMAP_DATABASE_URL") != nullptr) {
+            config.db = std::getenv("ONEMAP_DATABASE_URL");
+        }
+    } catch (const std::exception& e) {
+        onemap::log().error("{}", e.what());
+        return 1;
+    }
     if (keys->parsed()) {
         try {
             return run_keys(config.db, key_create->parsed() ? "create" : key_list->parsed() ? "list" : "revoke",
