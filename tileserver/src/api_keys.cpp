@@ -15,8 +15,10 @@ constexpr std::size_t KEY_RANDOM_BYTES = 32;
 
 void init_sodium()
 {
-    // Idempotent and thread-safe; it picks the fastest implementations and seeds the CSPRNG.
-    if (sodium_init() < 0) {
+    // Once per process (sodium_init takes a lock each call): it picks the fastest
+    // implementations and seeds the CSPRNG.
+    static const bool ready = sodium_init() >= 0;
+    if (!ready) {
         throw error("libsodium cannot be initialised");
     }
 }

@@ -41,6 +41,27 @@ catalog_ptr server_state::catalog_for(const std::string& department) const
     if (!r->restricts()) {
         return base;
     }
+    // Each thread remembers its last answer (holding what it was made from, so that a new
+    // catalog cannot take an old one's address): most requests skip the shared map's lock.
+    struct memo {
+        const server_state* owner = nullptr;
+        catalog_ptr base;
+        std::shared_ptr<const access_rules> rules;
+        std::string department;
+        catalog_ptr view;
+    };
+    thread_local memo last;
+    if (last.owner == this && last.base == base && last.rules == r && last.department == department) {
+        return last.view;
+    }
+    catalog_ptr view = views_for(base, r, department);
+    last = memo{this, std::move(base), std::move(r), department, view};
+    return view;
+}
+
+catalog_ptr server_state::views_for(const catalog_ptr& base, const std::shared_ptr<const access_rules>& r,
+                                    const std::string& department) const
+{
     const std::lock_guard<std::mutex> lock(m_views_mutex);
     if (m_views.base != base || m_views.rules != r) {
         m_views.by_department.clear();
@@ -49,7 +70,7 @@ catalog_ptr server_state::catalog_for(const std::string& department) const
     }
     auto& view = m_views.by_department[department];
     if (!view) {
-        view = visible_catalog(std::move(base), *r, caller{department});
+        view = visible_catalog(base, *r, caller{department});
     }
     return view;
 }

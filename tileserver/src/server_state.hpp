@@ -105,6 +105,8 @@ struct server_state {
     std::atomic<bool> listening{false};
 
 private:
+    catalog_ptr views_for(const catalog_ptr& base, const std::shared_ptr<const access_rules>& r,
+                          const std::string& department) const;
     // The catalog per view, made again when the catalog or the rules change.
     struct view_cache {
         catalog_ptr base;
