@@ -85,25 +85,31 @@ for line in io.lines("$WORK/paths.txt") do paths[#paths + 1] = line end
 math.randomseed(42)
 request = function() return wrk.format("GET", paths[math.random(#paths)]) end
 LUA
+runs=(none:18090: public:18091: keyed:18091:$KEY)
 for round in $(seq $ROUNDS); do
-  for run in none:18090: public:18091: keyed:18091:$KEY; do
+  # The order turns each round (none first, then public first, then keyed first, …): a machine
+  # that speeds up or slows down within a round favours no one.
+  for i in 0 1 2; do
+    run=${runs[$(( (i + round - 1) % 3 ))]}
     IFS=: read -r name port key <<< "$run"
     hdr=(-H "Accept-Encoding: gzip"); [ -n "$key" ] && hdr+=(-H "X-Onemap-Key: $key")
     out=$(wrk -t2 -c256 -d${DURATION}s --latency "${hdr[@]}" -s "$WORK/paths.lua" http://127.0.0.1:$port)
     rps=$(echo "$out" | sed -n "s/^Requests\/sec: *//p"); p99=$(echo "$out" | sed -n "s/^ *99% *//p")
     errs=$(echo "$out" | grep -E "Non-2xx|Socket errors" | tr -s " " | tr "\n" " " || true)
     echo "round $round $name req/s=$rps p99=$p99 $errs"
-    printf "%s\t%s\t%s\n" "$name" "$rps" "$p99" >> "$WORK/results.tsv"
+    printf "%s\t%s\t%s\t%s\n" "$round" "$name" "$rps" "$p99" >> "$WORK/results.tsv"
   done
 done
 /usr/bin/python3 - "$WORK/results.tsv" <<"PY"
 import collections, statistics, sys
-rps = collections.defaultdict(list)
+rps = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
-    name, r, _ = line.rstrip("\n").split("\t"); rps[name].append(float(r))
-base = statistics.median(rps["none"])
-print("== medians of %d rounds at 256 connections (ratio = view / none)" % len(rps["none"]))
+    rnd, name, r, _ = line.rstrip("\n").split("\t"); rps[name][rnd] = float(r)
+rounds = sorted(rps["none"])
+print("== %d rounds at 256 connections: median req/s, and the median of the ratios view / none of each round" % len(rounds))
 for name in ("none", "public", "keyed"):
-    m = statistics.median(rps[name]); print("%-7s %10.0f req/s  %5.3f" % (name, m, m / base))
+    m = statistics.median(rps[name].values())
+    ratio = statistics.median(rps[name][r] / rps["none"][r] for r in rounds)
+    print("%-7s %10.0f req/s  %5.3f" % (name, m, ratio))
 PY
 '

@@ -55,11 +55,14 @@ onemap is serving on http://localhost:$HTTP_PORT/
   MapLibre style  http://localhost:$HTTP_PORT/styles/basemap.json
   WMTS (QGIS)     http://localhost:$HTTP_PORT/wmts/1.0.0/WMTSCapabilities.xml
   OGC API         http://localhost:$HTTP_PORT/ogc
+  ready / metrics http://localhost:$HTTP_PORT/ready  http://localhost:$HTTP_PORT/metrics
+  access log      var/access.jsonl (one JSON line per request)
   database        postgresql://postgres@127.0.0.1:$PG_PORT/onemap
 Ctrl-C stops the server and the database.
 
 INFO
-build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --config tileserver/onemap.yaml --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
+build/tileserver/onemap-server --host 0.0.0.0 --port "$HTTP_PORT" --config tileserver/onemap.yaml \
+  --access-log var/access.jsonl --db "host=127.0.0.1 port=$PG_PORT user=postgres dbname=onemap" &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' INT TERM
 wait $SERVER || true

@@ -80,23 +80,31 @@ void identify(server_state& s, http_request& req, const std::vector<std::string>
     auto& c = req.caller;
     if (!c.resolved) {
         if (c.api_key.empty()) {
-            if (req.has_header("X-Onemap-Key")) {
-                c.api_key = req.get_header_value("X-Onemap-Key");
-            } else {
-                // The key parameter is taken out: no handler sees it, no link copies it by accident.
-                const auto it = std::find_if(req.params.begin(), req.params.end(),
-                                             [](const auto& p) { return p.first == "key"; });
-                if (it != req.params.end()) {
-                    c.api_key = std::move(it->second);
-                    c.key_in_query = true;
-                    req.params.erase(it);
-                    if (c.api_key.empty()) {
-                        throw unauthorized("the key parameter is empty");
+            // Every key parameter is taken out: no handler sees it, no link or log copies it.
+            std::string in_query;
+            bool query_key = false;
+            for (auto it = req.params.begin(); it != req.params.end();) {
+                if (it->first == "key") {
+                    if (!query_key) {
+                        in_query = std::move(it->second);
+                        query_key = true;
                     }
+                    it = req.params.erase(it);
+                } else {
+                    ++it;
                 }
             }
-            if (!c.key_in_query && req.has_header("X-Onemap-Key") && c.api_key.empty()) {
-                throw unauthorized("the X-Onemap-Key header is empty");
+            if (req.has_header("X-Onemap-Key")) { // the header wins over the parameter
+                c.api_key = req.get_header_value("X-Onemap-Key");
+                if (c.api_key.empty()) {
+                    throw unauthorized("the X-Onemap-Key header is empty");
+                }
+            } else if (query_key) {
+                c.api_key = std::move(in_query);
+                c.key_in_query = true;
+                if (c.api_key.empty()) {
+                    throw unauthorized("the key parameter is empty");
+                }
             }
         }
         if (!c.api_key.empty()) {

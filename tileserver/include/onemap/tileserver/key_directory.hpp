@@ -5,6 +5,7 @@
 // the notification can still accept. The directory is a cache: servers share nothing else.
 #include "onemap/core/db.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -37,6 +38,7 @@ private:
     mutable std::mutex m_mutex;
     std::unordered_map<std::string, entry> m_entries; ///< by key hash
     std::uint64_t m_lookups = 0;                      ///< questions asked of the database
+    std::atomic<std::uint64_t> m_generation{1};       ///< moves on forget_all
 };
 
 } // namespace onemap::tileserver
