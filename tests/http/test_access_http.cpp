@@ -7,6 +7,7 @@
 // GetFeatureInfo, OGC API items, /locate and /grids; revoked, unknown and malformed keys; a
 // revocation reaching the running server.
 #include "mvt_decode.hpp"
+#include "raw_http.hpp"
 #include "sample_points.hpp"
 #include "server_process.hpp"
 #include "tempdb.hpp"
@@ -515,6 +516,7 @@ TEST_F(access_http, the_access_log_has_a_json_line_per_request_with_the_departme
     EXPECT_EQ(line["department"], "natural_resources");
     EXPECT_EQ(line["route"], "/tiles/{tileset}.json");
     EXPECT_EQ(line["layer"], "basic_farmland");
+    EXPECT_TRUE(line["zoom"].is_null());
     EXPECT_EQ(line["status"], 200);
     EXPECT_GT(line["bytes"].get<long long>(), 0);
     EXPECT_GE(line["ms"].get<double>(), 0);
@@ -584,6 +586,11 @@ TEST_F(access_http, a_reload_that_removes_a_right_takes_effect_on_the_next_reque
     ASSERT_TRUE(has(layer_names(c.Get(tile, nr)->body), "basic_farmland"));
     EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 404);
 
+    // A keep-alive connection opened before the reload is answered after it.
+    test::raw_connection kept(server.port());
+    ASSERT_TRUE(kept.send(test::get_request("/tiles/basic_farmland.json", "X-Onemap-Key: " + s_nr + "\r\n")));
+    ASSERT_EQ(kept.read_answer().status, 200);
+
     // The farmland goes to water only, and a tileset is added: SIGHUP.
     std::string rights = RIGHTS;
     rights.replace(rights.find("{departments: [natural_resources]}"), 34, "{departments: [water]}");
@@ -602,6 +609,8 @@ TEST_F(access_http, a_reload_that_removes_a_right_takes_effect_on_the_next_reque
         }
     }
     EXPECT_EQ(status, 403) << server.log();
+    ASSERT_TRUE(kept.send(test::get_request("/tiles/basic_farmland.json", "X-Onemap-Key: " + s_nr + "\r\n")));
+    EXPECT_EQ(kept.read_answer().status, 403) << "the connection outlives the reload and follows the new rights";
     EXPECT_FALSE(has(layer_names(c.Get(tile, nr)->body), "basic_farmland")) << "cached tiles follow the new rights";
     EXPECT_TRUE(has(layer_names(c.Get(tile, httplib::Headers{{"X-Onemap-Key", s_water}})->body), "basic_farmland"));
     EXPECT_EQ(c.Get("/tiles/water_only.json")->status, 200) << "a tileset added by the reload is served";
@@ -632,8 +641,8 @@ TEST_F(access_http, one_configuration_file_with_the_command_line_and_environment
     std::remove(log_file.c_str());
     const std::string config = ::testing::TempDir() + "onemap-server-section.yaml";
     std::ofstream(config) << "server:\n  db_connections: 3\n  cache_mb: 16\n  access_log: " << log_file
-                          << "\n  port: 1\n  query_timeout_ms: 2500\n"
-                          << "tilesets: []\n";
+                          << "\n  port: 1\n  query_timeout_ms: 2500\n  slow_request_ms: 1\n  styles: "
+                          << test::source_dir() << "/styles\ntilesets: []\n";
     // --port on the command line wins over port: 1 (the server comes up on the test's port).
     test::server_process server(test::db().conninfo(), {"--config", config});
     auto c = server.client();
@@ -647,6 +656,11 @@ TEST_F(access_http, one_configuration_file_with_the_command_line_and_environment
         text.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     }
     EXPECT_NE(text.find("/tiles/{tileset}.json"), std::string::npos) << "access_log from the file";
+    // slow_request_ms: 1 — drawing a PNG metatile takes longer: a warning with layer and zoom.
+    ASSERT_EQ(c.Get("/tiles/dltb/" + xyz(15, s_farmland.lon, s_farmland.lat) + ".png")->status, 200);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_NE(server.log().find("slow request"), std::string::npos) << server.log();
+    EXPECT_NE(server.log().find("layer 'dltb' zoom '15'"), std::string::npos) << server.log();
 
     // The database: --db, then ONEMAP_DATABASE_URL, then server.database.
     const std::string bad_db = ::testing::TempDir() + "onemap-bad-db.yaml";

@@ -394,6 +394,7 @@ private:
         m_request.received = std::chrono::steady_clock::now();
         m_request.route = {};
         m_request.layer.clear();
+        m_request.zoom.clear();
         m_request.request_id.clear();
         m_keep_alive = m_keep_alive && msg.keep_alive() && !m_fe.stopping;
         m_http10 = msg.version() == 10;

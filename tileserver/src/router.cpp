@@ -31,6 +31,7 @@ struct route {
     route_handler handler;
     route_options options;
     std::vector<std::size_t> layer_captures; ///< captures that name a layer (request_hook)
+    std::optional<std::size_t> zoom_capture; ///< the capture called `z` or `matrix`, if any
 };
 
 bool names_layer(const std::string& capture)
@@ -241,6 +242,9 @@ struct router::impl {
                     if (names_layer(p.text)) {
                         r.layer_captures.push_back(captures);
                     }
+                    if (p.text == "z" || p.text == "matrix") {
+                        r.zoom_capture = captures;
+                    }
                     ++captures;
                 }
             }
@@ -410,6 +414,15 @@ dispatch_result router::dispatch(http_request& req, http_response& res, bool on_
         return dispatch_result::needs_worker;
     }
     req.route = r->pattern;
+    if (r->zoom_capture && *r->zoom_capture < req.path_params.size()) {
+        req.zoom = req.path_params[*r->zoom_capture];
+    } else {
+        for (const auto& [name, value] : req.params) {
+            if (iequals(name, "tilematrix")) {
+                req.zoom = value;
+            }
+        }
+    }
     try {
         if (bad) {
             throw input_error(std::move(*bad));

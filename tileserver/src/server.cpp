@@ -189,8 +189,8 @@ void after_answer(server_state& s, access_log* log_out, const http_request& req,
     }
     const double ms = seconds * 1000;
     if (ms > s.config.slow_request_ms) {
-        log().warn("slow request {}: {} {} layer '{}' {:.0f} ms (status {})", id, req.route.empty() ? "-" : req.route,
-                   req.path, req.layer, ms, res.status);
+        log().warn("slow request {}: {} {} layer '{}' zoom '{}' {:.0f} ms (status {})", id,
+                   req.route.empty() ? "-" : req.route, req.path, req.layer, req.zoom, ms, res.status);
     }
     if (log_out == nullptr) {
         return;
@@ -220,6 +220,12 @@ void after_answer(server_state& s, access_log* log_out, const http_request& req,
         line += "null";
     } else {
         append_json_string(line, req.layer);
+    }
+    line += ",\"zoom\":";
+    if (req.zoom.empty()) {
+        line += "null";
+    } else {
+        append_json_string(line, req.zoom);
     }
     line += ",\"status\":" + std::to_string(res.status);
     line += ",\"bytes\":" + std::to_string(res.content().size());

@@ -37,6 +37,7 @@ struct http_request {
     std::chrono::steady_clock::time_point received{}; ///< when its header was read
     std::string_view route;                           ///< the matched route's pattern ("" = none)
     std::string layer;                                ///< the first layer it names ("" = none)
+    std::string zoom;                                 ///< its zoom or tile matrix ("" = none)
     std::string request_id;                           ///< X-Request-Id as sent (if sane), else made
 
     bool has_param(std::string_view name) const noexcept;
