@@ -86,7 +86,7 @@ std::shared_ptr<const tileset_config> server_state::find_tileset(const std::stri
 {
     auto sets = tilesets();
     const tileset_config* t = tileserver::find_tileset(*sets, name);
-    return t != nullptr ? std::shared_ptr<const tileset_config>(std::move(sets), t) : nullptr;
+    return t != nullptr ? std::shared_ptr<const tileset_config>(sets, t) : nullptr;
 }
 
 std::shared_ptr<const locator> server_state::locator_now() const

@@ -423,7 +423,7 @@ public:
     {
         auto sets = m_ctx.tilesets();
         const tileset_config* t = tileserver::find_tileset(*sets, name);
-        return t != nullptr ? std::shared_ptr<const tileset_config>(std::move(sets), t) : nullptr;
+        return t != nullptr ? std::shared_ptr<const tileset_config>(sets, t) : nullptr;
     }
 
     bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const
