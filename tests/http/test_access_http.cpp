@@ -64,25 +64,17 @@ std::string new_key(const std::string& department)
     return m.str();
 }
 
-std::string xyz(int z, double lon, double lat)
-{
-    const double r = lat * M_PI / 180.0;
-    const auto x = static_cast<long long>((lon + 180.0) / 360.0 * std::ldexp(1.0, z));
-    const auto y =
-        static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * std::ldexp(1.0, z));
-    return std::to_string(z) + "/" + std::to_string(x) + "/" + std::to_string(y);
-}
+using test::tile_of;
+using test::tile_xy;
+using test::xyz;
 
-struct tile_xy {
-    long long x = 0;
-    long long y = 0;
-};
-
-tile_xy tile_of(int z, double lon, double lat)
+// WMTS KVP GetTile of `layer` at zoom 14 over the farmland point.
+std::string kvp_tile(const std::string& layer, const test::lonlat& at, const std::string& format)
 {
-    const double r = lat * M_PI / 180.0;
-    return {static_cast<long long>((lon + 180.0) / 360.0 * std::ldexp(1.0, z)),
-            static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * std::ldexp(1.0, z))};
+    const tile_xy t = tile_of(14, at.lon, at.lat);
+    return "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=" + layer +
+           "&STYLE=default&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=14&TILEROW=" + std::to_string(t.y) +
+           "&TILECOL=" + std::to_string(t.x) + "&FORMAT=" + format;
 }
 
 std::vector<std::string> layer_names(const std::string& mvt)
@@ -200,12 +192,7 @@ TEST_F(access_http, a_layer_asked_for_by_name_is_401_without_a_key_and_403_namin
 
 TEST_F(access_http, wmts_kvp_get_tile_and_feature_info_are_guarded_with_ows_exceptions)
 {
-    const tile_xy t = tile_of(14, s_farmland.lon, s_farmland.lat);
-    const std::string x = std::to_string(t.x);
-    const std::string y = std::to_string(t.y);
-    const std::string kvp = "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basic_farmland&STYLE=default"
-                            "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=14&TILEROW=" +
-                            y + "&TILECOL=" + x + "&FORMAT=image/png";
+    const std::string kvp = kvp_tile("basic_farmland", s_farmland, "image/png");
     auto none = get(kvp, "");
     EXPECT_EQ(none->status, 401) << none->body;
     EXPECT_NE(none->body.find("ExceptionReport"), std::string::npos) << none->body;
@@ -256,12 +243,7 @@ TEST_F(access_http, composite_tiles_leave_out_what_the_caller_may_not_see_and_ar
     EXPECT_TRUE(png_none->body == png_none_again->body);
 
     // WMTS GetTile of the basemap (KVP, key as a parameter as QGIS sends it).
-    const tile_xy t = tile_of(14, s_farmland.lon, s_farmland.lat);
-    const std::string x = std::to_string(t.x);
-    const std::string y = std::to_string(t.y);
-    const std::string kvp = "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=basemap&STYLE=default"
-                            "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=14&TILEROW=" +
-                            y + "&TILECOL=" + x + "&FORMAT=application/vnd.mapbox-vector-tile";
+    const std::string kvp = kvp_tile("basemap", s_farmland, "application/vnd.mapbox-vector-tile");
     EXPECT_FALSE(has(layer_names(get(kvp, "")->body), "basic_farmland"));
     EXPECT_TRUE(has(layer_names(get(kvp, s_nr, true)->body), "basic_farmland"));
 }

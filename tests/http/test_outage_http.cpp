@@ -4,6 +4,7 @@
 // /locate answered (200) by every request of the load; while down: an uncached tile and OGC items
 // are 503 with Retry-After, /ready is 503; after: /ready 200 by itself, full service, and a
 // version published right after the restart (before or after the server noticed) is served.
+#include "sample_points.hpp"
 #include "server_process.hpp"
 #include "tempdb.hpp"
 
@@ -94,21 +95,9 @@ private:
     int m_port = 0;
 };
 
-struct tile_xy {
-    long long x = 0;
-    long long y = 0;
-};
-
-tile_xy tile_of(int z, double lon, double lat)
-{
-    const double r = lat * M_PI / 180.0;
-    return {static_cast<long long>((lon + 180.0) / 360.0 * std::ldexp(1.0, z)),
-            static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * std::ldexp(1.0, z))};
-}
-
 std::string tile_path(const std::string& layer, int z, double lon, double lat, const std::string& query = "")
 {
-    const auto t = tile_of(z, lon, lat);
+    const auto t = test::tile_of(z, lon, lat);
     return "/tiles/" + layer + "/" + std::to_string(z) + "/" + std::to_string(t.x) + "/" + std::to_string(t.y) +
            ".mvt" + query;
 }

@@ -2,9 +2,24 @@
 
 #include "tempdb.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 namespace onemap::test {
+
+tile_xy tile_of(int z, double lon, double lat)
+{
+    const double r = lat * M_PI / 180.0;
+    const double n = std::ldexp(1.0, z);
+    return {static_cast<long long>((lon + 180.0) / 360.0 * n),
+            static_cast<long long>((1.0 - std::log(std::tan(r) + 1.0 / std::cos(r)) / M_PI) / 2.0 * n)};
+}
+
+std::string xyz(int z, double lon, double lat)
+{
+    const tile_xy t = tile_of(z, lon, lat);
+    return std::to_string(z) + "/" + std::to_string(t.x) + "/" + std::to_string(t.y);
+}
 
 lonlat point_of(const std::string& sql)
 {

@@ -10,6 +10,15 @@ struct lonlat {
     double lat = 0;
 };
 
+/// The WebMercatorQuad tile (column, row) holding a lon/lat point at zoom z.
+struct tile_xy {
+    long long x = 0;
+    long long y = 0;
+};
+tile_xy tile_of(int z, double lon, double lat);
+/// "z/x/y" of that tile, as XYZ URLs spell it.
+std::string xyz(int z, double lon, double lat);
+
 /// The point of a one-row, one-geometry-column query (EPSG:4490 lon/lat).
 lonlat point_of(const std::string& sql);
 
