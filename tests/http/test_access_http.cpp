@@ -675,3 +675,56 @@ TEST_F(access_http, one_configuration_file_with_the_command_line_and_environment
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(access_http, seeding_draws_one_department_view_and_refuses_a_layer_it_may_not_see)
+{
+    const std::string token = "access-test-admin-token-0123456789";
+    ::setenv("ONEMAP_ADMIN_TOKEN", token.c_str(), 1);
+    test::server_process server(test::db().conninfo(), {"--config", s_config});
+    ::unsetenv("ONEMAP_ADMIN_TOKEN");
+    auto c = server.client();
+    const httplib::Headers bearer{{"Authorization", "Bearer " + token}};
+    auto seed = [&](const std::string& tileset, const std::string& department) {
+        httplib::Params p{{"tileset", tileset}, {"bbox", "114.0,32.95,114.05,33.0"}, {"minzoom", "12"},
+                          {"maxzoom", "12"}};
+        if (!department.empty()) {
+            p.emplace("department", department);
+        }
+        return c.Post("/admin/seed", bearer, p);
+    };
+    auto public_view = seed("basic_farmland", "");
+    EXPECT_EQ(public_view->status, 403) << public_view->body;
+    EXPECT_NE(public_view->body.find("basic_farmland"), std::string::npos);
+    EXPECT_EQ(seed("basic_farmland", "water")->status, 403);
+    auto bad = seed("basic_farmland", "Water Bureau");
+    EXPECT_EQ(bad->status, 400) << bad->body;
+    EXPECT_NE(bad->body.find("department"), std::string::npos);
+    auto ok = seed("basic_farmland", "natural_resources");
+    ASSERT_EQ(ok->status, 202) << ok->body;
+    EXPECT_EQ(json::parse(ok->body)["department"], "natural_resources");
+    // The basemap is seeded for a view: after the job, natural_resources' tiles are hits.
+    auto basemap = seed("basemap", "natural_resources");
+    ASSERT_EQ(basemap->status, 202) << basemap->body;
+    const std::string location = basemap->get_header_value("Location");
+    std::string state;
+    for (int i = 0; i < 100 && state != "done"; ++i) {
+        state = json::parse(c.Get(location, bearer)->body)["state"].get<std::string>();
+        if (state != "done") {
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+    ASSERT_EQ(state, "done");
+    const json before = scrape(server);
+    const test::tile_xy t = tile_of(12, 114.02, 32.97);
+    auto tile = c.Get("/tiles/basemap/12/" + std::to_string(t.x) + "/" + std::to_string(t.y) + ".mvt",
+                      httplib::Headers{{"X-Onemap-Key", s_nr}});
+    EXPECT_EQ(tile->status, 200);
+    const json after = scrape(server);
+    EXPECT_EQ(sample(after, "onemap_tile_cache_total{event=miss}") - sample(before, "onemap_tile_cache_total{event=miss}"),
+              0)
+        << "the seeded view is the key's view";
+}
+
+} // namespace

@@ -12,9 +12,11 @@ using namespace onemap::tileserver;
 
 namespace {
 
+// A file of the running test's own: ctest runs the cases of this binary in parallel.
 std::string write(const std::string& name, const std::string& text)
 {
-    std::string path = ::testing::TempDir() + name;
+    std::string path =
+        ::testing::TempDir() + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + name;
     std::ofstream(path) << text;
     return path;
 }
