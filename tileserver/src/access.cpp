@@ -3,6 +3,8 @@
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/api_keys.hpp"
 
+#include "config_yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,13 +14,9 @@ namespace onemap::tileserver {
 
 namespace {
 
-// Errors name the file, the line and the key: "onemap.yaml:42: access.layers.grid: …".
-[[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& key,
-                       const std::string& message)
+[[noreturn]] void fail(const std::string& path, const YAML::Node& node, const std::string& key, const std::string& message)
 {
-    const int line = node.Mark().line;
-    throw config_error(path + (line >= 0 ? ":" + std::to_string(line + 1) : std::string()) + ": " + key + ": " +
-                       message);
+    config_fail(path, node, key, message);
 }
 
 std::string scalar(const std::string& path, const YAML::Node& node, const std::string& key)
@@ -153,12 +151,11 @@ void access_rules::require(const std::string& layer, const caller& who) const
 
 access_rules access_rules::read(const std::string& path)
 {
-    YAML::Node doc;
-    try {
-        doc = YAML::LoadFile(path);
-    } catch (const YAML::Exception& e) {
-        throw config_error(path + ": " + e.what());
-    }
+    return read(load_config_yaml(path), path);
+}
+
+access_rules access_rules::read(const YAML::Node& doc, const std::string& path)
+{
     access_rules rules;
     if (const YAML::Node list = doc["departments"]) {
         if (!list.IsSequence()) {

@@ -395,7 +395,6 @@ private:
         m_request.route = {};
         m_request.layer.clear();
         m_request.zoom.clear();
-        m_request.request_id.clear();
         m_keep_alive = m_keep_alive && msg.keep_alive() && !m_fe.stopping;
         m_http10 = msg.version() == 10;
         m_response.reset();

@@ -51,6 +51,20 @@ auto find_header(Headers& headers, std::string_view name) noexcept
 
 } // namespace
 
+const char* method_name(http_method m) noexcept
+{
+    switch (m) {
+    case http_method::get: return "GET";
+    case http_method::head: return "HEAD";
+    case http_method::post: return "POST";
+    case http_method::put: return "PUT";
+    case http_method::del: return "DELETE";
+    case http_method::options: return "OPTIONS";
+    case http_method::patch: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
     if (a.size() != b.size()) {

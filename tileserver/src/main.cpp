@@ -7,6 +7,8 @@
 #include "onemap/tileserver/malloc_retention.hpp"
 #include "onemap/tileserver/server.hpp"
 
+#include "config_yaml.hpp"
+
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 #include <httplib.h>
@@ -58,16 +60,9 @@ void apply_config_file(CLI::App& app, const std::string& path, std::string& db)
             given.insert(opt->get_name());
         }
     }
-    YAML::Node doc;
-    try {
-        doc = YAML::LoadFile(path);
-    } catch (const YAML::Exception& e) {
-        throw onemap::config_error(path + ": " + e.what());
-    }
+    const YAML::Node doc = onemap::tileserver::load_config_yaml(path);
     const auto fail = [&path](const YAML::Node& node, const std::string& key, const std::string& message) {
-        const int line = node.Mark().line;
-        throw onemap::config_error(path + (line >= 0 ? ":" + std::to_string(line + 1) : std::string()) + ": " + key +
-                                   ": " + message);
+        onemap::tileserver::config_fail(path, node, key, message);
     };
     if (const YAML::Node server = doc["server"]) {
         if (!server.IsMap()) {

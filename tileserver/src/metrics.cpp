@@ -7,6 +7,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
+#include <functional>
 #include <sstream>
 
 namespace onemap::tileserver {
@@ -86,6 +88,11 @@ struct server_metrics::impl {
         prometheus::Counter* count = nullptr;
         prometheus::Histogram* time = nullptr;
     };
+    /// Tells instances apart in the threads' memos (an address could be reused).
+    const std::uint64_t id = [] {
+        static std::atomic<std::uint64_t> next{0};
+        return ++next;
+    }();
     std::mutex mutex; // guards the maps of handles and the last scraped cache counters
     std::unordered_map<std::string, handles> by_route_status;
     std::unordered_map<std::string, prometheus::Histogram*> by_build;
@@ -99,15 +106,32 @@ server_metrics::~server_metrics() = default;
 
 void server_metrics::request(std::string_view route, int status, double seconds)
 {
-    std::string key(route.empty() ? "none" : route);
-    key += ' ';
-    key += std::to_string(status);
-    impl::handles h;
-    {
+    // On every request: each thread keeps the handles it has used, by the route pattern's
+    // address (stable: the router keeps its patterns for its life) and status, so a request
+    // neither allocates nor takes the shared lock once its (route, status) has been seen.
+    struct slot {
+        std::uint64_t owner;
+        const char* route;
+        int status;
+        bool operator==(const slot& o) const noexcept
+        {
+            return owner == o.owner && route == o.route && status == o.status;
+        }
+    };
+    struct slot_hash {
+        std::size_t operator()(const slot& s) const noexcept
+        {
+            return std::hash<const void*>{}(s.route) ^ (static_cast<std::size_t>(s.status) << 1) ^
+                   (static_cast<std::size_t>(s.owner) << 20);
+        }
+    };
+    thread_local std::unordered_map<slot, impl::handles, slot_hash> mine;
+    impl::handles& h = mine[slot{m_impl->id, route.data(), status}];
+    if (h.count == nullptr) {
+        const std::string r(route.empty() ? "none" : route);
         const std::lock_guard<std::mutex> lock(m_impl->mutex);
-        auto& found = m_impl->by_route_status[key];
+        auto& found = m_impl->by_route_status[r + ' ' + std::to_string(status)];
         if (found.count == nullptr) {
-            const std::string r(route.empty() ? "none" : route);
             found.count = &m_impl->requests.Add({{"route", r}, {"status", std::to_string(status)}});
             found.time = &m_impl->latency.Add({{"route", r}}, REQUEST_BUCKETS);
         }

@@ -20,11 +20,14 @@ int rate_limiter::take(const std::string& who, const rate_limit& limit, clock::t
     }
     const double burst = std::max(1.0, limit.burst);
     const std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_buckets.size() >= PRUNE_AT) {
+    if (m_buckets.size() >= m_prune_at) {
         for (auto it = m_buckets.begin(); it != m_buckets.end();) {
             const double refill = std::chrono::duration<double>(now - it->second.updated).count() * limit.per_second;
             it = it->second.tokens + refill >= burst ? m_buckets.erase(it) : std::next(it);
         }
+        // Many callers all busy: the next sweep waits until there are twice as many, so a
+        // crowd costs one sweep per doubling, not one per request.
+        m_prune_at = std::max(PRUNE_AT, 2 * m_buckets.size());
     }
     auto [it, fresh] = m_buckets.try_emplace(who, bucket{burst, now});
     bucket& b = it->second;

@@ -180,20 +180,6 @@ bool path_matches(const route& r, const std::vector<std::string_view>& parts, st
     return true;
 }
 
-const char* method_name(http_method m)
-{
-    switch (m) {
-    case http_method::get: return "GET";
-    case http_method::head: return "HEAD";
-    case http_method::post: return "POST";
-    case http_method::put: return "PUT";
-    case http_method::del: return "DELETE";
-    case http_method::options: return "OPTIONS";
-    case http_method::patch: return "PATCH";
-    default: return "OTHER";
-    }
-}
-
 } // namespace
 
 struct router::impl {

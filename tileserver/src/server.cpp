@@ -49,14 +49,12 @@ seed_jobs_config seed_config_of(const server_config& c)
 // Per key, or per address without one; operations' own routes are never limited.
 void limit_rate(server_state& s, const http_request& req)
 {
-    const std::string_view route = req.route;
-    if (route == "/health" || route == "/ready" || route == "/metrics" || route.compare(0, 6, "/admin") == 0) {
-        return;
-    }
     const auto rules = s.rules();
     const bool keyed = !req.caller.api_key.empty();
     const rate_limit& limit = keyed ? rules->per_key() : rules->per_address();
-    if (!limit.enabled()) {
+    const std::string_view route = req.route;
+    if (!limit.enabled() || route == "/health" || route == "/ready" || route == "/metrics" ||
+        route.compare(0, 6, "/admin") == 0) {
         return;
     }
     // Buckets are named by a hash of the key: the limiter never holds keys.
@@ -172,6 +170,16 @@ std::string utc_now_iso()
     return text;
 }
 
+// A JSON string, or null for "".
+void append_json_or_null(std::string& out, const std::string& s)
+{
+    if (s.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, s);
+    }
+}
+
 // Every answer: its request id, caller-dependent caching, metrics, the access log line and,
 // when slow, a warning naming route, layer and time.
 void after_answer(server_state& s, access_log* log_out, const http_request& req, http_response& res)
@@ -202,31 +210,19 @@ void after_answer(server_state& s, access_log* log_out, const http_request& req,
     line += "\",\"id\":";
     append_json_string(line, id);
     line += ",\"department\":";
-    if (req.caller.department.empty()) {
-        line += "null";
-    } else {
-        append_json_string(line, req.caller.department);
-    }
+    append_json_or_null(line, req.caller.department);
     line += ",\"remote\":";
     append_json_string(line, req.remote_addr);
     line += ",\"method\":";
-    append_json_string(line, req.method == http_method::head ? "HEAD" : req.method == http_method::post ? "POST" : req.method == http_method::del ? "DELETE" : "GET");
+    append_json_string(line, method_name(req.method));
     line += ",\"route\":";
     append_json_string(line, req.route);
     line += ",\"path\":"; // never the query: it may hold a key
     append_json_string(line, req.path);
     line += ",\"layer\":";
-    if (req.layer.empty()) {
-        line += "null";
-    } else {
-        append_json_string(line, req.layer);
-    }
+    append_json_or_null(line, req.layer);
     line += ",\"zoom\":";
-    if (req.zoom.empty()) {
-        line += "null";
-    } else {
-        append_json_string(line, req.zoom);
-    }
+    append_json_or_null(line, req.zoom);
     line += ",\"status\":" + std::to_string(res.status);
     line += ",\"bytes\":" + std::to_string(res.content().size());
     line += ",\"ms\":";
@@ -241,8 +237,9 @@ struct server::impl {
     explicit impl(server_config c)
         : state(std::move(c)), admin(state.config.admin_token),
           jobs([s = &state](const seed_request& r, int level, std::uint64_t col, std::uint64_t row) -> std::size_t {
-                   const auto t = s->tile_named(*s->catalog_for(r.department), r.tileset, r.format == "png" ? tile_format::png : tile_format::mvt,
-                                                *r.tms, level, col, row, r.date);
+                   const auto format = r.format == "png" ? tile_format::png : tile_format::mvt;
+                   const auto t = s->tile_named(*s->catalog_for(r.department), r.tileset, format, *r.tms, level, col,
+                                                row, r.date);
                    return t ? t->body.size() : 0;
                },
                [this](std::function<void()> task) { frontend->post(std::move(task)); },
@@ -282,8 +279,9 @@ struct server::impl {
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
         wmts.key_query = [](const http_request& req) { return server_state::key_query(req); };
         wmts.tilesets = [s] { return s->tilesets(); };
-        wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tile_format format, const core::tile_matrix_set& tms, int level,
-                        std::uint64_t col, std::uint64_t row, const std::string& date) {
+        wmts.tile = [s](const std::vector<core::layer>& layers, const std::string& name, tile_format format,
+                        const core::tile_matrix_set& tms, int level, std::uint64_t col, std::uint64_t row,
+                        const std::string& date) {
             return s->tile_named(layers, name, format, tms, level, col, row, date);
         };
         wmts.send_tile = [](const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

@@ -1,5 +1,7 @@
 #include "server_state.hpp"
 
+#include "config_yaml.hpp"
+
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/http_encoding.hpp"
 
@@ -27,9 +29,11 @@ void server_state::reload_config()
     if (config.config_path.empty()) {
         return;
     }
-    // Everything is read and checked before anything is swapped in.
-    auto sets = std::make_shared<const std::vector<tileset_config>>(read_tilesets(config.config_path));
-    auto r = std::make_shared<const access_rules>(access_rules::read(config.config_path));
+    // One reading of the file, everything checked before anything is swapped in: tilesets and
+    // rights always come from the same version of it.
+    const YAML::Node doc = load_config_yaml(config.config_path);
+    auto sets = std::make_shared<const std::vector<tileset_config>>(read_tilesets(doc, config.config_path));
+    auto r = std::make_shared<const access_rules>(access_rules::read(doc, config.config_path));
     tileset_snapshot.store(std::move(sets));
     rules_snapshot.store(std::move(r));
 }
@@ -84,9 +88,7 @@ server_state::~server_state() = default;
 
 std::shared_ptr<const tileset_config> server_state::find_tileset(const std::string& name) const
 {
-    auto sets = tilesets();
-    const tileset_config* t = tileserver::find_tileset(*sets, name);
-    return t != nullptr ? std::shared_ptr<const tileset_config>(sets, t) : nullptr;
+    return tileserver::find_tileset(tilesets(), name);
 }
 
 std::shared_ptr<const locator> server_state::locator_now() const

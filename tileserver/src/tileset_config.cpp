@@ -2,6 +2,8 @@
 
 #include "onemap/core/error.hpp"
 
+#include "config_yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,12 +20,11 @@ bool tileset_member::keeps(const std::string& attribute) const
 
 std::vector<tileset_config> read_tilesets(const std::string& path)
 {
-    YAML::Node doc;
-    try {
-        doc = YAML::LoadFile(path);
-    } catch (const YAML::Exception& e) {
-        throw config_error(path + ": " + e.what());
-    }
+    return read_tilesets(load_config_yaml(path), path);
+}
+
+std::vector<tileset_config> read_tilesets(const YAML::Node& doc, const std::string& path)
+{
     if (!doc["tilesets"] || !doc["tilesets"].IsSequence()) {
         throw config_error(path + ": needs a 'tilesets:' list");
     }
@@ -89,6 +90,13 @@ const tileset_config* find_tileset(const std::vector<tileset_config>& tilesets, 
         }
     }
     return nullptr;
+}
+
+std::shared_ptr<const tileset_config> find_tileset(const std::shared_ptr<const std::vector<tileset_config>>& tilesets,
+                                                   const std::string& name)
+{
+    const tileset_config* t = find_tileset(*tilesets, name);
+    return t != nullptr ? std::shared_ptr<const tileset_config>(tilesets, t) : nullptr;
 }
 
 } // namespace onemap::tileserver

@@ -421,9 +421,7 @@ public:
     /// The composite, kept alive (with the rest of its configuration) while the caller holds it.
     std::shared_ptr<const tileset_config> find_tileset(const std::string& name) const
     {
-        auto sets = m_ctx.tilesets();
-        const tileset_config* t = tileserver::find_tileset(*sets, name);
-        return t != nullptr ? std::shared_ptr<const tileset_config>(sets, t) : nullptr;
+        return tileserver::find_tileset(m_ctx.tilesets(), name);
     }
 
     bool has_layer(const std::string& name, const std::vector<core::layer>& catalog) const

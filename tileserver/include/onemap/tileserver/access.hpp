@@ -22,6 +22,10 @@
 #include <string_view>
 #include <vector>
 
+namespace YAML {
+class Node;
+} // namespace YAML
+
 namespace onemap::tileserver {
 
 struct department_info {
@@ -66,6 +70,8 @@ public:
 
     /// \throws config_error naming the file, key and line of what cannot be used.
     static access_rules read(const std::string& path);
+    /// The same from the file's YAML, loaded once by the caller.
+    static access_rules read(const YAML::Node& doc, const std::string& path);
 
 private:
     std::vector<department_info> m_departments;

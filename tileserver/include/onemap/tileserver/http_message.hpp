@@ -14,6 +14,9 @@ namespace onemap::tileserver {
 
 enum class http_method { get, head, post, put, del, options, patch, other };
 
+/// "GET", "HEAD", "POST", … ("OTHER" for a method the server does not know).
+const char* method_name(http_method m) noexcept;
+
 /// Case-insensitive ASCII comparison (header names, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
@@ -38,7 +41,6 @@ struct http_request {
     std::string_view route;                           ///< the matched route's pattern ("" = none)
     std::string layer;                                ///< the first layer it names ("" = none)
     std::string zoom;                                 ///< its zoom or tile matrix ("" = none)
-    std::string request_id;                           ///< X-Request-Id as sent (if sane), else made
 
     bool has_param(std::string_view name) const noexcept;
     /// The first value of a query parameter; "" when absent.

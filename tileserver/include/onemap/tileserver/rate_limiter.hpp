@@ -33,6 +33,7 @@ private:
     };
     mutable std::mutex m_mutex;
     std::unordered_map<std::string, bucket> m_buckets;
+    std::size_t m_prune_at = 65536; ///< sweep the full buckets out past this many callers
 };
 
 } // namespace onemap::tileserver

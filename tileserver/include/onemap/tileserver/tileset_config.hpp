@@ -1,9 +1,14 @@
 #pragma once
 // Composite tilesets (the unified basemap): which catalog layers, in which order, at which
 // zooms, with which attributes. Read from YAML (tileserver/onemap.yaml).
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace YAML {
+class Node;
+} // namespace YAML
 
 namespace onemap::tileserver {
 
@@ -29,8 +34,14 @@ struct tileset_config {
 
 /// \throws config_error naming the file, entry and key that cannot be used.
 std::vector<tileset_config> read_tilesets(const std::string& path);
+/// The same from the file's YAML, loaded once by the caller.
+std::vector<tileset_config> read_tilesets(const YAML::Node& doc, const std::string& path);
 
 /// The composite named `name`; nullptr when there is none.
 const tileset_config* find_tileset(const std::vector<tileset_config>& tilesets, const std::string& name) noexcept;
+/// The same, sharing ownership of `tilesets`: it stays alive while the composite is held
+/// (a reload may replace the configuration meanwhile).
+std::shared_ptr<const tileset_config> find_tileset(const std::shared_ptr<const std::vector<tileset_config>>& tilesets,
+                                                   const std::string& name);
 
 } // namespace onemap::tileserver
