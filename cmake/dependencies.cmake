@@ -15,6 +15,8 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 # API keys of departments: random keys and their BLAKE2b hashes (tileserver/api_keys.hpp).
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# Analytics tables as XLSX workbooks (tileserver/analysis/tabular.hpp).
+pkg_check_modules(XLSXWRITER REQUIRED IMPORTED_TARGET xlsxwriter)
 # /metrics: prometheus-cpp's registry and text serializer (tileserver/metrics.hpp).
 find_package(prometheus-cpp CONFIG REQUIRED)
 # Raster rendering (tileserver/src/render) and glyph PBFs for MapLibre (tileserver/src/glyphs).

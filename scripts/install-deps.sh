@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libssl-dev libsodium-dev prometheus-cpp-dev python3-prometheus-client
+  libxlsxwriter-dev python3-openpyxl
   clang-14 libfuzzer-14-dev clang-tidy-14
   libcairo2-dev libpango1.0-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
   libxml2-utils python3-mapproxy python3-owslib python3-qgis

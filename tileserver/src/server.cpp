@@ -272,6 +272,7 @@ struct server::impl {
         register_locate_routes(routes, state);
         register_tile_routes(routes, state);
         register_style_routes(routes, state);
+        register_analysis_routes(routes, state);
 
         wmts_context wmts;
         wmts.pool = &state.pool;

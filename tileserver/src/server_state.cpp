@@ -34,8 +34,10 @@ void server_state::reload_config()
     const YAML::Node doc = load_config_yaml(config.config_path);
     auto sets = std::make_shared<const std::vector<tileset_config>>(read_tilesets(doc, config.config_path));
     auto r = std::make_shared<const access_rules>(access_rules::read(doc, config.config_path));
+    auto a = std::make_shared<const analysis::analysis_config>(analysis::read_analysis_config(doc, config.config_path));
     tileset_snapshot.store(std::move(sets));
     rules_snapshot.store(std::move(r));
+    analysis_snapshot.store(std::move(a));
 }
 
 catalog_ptr server_state::catalog_for(const std::string& department) const

@@ -7,6 +7,7 @@
 #include "onemap/core/tile_matrix_set.hpp"
 #include "onemap/render/glyphs.hpp"
 #include "onemap/tileserver/access.hpp"
+#include "onemap/tileserver/analysis/analysis_config.hpp"
 #include "onemap/tileserver/http_message.hpp"
 #include "onemap/tileserver/key_directory.hpp"
 #include "onemap/tileserver/metrics.hpp"
@@ -45,6 +46,8 @@ struct server_state {
     /// The catalog as a caller of `department` ("" = without a key) sees it.
     catalog_ptr catalog_for(const std::string& department) const;
     std::shared_ptr<const access_rules> rules() const { return rules_snapshot.load(); }
+    /// The analytics configuration (`analysis:` in the config file) now.
+    std::shared_ptr<const analysis::analysis_config> analysis() const { return analysis_snapshot.load(); }
     static caller caller_of(const http_request& req) { return caller{req.caller.department}; }
     /// `key=…` when the caller presented its key as a query parameter, else "": the links a
     /// document writes for that caller carry it (a client that could not send the header for
@@ -97,6 +100,7 @@ struct server_state {
     shared_snapshot<std::vector<core::layer>> snapshot{std::make_shared<const std::vector<core::layer>>()};
     std::atomic<std::uint64_t> reloads{0};
     shared_snapshot<access_rules> rules_snapshot{std::make_shared<const access_rules>()};
+    shared_snapshot<analysis::analysis_config> analysis_snapshot{std::make_shared<const analysis::analysis_config>()};
     key_directory keys{pool};
     server_metrics metrics;
     rate_limiter rates;
@@ -121,5 +125,6 @@ private:
 void register_tile_routes(router& routes, server_state& state);
 void register_locate_routes(router& routes, server_state& state);
 void register_style_routes(router& routes, server_state& state);
+void register_analysis_routes(router& routes, server_state& state);
 
 } // namespace onemap::tileserver

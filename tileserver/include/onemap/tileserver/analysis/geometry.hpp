@@ -1,0 +1,73 @@
+#pragma once
+// Geometry for the analytics (compliance review, statistics, change detection): GEOS through
+// its reentrant C API with one context per thread, PROJ transformations between CGCS2000
+// lon/lat and its 3° Gauss-Krüger zones (cached per thread), and the two areas the answers
+// give — planar in a GK zone, or ellipsoidal on GRS 80 (PROJ's geodesic polygon area, the
+// same algorithm as PostGIS's geography).
+#include <geos_c.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace onemap::tileserver::analysis {
+
+/// This thread's GEOS context (made on first use, errors turned into exceptions by callers).
+GEOSContextHandle_t geos();
+
+struct geom_deleter {
+    void operator()(GEOSGeometry* g) const noexcept;
+};
+using geom_ptr = std::unique_ptr<GEOSGeometry, geom_deleter>;
+struct prepared_deleter {
+    void operator()(const GEOSPreparedGeometry* g) const noexcept;
+};
+using prepared_ptr = std::unique_ptr<const GEOSPreparedGeometry, prepared_deleter>;
+
+/// Takes ownership of a GEOS result. \throws error naming `what` when GEOS failed (nullptr).
+geom_ptr own(GEOSGeometry* g, const char* what);
+/// Reads WKB. \throws error on bytes GEOS cannot read.
+geom_ptr from_wkb(std::string_view wkb);
+geom_ptr clone(const GEOSGeometry* g);
+prepared_ptr prepare(const GEOSGeometry* g);
+
+/// Polygonal part of an overlay result: lines and points (touching edges) dropped; nullptr
+/// when nothing polygonal is left.
+geom_ptr polygonal_part(geom_ptr g);
+/// a ∩ b, polygonal part only; nullptr when empty. Geometries of many vertices are first
+/// clipped to the other's bounding box (GEOSClipByRect) so that a 20,000-vertex red line
+/// costs what its part near the project costs.
+geom_ptr intersection(const GEOSGeometry* a, const GEOSGeometry* b);
+std::size_t vertex_count(const GEOSGeometry* g);
+struct bounds {
+    double min_x = 0, min_y = 0, max_x = 0, max_y = 0;
+};
+bounds bounds_of(const GEOSGeometry* g);
+
+/// The CGCS2000 3° Gauss-Krüger zone (25…45) whose strip holds `lon`; 0 outside China's.
+int gk_zone(double lon) noexcept;
+/// EPSG code of a CGCS2000 3° GK zone: without the zone number in the easting (4534…4554) or
+/// with it (4513…4533).
+int gk_epsg(int zone, bool prefixed) noexcept;
+
+/// A copy of `g` transformed by PROJ from `from_epsg` to `to_epsg` (axis order: easting or
+/// longitude first, as GeoJSON and PostGIS have it). \throws error when PROJ cannot.
+geom_ptr transform(const GEOSGeometry* g, int from_epsg, int to_epsg);
+
+enum class area_method { planar, ellipsoidal };
+/// "planar" or "ellipsoidal". \throws input_error naming `method` otherwise.
+area_method parse_area_method(const std::string& text);
+const char* name_of(area_method m) noexcept;
+
+/// Area in m² of a lon/lat (EPSG:4490) polygonal geometry: on GRS 80 (edges as geodesics,
+/// PostGIS `ST_Area(geography)`), or planar after transformation to GK zone `zone`
+/// (PostGIS `ST_Area(ST_Transform(g, gk_epsg(zone)))`).
+double area_of(const GEOSGeometry* lonlat, area_method m, int zone);
+/// Ellipsoidal area on GRS 80 of a lon/lat polygonal geometry, m².
+double ellipsoidal_area(const GEOSGeometry* lonlat);
+
+/// m² → 公顷 and 亩 (1 亩 = 10000/15 m²).
+constexpr double HECTARE_M2 = 10000.0;
+constexpr double MU_M2 = 10000.0 / 15.0;
+
+} // namespace onemap::tileserver::analysis

@@ -1,0 +1,188 @@
+#include "onemap/tileserver/analysis/feature_store.hpp"
+
+#include "onemap/core/log.hpp"
+
+#include <boost/geometry.hpp>
+#include <boost/geometry/index/rtree.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace onemap::tileserver::analysis {
+
+namespace bg = boost::geometry;
+namespace bgi = boost::geometry::index;
+using bpoint = bg::model::point<double, 2, bg::cs::cartesian>;
+using bbox = bg::model::box<bpoint>;
+using rtree_value = std::pair<bbox, std::size_t>;
+
+struct layer_data::rtree {
+    bgi::rtree<rtree_value, bgi::rstar<16>> tree;
+};
+
+layer_data::layer_data(std::string layer, const core::layer_version& v, std::vector<std::string> columns)
+    : m_layer(std::move(layer)), m_version(v.version), m_table(v.table), m_columns(std::move(columns))
+{
+}
+
+layer_data::~layer_data() = default;
+
+void layer_data::add(std::int64_t fid, std::vector<std::string> values, std::string wkb)
+{
+    geom_ptr g = from_wkb(wkb);
+    m_boxes.push_back(bounds_of(g.get()));
+    m_fids.push_back(fid);
+    for (auto& v : values) {
+        m_bytes += v.capacity() > 15 ? v.capacity() : 0;
+        m_values.push_back(std::move(v));
+    }
+    m_bytes += wkb.size() + sizeof(bounds) + sizeof(std::int64_t) + 64;
+    m_wkb.push_back(std::move(wkb));
+}
+
+void layer_data::build()
+{
+    std::vector<rtree_value> values;
+    values.reserve(m_boxes.size());
+    for (std::size_t i = 0; i < m_boxes.size(); ++i) {
+        const auto& b = m_boxes[i];
+        values.emplace_back(bbox(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y)), i);
+    }
+    // The range constructor packs the tree (STR bulk loading).
+    m_tree = std::make_unique<rtree>(rtree{bgi::rtree<rtree_value, bgi::rstar<16>>(values)});
+    m_by_fid.reserve(m_fids.size());
+    for (std::size_t i = 0; i < m_fids.size(); ++i) {
+        m_by_fid.emplace_back(m_fids[i], i);
+    }
+    std::sort(m_by_fid.begin(), m_by_fid.end());
+    m_bytes += m_fids.size() * (sizeof(rtree_value) * 2 + sizeof(std::pair<std::int64_t, std::size_t>)) +
+               m_values.size() * sizeof(std::string);
+}
+
+int layer_data::column(std::string_view name) const noexcept
+{
+    for (std::size_t i = 0; i < m_columns.size(); ++i) {
+        if (m_columns[i] == name) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+std::vector<std::size_t> layer_data::query(const bounds& b) const
+{
+    std::vector<std::size_t> out;
+    if (!m_tree) {
+        return out;
+    }
+    const bbox q(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y));
+    for (auto it = m_tree->tree.qbegin(bgi::intersects(q)); it != m_tree->tree.qend(); ++it) {
+        out.push_back(it->second);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+long layer_data::find(std::int64_t fid) const
+{
+    const auto it = std::lower_bound(m_by_fid.begin(), m_by_fid.end(), std::make_pair(fid, std::size_t{0}));
+    return it != m_by_fid.end() && it->first == fid ? static_cast<long>(it->second) : -1;
+}
+
+const std::vector<double>& layer_data::areas(area_method m) const
+{
+    const auto k = static_cast<std::size_t>(m);
+    std::call_once(m_area_once[k], [&] {
+        auto& out = m_areas[k];
+        out.assign(size(), 0.0);
+        const unsigned threads = std::max(1U, std::min(8U, std::thread::hardware_concurrency()));
+        std::vector<std::thread> pool;
+        std::vector<std::exception_ptr> failed(threads);
+        for (unsigned t = 0; t < threads; ++t) {
+            pool.emplace_back([&, t] {
+                try {
+                    for (std::size_t i = t; i < size(); i += threads) {
+                        const geom_ptr g = geometry(i);
+                        const auto& b = m_boxes[i];
+                        out[i] = area_of(g.get(), m, gk_zone((b.min_x + b.max_x) / 2));
+                    }
+                } catch (...) {
+                    failed[t] = std::current_exception();
+                }
+            });
+        }
+        for (auto& th : pool) {
+            th.join();
+        }
+        for (auto& f : failed) {
+            if (f) {
+                std::rethrow_exception(f);
+            }
+        }
+    });
+    return m_areas[k];
+}
+
+feature_store::feature_store(core::connection_pool& pool, std::size_t max_bytes, std::chrono::milliseconds wait_limit)
+    : m_pool(pool), m_cache(max_bytes), m_loads(wait_limit, "--tile-wait-timeout-ms")
+{
+}
+
+layer_data_ptr feature_store::get(const core::layer& layer, const core::layer_version& v,
+                                  std::vector<std::string> columns)
+{
+    std::sort(columns.begin(), columns.end());
+    columns.erase(std::unique(columns.begin(), columns.end()), columns.end());
+    std::string key = v.table + "|" + v.source_hash + "|" + v.valid_from;
+    for (const auto& c : columns) {
+        key += "|" + c;
+    }
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        if (const auto* hit = m_cache.get(key)) {
+            return *hit;
+        }
+    }
+    return m_loads.run(key, [&] {
+        const auto started = std::chrono::steady_clock::now();
+        auto data = std::make_shared<layer_data>(layer.name, v, columns);
+        auto conn = m_pool.acquire();
+        pqxx::work txn(*conn);
+        // Identifiers come from the catalog (the caller checked each column against it), quoted.
+        std::string sql = "DECLARE onemap_analysis NO SCROLL CURSOR FOR SELECT fid";
+        for (const auto& c : columns) {
+            sql += ", " + core::quote_ident(c) + "::text";
+        }
+        sql += ", ST_AsBinary(geom) FROM " + core::qualified(core::DATA_SCHEMA, v.table) +
+               " WHERE geom IS NOT NULL ORDER BY fid";
+        txn.exec(sql);
+        for (;;) {
+            const pqxx::result r = txn.exec("FETCH FORWARD 20000 FROM onemap_analysis");
+            if (r.empty()) {
+                break;
+            }
+            for (const auto& row : r) {
+                std::vector<std::string> values;
+                values.reserve(columns.size());
+                for (std::size_t c = 0; c < columns.size(); ++c) {
+                    values.push_back(row[static_cast<int>(c + 1)].as<std::string>(""));
+                }
+                const pqxx::binarystring wkb(row[static_cast<int>(columns.size() + 1)]);
+                data->add(row[0].as<std::int64_t>(), std::move(values), wkb.str());
+            }
+        }
+        txn.commit();
+        data->build();
+        log().info("analysis: {} version {} ({} features, {} MB) loaded in {} ms", layer.name, v.version, data->size(),
+                   data->bytes() >> 20,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                       .count());
+        layer_data_ptr out = data;
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        m_cache.put(key, out, out->bytes());
+        return out;
+    });
+}
+
+} // namespace onemap::tileserver::analysis
