@@ -24,7 +24,7 @@ else
   echo "usage: bench/fuzz.sh [minutes|Ns] [target…]" >&2
   exit 2
 fi
-all_targets=(request wmts features datetime style expression manifest text_decoder mvt)
+all_targets=(request wmts features datetime style expression manifest text_decoder mvt red_line)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

@@ -190,6 +190,39 @@ TEST_F(access_http, a_layer_asked_for_by_name_is_401_without_a_key_and_403_namin
     EXPECT_EQ(get("/ogc/collections/river/items?limit=1", "")->status, 200);
 }
 
+TEST_F(access_http, analytics_read_only_layers_the_caller_may_see)
+{
+    // The review's checks include basic farmland: 401 without a key, 403 naming it for water,
+    // an answer for natural resources; a check list without it is open to everyone.
+    const std::string red_line = test::query_value(
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_Buffer(ST_Transform(ST_PointOnSurface(geom), 4547), 300), 4490), 9) FROM "
+        "onemap_data.basic_farmland__v1 ORDER BY ST_Area(geom) DESC LIMIT 1");
+    auto post = [&](const std::string& path, const std::string& key) {
+        auto c = s_server->client();
+        return key.empty() ? c.Post(path, red_line, "application/geo+json")
+                           : c.Post(path, httplib::Headers{{"X-Onemap-Key", key}}, red_line, "application/geo+json");
+    };
+    auto none = post("/analysis/compliance", "");
+    EXPECT_EQ(none->status, 401) << none->body;
+    EXPECT_NE(none->body.find("basic_farmland"), std::string::npos) << none->body;
+    auto water = post("/analysis/compliance", s_water);
+    EXPECT_EQ(water->status, 403) << water->body;
+    EXPECT_NE(water->body.find("basic_farmland"), std::string::npos) << water->body;
+    auto nr = post("/analysis/compliance", s_nr);
+    ASSERT_EQ(nr->status, 200) << nr->body;
+    const json doc = json::parse(nr->body);
+    EXPECT_EQ(doc["checks"][1]["id"], "basic_farmland");
+    EXPECT_EQ(doc["checks"][1]["conclusion"], "conflict");
+    EXPECT_EQ(post("/analysis/compliance?checks=ecological_redline,urban_boundary", "")->status, 200);
+    // Statistics name their layers: by the parameter (the router's rule) and by region level.
+    expect_guarded("/analysis/stats?layer=basic_farmland&by=county&class_field=jbntbh", "basic_farmland", s_nr, s_water);
+    auto grid = get("/analysis/stats?layer=dltb&by=grid&class_field=dlbm", "");
+    EXPECT_EQ(grid->status, 401) << grid->body;
+    EXPECT_NE(grid->body.find("grid"), std::string::npos) << grid->body;
+    EXPECT_EQ(get("/analysis/stats?layer=dltb&by=grid&class_field=dlbm", s_water)->status, 200);
+    EXPECT_EQ(get("/analysis/stats?layer=dltb&by=village&class_field=dlbm", "")->status, 200);
+}
+
 TEST_F(access_http, wmts_kvp_get_tile_and_feature_info_are_guarded_with_ows_exceptions)
 {
     const std::string kvp = kvp_tile("basic_farmland", s_farmland, "image/png");
