@@ -30,8 +30,7 @@ layer_data::~layer_data() = default;
 
 void layer_data::add(std::int64_t fid, std::vector<std::string> values, std::string wkb)
 {
-    geom_ptr g = from_wkb(wkb);
-    m_boxes.push_back(bounds_of(g.get()));
+    m_boxes.push_back(wkb_bounds(wkb));
     m_fids.push_back(fid);
     for (auto& v : values) {
         m_bytes += v.capacity() > 15 ? v.capacity() : 0;
@@ -103,9 +102,8 @@ const std::vector<double>& layer_data::areas(area_method m) const
             pool.emplace_back([&, t] {
                 try {
                     for (std::size_t i = t; i < size(); i += threads) {
-                        const geom_ptr g = geometry(i);
                         const auto& b = m_boxes[i];
-                        out[i] = area_of(g.get(), m, gk_zone((b.min_x + b.max_x) / 2));
+                        out[i] = wkb_area(m_wkb[i], m, gk_zone((b.min_x + b.max_x) / 2));
                     }
                 } catch (...) {
                     failed[t] = std::current_exception();

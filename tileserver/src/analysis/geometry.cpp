@@ -8,6 +8,9 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <utility>
 #include <vector>
@@ -141,7 +144,144 @@ double shoelace(const std::vector<double>& x, const std::vector<double>& y)
     return std::fabs(twice) / 2;
 }
 
+// Reads a 2D Polygon/MultiPolygon WKB ring by ring: f(x, y, exterior) per ring.
+class wkb_rings {
+public:
+    explicit wkb_rings(std::string_view wkb) : m_wkb(wkb) {}
+
+    template <typename F>
+    void each(F&& f)
+    {
+        const bool little = byte();
+        const std::uint32_t type = u32(little);
+        if (type == 3) {
+            polygon(little, f);
+        } else if (type == 6) {
+            const std::uint32_t n = u32(little);
+            for (std::uint32_t i = 0; i < n; ++i) {
+                const bool le = byte();
+                if (u32(le) != 3) {
+                    throw error("WKB: a MultiPolygon holds a non-polygon");
+                }
+                polygon(le, f);
+            }
+        } else {
+            throw error("WKB: not a 2D Polygon or MultiPolygon (type " + std::to_string(type) + ")");
+        }
+    }
+
+private:
+    template <typename F>
+    void polygon(bool little, F& f)
+    {
+        const std::uint32_t rings = u32(little);
+        for (std::uint32_t r = 0; r < rings; ++r) {
+            const std::uint32_t n = u32(little);
+            if (static_cast<std::size_t>(n) * 16 > m_wkb.size() - m_at) {
+                throw error("WKB: truncated ring");
+            }
+            m_x.resize(n);
+            m_y.resize(n);
+            for (std::uint32_t i = 0; i < n; ++i) {
+                m_x[i] = f64(little);
+                m_y[i] = f64(little);
+            }
+            f(m_x, m_y, r == 0);
+        }
+    }
+    bool byte()
+    {
+        need(1);
+        return m_wkb[m_at++] == 1;
+    }
+    void need(std::size_t n) const
+    {
+        if (m_wkb.size() - m_at < n) {
+            throw error("WKB: truncated");
+        }
+    }
+    std::uint32_t u32(bool little)
+    {
+        need(4);
+        unsigned char b[4];
+        std::memcpy(b, m_wkb.data() + m_at, 4);
+        m_at += 4;
+        if (!little) {
+            std::swap(b[0], b[3]);
+            std::swap(b[1], b[2]);
+        }
+        std::uint32_t v = 0;
+        std::memcpy(&v, b, 4); // the host is little-endian (x86-64, aarch64)
+        return v;
+    }
+    double f64(bool little)
+    {
+        need(8);
+        unsigned char b[8];
+        std::memcpy(b, m_wkb.data() + m_at, 8);
+        m_at += 8;
+        if (!little) {
+            for (int i = 0; i < 4; ++i) {
+                std::swap(b[i], b[7 - i]);
+            }
+        }
+        double v = 0;
+        std::memcpy(&v, b, 8);
+        return v;
+    }
+
+    std::string_view m_wkb;
+    std::size_t m_at = 0;
+    std::vector<double> m_x;
+    std::vector<double> m_y;
+};
+
+// The area of one closed ring (x = lon, y = lat); planar transforms x and y in place.
+double ring_area(std::vector<double>& x, std::vector<double>& y, area_method m, PJ* op)
+{
+    if (x.size() < 4) {
+        return 0;
+    }
+    if (m == area_method::ellipsoidal) {
+        double area = 0;
+        // The ring without its closing vertex, latitudes first.
+        geod_polygonarea(&grs80(), y.data(), x.data(), static_cast<int>(x.size() - 1), &area, nullptr);
+        return std::fabs(area);
+    }
+    proj_trans_generic(op, PJ_FWD, x.data(), sizeof(double), x.size(), y.data(), sizeof(double), y.size(), nullptr, 0,
+                       0, nullptr, 0, 0);
+    return shoelace(x, y);
+}
+
 } // namespace
+
+bounds wkb_bounds(std::string_view wkb)
+{
+    bounds b{HUGE_VAL, HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    wkb_rings(wkb).each([&](const std::vector<double>& x, const std::vector<double>& y, bool exterior) {
+        if (!exterior) {
+            return;
+        }
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            b.min_x = std::min(b.min_x, x[i]);
+            b.max_x = std::max(b.max_x, x[i]);
+            b.min_y = std::min(b.min_y, y[i]);
+            b.max_y = std::max(b.max_y, y[i]);
+        }
+    });
+    return b;
+}
+
+double wkb_area(std::string_view wkb, area_method m, int zone)
+{
+    PJ* op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
+    double total = 0;
+    wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
+        const double a = ring_area(x, y, m, op);
+        total += exterior ? a : -a;
+    });
+    return total;
+}
 
 GEOSContextHandle_t geos()
 {
@@ -331,36 +471,18 @@ const char* name_of(area_method m) noexcept
 
 double ellipsoidal_area(const GEOSGeometry* lonlat)
 {
-    double total = 0;
-    std::vector<double> x;
-    std::vector<double> y;
-    for_each_ring(lonlat, [&](const GEOSCoordSequence* seq, bool exterior) {
-        read_ring(seq, x, y);
-        if (x.size() < 4) {
-            return;
-        }
-        double area = 0;
-        // geod_polygonarea wants the ring without its closing vertex, latitudes first.
-        geod_polygonarea(&grs80(), y.data(), x.data(), static_cast<int>(x.size() - 1), &area, nullptr);
-        total += exterior ? std::fabs(area) : -std::fabs(area);
-    });
-    return total;
+    return area_of(lonlat, area_method::ellipsoidal, 0);
 }
 
 double area_of(const GEOSGeometry* lonlat, area_method m, int zone)
 {
-    if (m == area_method::ellipsoidal) {
-        return ellipsoidal_area(lonlat);
-    }
-    PJ* op = projections().get(4490, gk_epsg(zone, false));
+    PJ* op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
     double total = 0;
     std::vector<double> x;
     std::vector<double> y;
     for_each_ring(lonlat, [&](const GEOSCoordSequence* seq, bool exterior) {
         read_ring(seq, x, y);
-        proj_trans_generic(op, PJ_FWD, x.data(), sizeof(double), x.size(), y.data(), sizeof(double), y.size(),
-                           nullptr, 0, 0, nullptr, 0, 0);
-        const double a = shoelace(x, y);
+        const double a = ring_area(x, y, m, op);
         total += exterior ? a : -a;
     });
     return total;

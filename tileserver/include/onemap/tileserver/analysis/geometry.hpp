@@ -66,6 +66,12 @@ double area_of(const GEOSGeometry* lonlat, area_method m, int zone);
 /// Ellipsoidal area on GRS 80 of a lon/lat polygonal geometry, m².
 double ellipsoidal_area(const GEOSGeometry* lonlat);
 
+/// The bounding box of a 2D Polygon or MultiPolygon WKB, read without building a geometry.
+/// \throws error on anything else or truncated bytes.
+bounds wkb_bounds(std::string_view wkb);
+/// area_of() of a 2D Polygon or MultiPolygon WKB (lon/lat), read without building a geometry.
+double wkb_area(std::string_view wkb, area_method m, int zone);
+
 /// m² → 公顷 and 亩 (1 亩 = 10000/15 m²).
 constexpr double HECTARE_M2 = 10000.0;
 constexpr double MU_M2 = 10000.0 / 15.0;

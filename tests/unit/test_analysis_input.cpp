@@ -1,0 +1,151 @@
+// The analytics' pure parts: CRS names, red-line bodies (every refusal naming its parameter),
+// areas from WKB against GEOS's reading of the same bytes, and the analysis: section's errors
+// with file, line and key.
+#include "onemap/core/error.hpp"
+#include "onemap/tileserver/analysis/analysis_config.hpp"
+#include "onemap/tileserver/analysis/geometry.hpp"
+#include "onemap/tileserver/analysis/project_input.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+using namespace onemap::tileserver::analysis;
+
+namespace {
+
+// A 1 km square in EPSG:4547 around 114°E, 33°N, as GeoJSON in lon/lat and in GK.
+const char* LONLAT_SQUARE = R"({"type":"Polygon","coordinates":[[[114.0,33.0],[114.0107,33.0],[114.0107,33.009],[114.0,33.009],[114.0,33.0]]]})";
+const char* GK_SQUARE = R"({"type":"Polygon","coordinates":[[[500000,3651000],[501000,3651000],[501000,3652000],[500000,3652000],[500000,3651000]]]})";
+
+std::string refusal(const std::string& body, const std::string& crs, input_limits limits = {})
+{
+    try {
+        read_project(body, crs, limits);
+    } catch (const onemap::input_error& e) {
+        return std::string(e.parameter()) + ": " + e.what();
+    }
+    return "accepted";
+}
+
+} // namespace
+
+TEST(analysis_input, crs_names_are_read_in_every_spelling_and_others_refused)
+{
+    EXPECT_EQ(accepted_crs("EPSG:4490", "crs"), 4490);
+    EXPECT_EQ(accepted_crs("urn:ogc:def:crs:EPSG::4547", "crs"), 4547);
+    EXPECT_EQ(accepted_crs("urn:ogc:def:crs:EPSG:9.8.15:4526", "crs"), 4526);
+    EXPECT_EQ(accepted_crs("http://www.opengis.net/def/crs/EPSG/0/4513", "crs"), 4513);
+    EXPECT_EQ(accepted_crs("OGC:CRS84", "crs"), 4326);
+    EXPECT_EQ(accepted_crs("cgcs2000", "crs"), 4490);
+    for (const char* bad : {"EPSG:3857", "EPSG:4555", "EPSG:4512", "EPSG:", "EPSG:4547x", "4547", "", "EPSG::45470000"}) {
+        EXPECT_THROW(accepted_crs(bad, "crs"), onemap::input_error) << bad;
+    }
+}
+
+TEST(analysis_input, gauss_krueger_with_and_without_zone_prefix_and_lonlat_agree)
+{
+    const project gk = read_project(GK_SQUARE, "EPSG:4547", {});
+    std::string prefixed = GK_SQUARE;
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"[500000,", "[38500000,"}, {"[501000,", "[38501000,"}}) {
+        for (auto at = prefixed.find(from); at != std::string::npos; at = prefixed.find(from, at + to.size())) {
+            prefixed.replace(at, from.size(), to);
+        }
+    }
+    const project zoned = read_project(prefixed, "EPSG:4526", {});
+    const double a = area_of(gk.lonlat.get(), area_method::planar, 38);
+    EXPECT_NEAR(a, 1e6, 1e-3); // the square is 1 km² in its own zone
+    EXPECT_NEAR(area_of(zoned.lonlat.get(), area_method::planar, 38), a, 1e-3);
+    // GRS 80 area of a 1 km² square near the central meridian: the GK scale is ~1 there.
+    EXPECT_NEAR(ellipsoidal_area(gk.lonlat.get()), 1e6, 1e6 * 2e-4);
+    const project ll = read_project(LONLAT_SQUARE, "", {});
+    EXPECT_EQ(ll.input_epsg, 4490);
+    EXPECT_EQ(ll.vertices, 5u);
+}
+
+TEST(analysis_input, bad_bodies_are_refused_naming_the_part)
+{
+    EXPECT_EQ(refusal("", "").rfind("body: ", 0), 0u);
+    EXPECT_EQ(refusal("[1,2]", "").rfind("body: ", 0), 0u);
+    EXPECT_EQ(refusal(R"({"type":"Point","coordinates":[114,33]})", "").rfind("geometry: ", 0), 0u);
+    EXPECT_NE(refusal(R"({"type":"Polygon","coordinates":[[[114,33],[114.01,33.01],[114.01,33],[114,33.01],[114,33]]]})", "")
+                  .find("Self-intersection"),
+              std::string::npos);
+    EXPECT_NE(refusal(R"({"type":"Polygon","coordinates":[[[114,33],[114.01,33],[114,33]]]})", "").find("4 positions"),
+              std::string::npos);
+    EXPECT_NE(refusal(R"({"type":"Polygon","coordinates":[[[114,33],["x",33],[114.01,33.01],[114,33]]]})", "").find("[x, y]"),
+              std::string::npos);
+    EXPECT_EQ(refusal(GK_SQUARE, "").rfind("crs: ", 0), 0u);                     // GK without a CRS
+    EXPECT_NE(refusal(GK_SQUARE, "EPSG:4526").find("EPSG:4547"), std::string::npos); // no prefix under the prefixed CRS
+    EXPECT_NE(refusal(LONLAT_SQUARE, "", input_limits{0.5, 100}).find("max_area_km2"), std::string::npos);
+    EXPECT_NE(refusal(LONLAT_SQUARE, "", input_limits{100, 4}).find("max_vertices"), std::string::npos);
+    EXPECT_EQ(refusal(R"({"type":"FeatureCollection","features":[{"type":"Feature","geometry":null}]})", "").rfind("geometry: ", 0),
+              0u);
+}
+
+TEST(analysis_input, overlapping_features_are_joined)
+{
+    const char* two = R"({"type":"FeatureCollection","features":[
+        {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[114.0,33.0],[114.02,33.0],[114.02,33.02],[114.0,33.02],[114.0,33.0]]]}},
+        {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[114.01,33.0],[114.03,33.0],[114.03,33.02],[114.01,33.02],[114.01,33.0]]]}}]})";
+    const project p = read_project(two, "", {});
+    const char* one = R"({"type":"Polygon","coordinates":[[[114.0,33.0],[114.03,33.0],[114.03,33.02],[114.0,33.02],[114.0,33.0]]]})";
+    const project q = read_project(one, "", {});
+    // Equal but for the vertices the union adds on the shared edges (geodesics between them).
+    EXPECT_NEAR(ellipsoidal_area(p.lonlat.get()), ellipsoidal_area(q.lonlat.get()), 0.05);
+    EXPECT_EQ(p.parts, 1u);
+}
+
+TEST(analysis_input, areas_read_from_wkb_equal_areas_of_the_geometry)
+{
+    const project p = read_project(
+        R"({"type":"MultiPolygon","coordinates":[[[[114.0,33.0],[114.02,33.0],[114.02,33.02],[114.0,33.02],[114.0,33.0]],[[114.005,33.005],[114.01,33.005],[114.01,33.01],[114.005,33.005]]],[[[114.05,33.0],[114.06,33.0],[114.06,33.01],[114.05,33.0]]]]})",
+        "", {});
+    GEOSContextHandle_t h = geos();
+    GEOSWKBWriter* w = GEOSWKBWriter_create_r(h);
+    for (const int order : {GEOS_WKB_NDR, GEOS_WKB_XDR}) {
+        GEOSWKBWriter_setByteOrder_r(h, w, order);
+        std::size_t n = 0;
+        unsigned char* bytes = GEOSWKBWriter_write_r(h, w, p.lonlat.get(), &n);
+        const std::string wkb(reinterpret_cast<char*>(bytes), n);
+        GEOSFree_r(h, bytes);
+        for (const auto m : {area_method::planar, area_method::ellipsoidal}) {
+            EXPECT_NEAR(wkb_area(wkb, m, 38), area_of(p.lonlat.get(), m, 38), 1e-6);
+        }
+        const bounds a = wkb_bounds(wkb);
+        const bounds b = bounds_of(p.lonlat.get());
+        EXPECT_EQ(a.min_x, b.min_x);
+        EXPECT_EQ(a.max_y, b.max_y);
+        EXPECT_THROW(wkb_area(wkb.substr(0, wkb.size() - 3), area_method::planar, 38), onemap::error);
+    }
+    GEOSWKBWriter_destroy_r(h, w);
+}
+
+TEST(analysis_input, configuration_errors_name_file_line_and_key)
+{
+    auto error_of = [](const std::string& text) {
+        try {
+            read_analysis_config(YAML::Load(text), "onemap.yaml");
+        } catch (const onemap::config_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(error_of("analysis:\n  checks:\n    - id: a\n      layer: x\n      rule: forbid\n"),
+              "onemap.yaml:5: analysis.checks[0].rule: must be avoid, within or classes, not 'forbid'");
+    EXPECT_NE(error_of("analysis:\n  checks:\n    - {id: a, layer: x}\n    - {id: a, layer: y}\n").find("listed twice"),
+              std::string::npos);
+    EXPECT_NE(error_of("analysis:\n  checks:\n    - {id: a, layer: x, rule: classes}\n").find("needs a class_field"),
+              std::string::npos);
+    EXPECT_NE(error_of("analysis:\n  limits: {max_area_km2: -1}\n").find("analysis.limits.max_area_km2"), std::string::npos);
+    EXPECT_NE(error_of("analysis:\n  colour: red\n").find("onemap.yaml:2: analysis.colour: unknown key"), std::string::npos);
+    const auto ok = read_analysis_config(YAML::Load("analysis:\n  land_use: {layer: dltb, class_field: dlbm}\n  checks:\n"
+                                                    "    - {id: farm, layer: dltb, rule: classes, class_field: dlbm, "
+                                                    "conflict_classes: ['01']}\n"),
+                                         "onemap.yaml");
+    ASSERT_EQ(ok.checks.size(), 1u);
+    EXPECT_EQ(ok.checks[0].rule, check_rule::classes);
+    EXPECT_EQ(ok.land_use_layer, "dltb");
+    EXPECT_STREQ(land_class_level1_name("01"), "耕地");
+}
