@@ -149,3 +149,78 @@ TEST(analysis_input, configuration_errors_name_file_line_and_key)
     EXPECT_EQ(ok.land_use_layer, "dltb");
     EXPECT_STREQ(land_class_level1_name("01"), "耕地");
 }
+
+namespace {
+
+// A star-shaped polygon of n vertices around (lon, lat), radii in degrees between r and 2r.
+std::string star(double lon, double lat, double r, int n, unsigned seed)
+{
+    std::string out = R"({"type":"Polygon","coordinates":[[)";
+    std::string first;
+    for (int i = 0; i < n; ++i) {
+        seed = seed * 1103515245U + 12345U;
+        const double rr = r * (1 + (seed >> 16) % 1000 / 1000.0);
+        const double a = 2 * M_PI * i / n;
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "[%.9f,%.9f]", lon + rr * std::cos(a), lat + rr * std::sin(a));
+        out += buf;
+        out += ",";
+        if (i == 0) {
+            first = buf;
+        }
+    }
+    return out + first + "]]}";
+}
+
+std::string wkb_of(const GEOSGeometry* g)
+{
+    GEOSContextHandle_t h = geos();
+    GEOSWKBWriter* w = GEOSWKBWriter_create_r(h);
+    std::size_t n = 0;
+    unsigned char* bytes = GEOSWKBWriter_write_r(h, w, g, &n);
+    GEOSWKBWriter_destroy_r(h, w);
+    std::string out(reinterpret_cast<char*>(bytes), n);
+    GEOSFree_r(h, bytes);
+    return out;
+}
+
+} // namespace
+
+TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerate_positions)
+{
+    const project red = read_project(star(114.0, 33.0, 0.004, 33, 1), "", {});
+    for (const auto m : {area_method::planar, area_method::ellipsoidal}) {
+        const overlap_meter meter(red.lonlat.get(), m, 38);
+        EXPECT_NEAR(meter.own_area(), area_of(red.lonlat.get(), m, 38), 1e-6);
+        for (unsigned k = 0; k < 200; ++k) {
+            // Features of ~20 vertices all over and around the red line.
+            const double lon = 114.0 + (static_cast<int>(k * 37 % 100) - 50) * 0.00015;
+            const double lat = 33.0 + (static_cast<int>(k * 61 % 100) - 50) * 0.00015;
+            const project f = read_project(star(lon, lat, 0.0006, 20, k + 7), "", {});
+            const std::string wkb = wkb_of(f.lonlat.get());
+            // PostGIS's way: planar cuts after the transformation to the zone, ellipsoidal in lon/lat.
+            double expected = 0;
+            if (m == area_method::planar) {
+                const geom_ptr a = transform(red.lonlat.get(), 4490, 4547);
+                const geom_ptr b = transform(f.lonlat.get(), 4490, 4547);
+                const geom_ptr piece = intersection(a.get(), b.get());
+                if (piece) {
+                    GEOSArea_r(geos(), piece.get(), &expected);
+                }
+            } else {
+                const geom_ptr piece = intersection(red.lonlat.get(), f.lonlat.get());
+                expected = piece ? area_of(piece.get(), m, 38) : 0.0;
+            }
+            EXPECT_NEAR(meter.area(wkb), expected, std::max(1e-4, expected * 1e-7)) << k;
+            const bounds b = bounds_of(f.lonlat.get());
+            EXPECT_NEAR(meter.area(wkb, b, -1), expected, std::max(1e-4, expected * 1e-7)) << k;
+        }
+        // Shared boundaries (the red line itself; a half of it cut along a diagonal through
+        // two vertices): the degenerate meetings are measured by cutting.
+        EXPECT_NEAR(meter.area(wkb_of(red.lonlat.get())), meter.own_area(), meter.own_area() * 1e-9);
+        const geom_ptr half_box = own(GEOSGeom_createRectangle_r(geos(), 113.9, 32.9, 114.0, 33.1), "box");
+        const geom_ptr half = intersection(red.lonlat.get(), half_box.get());
+        ASSERT_TRUE(half);
+        EXPECT_NEAR(meter.area(wkb_of(half.get())), area_of(half.get(), m, 38), area_of(half.get(), m, 38) * 1e-7);
+    }
+}

@@ -206,7 +206,7 @@ public:
                             cols.push_back(f);
                         }
                     }
-                    in.data = m_store.get(*l, *v, existing(*v, cols));
+                    in.data = load(*l, *v, cols);
                     in.valid_from = v->valid_from;
                 }
             }
@@ -261,10 +261,8 @@ public:
         std::shared_ptr<const land_stats> computed = stats;
         if (!computed) {
             computed = m_stats.run(key + "|compute", [&] {
-                auto parcel_data = m_store.get(*parcels.layer, *parcels.version,
-                                               name_field.empty() ? std::vector<std::string>{class_field}
-                                                                  : std::vector<std::string>{class_field, name_field});
-                auto region_data = m_store.get(*region_layer, *region_version, {by.code_field, by.name_field});
+                auto parcel_data = load(*parcels.layer, *parcels.version, {class_field, name_field});
+                auto region_data = load(*region_layer, *region_version, {by.code_field, by.name_field});
                 auto s = std::make_shared<const land_stats>(compute_land_stats(
                     *parcel_data, {parcel_data->column(class_field), parcel_data->column(name_field)}, *region_data,
                     {region_data->column(by.code_field), region_data->column(by.name_field)}, method));
@@ -403,8 +401,8 @@ public:
         if (!name_field.empty()) {
             cols.push_back(name_field);
         }
-        const auto a = m_store.get(*from.layer, *from.version, cols);
-        const auto b = m_store.get(*to.layer, *to.version, cols);
+        const auto a = load(*from.layer, *from.version, cols);
+        const auto b = load(*to.layer, *to.version, cols);
         const change_result r = detect_changes(*a, {a->column(class_field), a->column(name_field)}, *b,
                                                {b->column(class_field), b->column(name_field)}, filter.get(), method);
         auto name = [&](const std::string& code) -> std::string {
@@ -530,6 +528,31 @@ private:
         return out;
     }
 
+    // A version with `wanted` and every column the configuration reads from its layer, so that
+    // the review, the statistics and the changes share one load of it.
+    layer_data_ptr load(const core::layer& layer, const core::layer_version& v, std::vector<std::string> wanted)
+    {
+        const auto cfg = m_state.analysis();
+        for (const auto& c : cfg->checks) {
+            if (c.layer == layer.name) {
+                wanted.insert(wanted.end(), c.attributes.begin(), c.attributes.end());
+                wanted.push_back(c.class_field);
+                wanted.push_back(c.name_field);
+            }
+        }
+        if (cfg->land_use_layer == layer.name) {
+            wanted.push_back(cfg->class_field);
+            wanted.push_back(cfg->name_field);
+        }
+        for (const auto& l : m_state.locate_levels) {
+            if (l.layer == layer.name) {
+                wanted.push_back(l.code_field);
+                wanted.push_back(l.name_field);
+            }
+        }
+        return m_store.get(layer, v, existing(v, wanted));
+    }
+
     static std::string date_param(const http_request& req, const char* name)
     {
         if (!req.has_param(name)) {
@@ -645,7 +668,7 @@ private:
             if (v == nullptr) {
                 continue;
             }
-            const auto data = m_store.get(*layer, *v, {l.code_field, l.name_field});
+            const auto data = load(*layer, *v, {l.code_field, l.name_field});
             const int col = data->column(l.code_field);
             for (std::size_t i = 0; i < data->size(); ++i) {
                 if (data->value(i, col) == code) {
@@ -668,10 +691,10 @@ private:
         if (v == nullptr) {
             return;
         }
-        const auto data = m_store.get(*layer, *v, {l.code_field});
-        const prepared_ptr prepared = prepare(project);
-        for (const std::size_t i : data->query(bounds_of(project))) {
-            if (GEOSPreparedIntersects_r(geos(), prepared.get(), data->geometry(i).get()) == 1) {
+        const auto data = load(*layer, *v, {l.code_field});
+        const overlap_meter meter(project, area_method::ellipsoidal, 0);
+        for (const auto& part : data->parts(bounds_of(project))) {
+            if (meter.area(part.wkb) > 0) {
                 return;
             }
         }

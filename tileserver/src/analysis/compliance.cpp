@@ -15,10 +15,9 @@ bool in_classes(const std::string& code, const std::vector<std::string>& listed)
                        [&](const std::string& p) { return code.compare(0, p.size(), p) == 0; });
 }
 
-check_result run_check(const check_input& in, const GEOSGeometry* project, const GEOSPreparedGeometry* prepared,
-                       double project_area, area_method m, int zone)
+check_result run_check(const check_input& in, const GEOSGeometry* project, const overlap_meter& meter,
+                       double project_area, area_method method, int zone)
 {
-    GEOSContextHandle_t h = geos();
     check_result out;
     out.config = in.config;
     out.valid_from = in.valid_from;
@@ -31,18 +30,15 @@ check_result run_check(const check_input& in, const GEOSGeometry* project, const
     const int class_col = c.rule == check_rule::classes ? d.column(c.class_field) : -1;
     const int name_col = c.name_field.empty() ? -1 : d.column(c.name_field);
     std::map<std::string, class_area> by_class;
-    for (const std::size_t i : d.query(bounds_of(project))) {
-        const geom_ptr g = d.geometry(i);
-        if (GEOSPreparedIntersects_r(h, prepared, g.get()) != 1) {
-            continue;
-        }
-        double area = 0;
-        if (GEOSPreparedContains_r(h, prepared, g.get()) == 1) {
-            area = area_of(g.get(), m, zone);
-        } else {
-            const geom_ptr piece = intersection(project, g.get());
-            area = piece ? area_of(piece.get(), m, zone) : 0.0;
-        }
+    // Overlap per feature, summed over its parts near the project (features of many vertices
+    // are held cut into parts: each meets only the parts near it).
+    std::map<std::size_t, double> overlaps;
+    for (const auto& part : d.parts(bounds_of(project))) {
+        // A whole feature in the project's zone may bring its kept area (read once).
+        const bool same_zone = part.whole && gk_zone((part.box.min_x + part.box.max_x) / 2) == zone;
+        overlaps[part.feature] += meter.area(part.wkb, part.box, same_zone ? d.area(part.feature, method) : -1.0);
+    }
+    for (const auto& [i, area] : overlaps) {
         if (area < AREA_TOLERANCE_M2) {
             continue; // touching only
         }
@@ -119,10 +115,10 @@ compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<c
     if (out.zone == 0) {
         throw input_error("geometry", "the project lies outside the CGCS2000 3-degree zones (75°E–135°E)");
     }
-    out.project_area = area_of(project_lonlat, m, out.zone);
-    const prepared_ptr prepared = prepare(project_lonlat);
+    const overlap_meter meter(project_lonlat, m, out.zone);
+    out.project_area = meter.own_area();
     for (const auto& c : checks) {
-        out.checks.push_back(run_check(c, project_lonlat, prepared.get(), out.project_area, m, out.zone));
+        out.checks.push_back(run_check(c, project_lonlat, meter, out.project_area, m, out.zone));
     }
     bool any_conflict = false;
     bool any_missing = false;

@@ -7,9 +7,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 namespace onemap::tileserver::analysis {
+
+namespace {
+/// Features of more vertices are also held cut into parts of at most this many.
+constexpr std::size_t PART_VERTICES = 256;
+} // namespace
 
 namespace bg = boost::geometry;
 namespace bgi = boost::geometry::index;
@@ -44,12 +50,33 @@ void layer_data::build()
 {
     std::vector<rtree_value> values;
     values.reserve(m_boxes.size());
+    std::vector<rtree_value> part_values;
+    m_cut.assign(m_boxes.size(), 0);
     for (std::size_t i = 0; i < m_boxes.size(); ++i) {
         const auto& b = m_boxes[i];
         values.emplace_back(bbox(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y)), i);
+        if (wkb_vertices(m_wkb[i]) <= PART_VERTICES) {
+            continue;
+        }
+        m_cut[i] = 1;
+        for (auto& w : subdivide(geometry(i).get(), PART_VERTICES)) {
+            const bounds pb = wkb_bounds(w);
+            part_values.emplace_back(bbox(bpoint(pb.min_x, pb.min_y), bpoint(pb.max_x, pb.max_y)), m_parts.size());
+            m_part_boxes.push_back(pb);
+            m_bytes += w.size() + 64;
+            m_parts.push_back(part{i, std::move(w)});
+        }
     }
     // The range constructor packs the tree (STR bulk loading).
     m_tree = std::make_unique<rtree>(rtree{bgi::rtree<rtree_value, bgi::rstar<16>>(values)});
+    m_part_tree = std::make_unique<rtree>(rtree{bgi::rtree<rtree_value, bgi::rstar<16>>(part_values)});
+    for (auto& lazy : m_lazy_areas) {
+        lazy = std::make_unique<std::atomic<double>[]>(m_boxes.size());
+        for (std::size_t i = 0; i < m_boxes.size(); ++i) {
+            lazy[i].store(std::nan(""), std::memory_order_relaxed);
+        }
+    }
+    m_bytes += m_boxes.size() * 2 * sizeof(double);
     m_by_fid.reserve(m_fids.size());
     for (std::size_t i = 0; i < m_fids.size(); ++i) {
         m_by_fid.emplace_back(m_fids[i], i);
@@ -81,6 +108,34 @@ std::vector<std::size_t> layer_data::query(const bounds& b) const
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::vector<layer_data::part_ref> layer_data::parts(const bounds& b) const
+{
+    std::vector<part_ref> out;
+    for (const std::size_t i : query(b)) {
+        if (m_cut[i] == 0) {
+            out.push_back(part_ref{i, m_wkb[i], m_boxes[i], true});
+        }
+    }
+    const bbox q(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y));
+    for (auto it = m_part_tree->tree.qbegin(bgi::intersects(q)); it != m_part_tree->tree.qend(); ++it) {
+        const part& p = m_parts[it->second];
+        out.push_back(part_ref{p.owner, p.wkb, m_part_boxes[it->second], false});
+    }
+    return out;
+}
+
+double layer_data::area(std::size_t i, area_method m) const
+{
+    std::atomic<double>& slot = m_lazy_areas[static_cast<std::size_t>(m)][i];
+    double a = slot.load(std::memory_order_relaxed);
+    if (std::isnan(a)) {
+        const auto& b = m_boxes[i];
+        a = wkb_area(m_wkb[i], m, gk_zone((b.min_x + b.max_x) / 2));
+        slot.store(a, std::memory_order_relaxed); // threads racing here store the same value
+    }
+    return a;
 }
 
 long layer_data::find(std::int64_t fid) const

@@ -2,6 +2,8 @@
 
 #include "onemap/core/error.hpp"
 
+#include <boost/geometry.hpp>
+#include <boost/geometry/index/rtree.hpp>
 #include <geodesic.h>
 #include <proj.h>
 
@@ -75,6 +77,16 @@ struct proj_cache {
         }
         return op;
     }
+};
+
+// A GEOS reader or writer of this thread, destroyed with it.
+template <typename T, T* (*Create)(GEOSContextHandle_t), void (*Destroy)(GEOSContextHandle_t, T*)>
+struct per_thread {
+    T* p = Create(geos());
+    per_thread() = default;
+    per_thread(const per_thread&) = delete;
+    per_thread& operator=(const per_thread&) = delete;
+    ~per_thread() { Destroy(geos(), p); }
 };
 
 proj_cache& projections()
@@ -272,6 +284,75 @@ bounds wkb_bounds(std::string_view wkb)
     return b;
 }
 
+std::size_t wkb_vertices(std::string_view wkb)
+{
+    std::size_t n = 0;
+    wkb_rings(wkb).each([&](const std::vector<double>& x, const std::vector<double>&, bool) { n += x.size(); });
+    return n;
+}
+
+namespace {
+
+std::string to_wkb(const GEOSGeometry* g)
+{
+    GEOSContextHandle_t h = geos();
+    thread_local per_thread<GEOSWKBWriter, GEOSWKBWriter_create_r, GEOSWKBWriter_destroy_r> writer;
+    std::size_t n = 0;
+    unsigned char* bytes = GEOSWKBWriter_write_r(h, writer.p, g, &n);
+    if (bytes == nullptr) {
+        throw error("writing WKB: " + t_geos_message);
+    }
+    std::string out(reinterpret_cast<const char*>(bytes), n);
+    GEOSFree_r(h, bytes);
+    return out;
+}
+
+void subdivide_into(const GEOSGeometry* g, std::size_t max_vertices, int depth, std::vector<std::string>& out)
+{
+    if (vertex_count(g) <= max_vertices || depth >= 24) {
+        out.push_back(to_wkb(g));
+        return;
+    }
+    const bounds b = bounds_of(g);
+    const bool wide = b.max_x - b.min_x >= b.max_y - b.min_y;
+    const double cut = wide ? (b.min_x + b.max_x) / 2 : (b.min_y + b.max_y) / 2;
+    // Halves a little larger than the box, so that no part's edge runs along the box.
+    const double pad = std::max(b.max_x - b.min_x, b.max_y - b.min_y) + 1.0;
+    const bounds halves[2] = {
+        wide ? bounds{b.min_x - pad, b.min_y - pad, cut, b.max_y + pad} : bounds{b.min_x - pad, b.min_y - pad, b.max_x + pad, cut},
+        wide ? bounds{cut, b.min_y - pad, b.max_x + pad, b.max_y + pad} : bounds{b.min_x - pad, cut, b.max_x + pad, b.max_y + pad}};
+    GEOSContextHandle_t h = geos();
+    for (const auto& half : halves) {
+        const geom_ptr box = own(GEOSGeom_createRectangle_r(h, half.min_x, half.min_y, half.max_x, half.max_y), "a box");
+        geom_ptr part = polygonal_part(own(GEOSIntersection_r(h, g, box.get()), "cutting a geometry"));
+        if (part) {
+            subdivide_into(part.get(), max_vertices, depth + 1, out);
+        }
+    }
+}
+
+} // namespace
+
+std::string to_geojson(const GEOSGeometry* g)
+{
+    GEOSContextHandle_t h = geos();
+    thread_local per_thread<GEOSGeoJSONWriter, GEOSGeoJSONWriter_create_r, GEOSGeoJSONWriter_destroy_r> writer;
+    char* text = GEOSGeoJSONWriter_writeGeometry_r(h, writer.p, g, -1);
+    if (text == nullptr) {
+        throw error("writing GeoJSON: " + t_geos_message);
+    }
+    std::string out(text);
+    GEOSFree_r(h, text);
+    return out;
+}
+
+std::vector<std::string> subdivide(const GEOSGeometry* g, std::size_t max_vertices)
+{
+    std::vector<std::string> out;
+    subdivide_into(g, max_vertices, 0, out);
+    return out;
+}
+
 double wkb_area(std::string_view wkb, area_method m, int zone)
 {
     PJ* op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
@@ -310,8 +391,8 @@ geom_ptr own(GEOSGeometry* g, const char* what)
 geom_ptr from_wkb(std::string_view wkb)
 {
     GEOSContextHandle_t h = geos();
-    thread_local GEOSWKBReader* reader = GEOSWKBReader_create_r(h);
-    return own(GEOSWKBReader_read_r(h, reader, reinterpret_cast<const unsigned char*>(wkb.data()), wkb.size()),
+    thread_local per_thread<GEOSWKBReader, GEOSWKBReader_create_r, GEOSWKBReader_destroy_r> reader;
+    return own(GEOSWKBReader_read_r(h, reader.p, reinterpret_cast<const unsigned char*>(wkb.data()), wkb.size()),
                "reading WKB");
 }
 
@@ -486,6 +567,393 @@ double area_of(const GEOSGeometry* lonlat, area_method m, int zone)
         total += exterior ? a : -a;
     });
     return total;
+}
+
+} // namespace onemap::tileserver::analysis
+
+namespace onemap::tileserver::analysis {
+
+namespace {
+
+namespace bg = boost::geometry;
+using bpoint = bg::model::d2::point_xy<double>;
+using bpolygon = bg::model::polygon<bpoint>;
+using bmulti = bg::model::multi_polygon<bpolygon>;
+
+/// Edges of the red line are widened by this (about 0.1 m) when features are told inside or
+/// outside in lon/lat: a lon/lat-straight edge and its GK-straight image part by less.
+constexpr double PAD_DEGREES = 1e-6;
+
+/// Features with more vertices than this go through GEOS (clipped to the box first).
+constexpr std::size_t BOOST_MAX_VERTICES = 512;
+
+// The polygons of a 2D Polygon/MultiPolygon WKB, transformed by `op` when given; false when it
+// has more than `max_vertices`.
+bool read_multi(std::string_view wkb, PJ* op, std::size_t max_vertices, bmulti& out)
+{
+    out.clear();
+    std::size_t vertices = 0;
+    bool fits = true;
+    wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
+        vertices += x.size();
+        if (!fits || vertices > max_vertices) {
+            fits = false;
+            return;
+        }
+        if (op != nullptr) {
+            proj_trans_generic(op, PJ_FWD, x.data(), sizeof(double), x.size(), y.data(), sizeof(double), y.size(),
+                               nullptr, 0, 0, nullptr, 0, 0);
+        }
+        if (exterior) {
+            out.emplace_back();
+        } else if (out.empty()) {
+            return;
+        }
+        auto& ring = exterior ? out.back().outer() : (out.back().inners().emplace_back(), out.back().inners().back());
+        ring.reserve(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            ring.emplace_back(x[i], y[i]);
+        }
+    });
+    if (fits) {
+        bg::correct(out);
+    }
+    return fits;
+}
+
+// The planar area of a ∩ b without building it (Green's theorem): the boundary of the
+// intersection is the part of a's boundary inside b and the part of b's boundary inside a, each
+// edge split where it crosses the other's edges. Both are bg::correct()ed (clockwise outer
+// rings), so every piece of boundary runs with the interior on the same side. Exact for
+// geometries in general position; `false` when an edge touches a vertex or runs along an edge
+// of the other (shared boundaries): the caller then cuts the geometry instead.
+struct edge {
+    double x0, y0, x1, y1;
+};
+
+struct edge_set {
+    std::vector<edge> edges;
+    double min_x = HUGE_VAL, min_y = HUGE_VAL, max_x = -HUGE_VAL, max_y = -HUGE_VAL;
+
+    // The edges of g relative to (ox, oy): GK coordinates are large and products cancel.
+    void assign(const bmulti& g, double ox, double oy)
+    {
+        edges.clear();
+        min_x = min_y = HUGE_VAL;
+        max_x = max_y = -HUGE_VAL;
+        auto ring = [&](const auto& r) {
+            for (std::size_t i = 0; i + 1 < r.size(); ++i) {
+                const edge e{r[i].x() - ox, r[i].y() - oy, r[i + 1].x() - ox, r[i + 1].y() - oy};
+                min_x = std::min({min_x, e.x0, e.x1});
+                max_x = std::max({max_x, e.x0, e.x1});
+                min_y = std::min({min_y, e.y0, e.y1});
+                max_y = std::max({max_y, e.y0, e.y1});
+                edges.push_back(e);
+            }
+        };
+        for (const auto& poly : g) {
+            ring(poly.outer());
+            for (const auto& inner : poly.inners()) {
+                ring(inner);
+            }
+        }
+    }
+
+    bool box_meets(const edge& e) const
+    {
+        return std::max(e.x0, e.x1) >= min_x && std::min(e.x0, e.x1) <= max_x && std::max(e.y0, e.y1) >= min_y &&
+               std::min(e.y0, e.y1) <= max_y;
+    }
+
+    // Even-odd point in polygon over every ring.
+    bool inside(double x, double y) const
+    {
+        bool in = false;
+        for (const edge& e : edges) {
+            if ((e.y0 > y) != (e.y1 > y) && x < (e.x1 - e.x0) * (y - e.y0) / (e.y1 - e.y0) + e.x0) {
+                in = !in;
+            }
+        }
+        return in;
+    }
+};
+
+// Adds twice the signed area swept by the parts of `from`'s edges inside `other`; false on a
+// degenerate meeting.
+bool sweep_inside(const edge_set& from, const edge_set& other, double& twice, std::vector<double>& cuts)
+{
+    constexpr double EPS = 1e-9;
+    for (const edge& e : from.edges) {
+        if (!other.box_meets(e)) {
+            continue; // wholly outside the other
+        }
+        const double dx = e.x1 - e.x0;
+        const double dy = e.y1 - e.y0;
+        const double len = std::hypot(dx, dy);
+        if (len == 0) {
+            continue;
+        }
+        cuts.clear();
+        const double exmin = std::min(e.x0, e.x1);
+        const double exmax = std::max(e.x0, e.x1);
+        const double eymin = std::min(e.y0, e.y1);
+        const double eymax = std::max(e.y0, e.y1);
+        for (const edge& o : other.edges) {
+            if (std::max(o.x0, o.x1) < exmin || std::min(o.x0, o.x1) > exmax || std::max(o.y0, o.y1) < eymin ||
+                std::min(o.y0, o.y1) > eymax) {
+                continue;
+            }
+            const double ox = o.x1 - o.x0;
+            const double oy = o.y1 - o.y0;
+            const double d = dx * oy - dy * ox;
+            const double rx = o.x0 - e.x0;
+            const double ry = o.y0 - e.y0;
+            if (std::fabs(d) <= EPS * len * std::hypot(ox, oy)) {
+                // Parallel: apart, or along each other (a shared boundary).
+                if (std::fabs(rx * dy - ry * dx) <= EPS * len * (len + std::hypot(rx, ry))) {
+                    return false;
+                }
+                continue;
+            }
+            const double t = (rx * oy - ry * ox) / d;
+            const double u = (rx * dy - ry * dx) / d;
+            if (t < -EPS || t > 1 + EPS || u < -EPS || u > 1 + EPS) {
+                continue;
+            }
+            if (t < EPS || t > 1 - EPS || u < EPS || u > 1 - EPS) {
+                return false; // through a vertex
+            }
+            cuts.push_back(t);
+        }
+        std::sort(cuts.begin(), cuts.end());
+        const double mid = cuts.empty() ? 0.5 : cuts.front() / 2;
+        bool in = other.inside(e.x0 + dx * mid, e.y0 + dy * mid);
+        double t0 = 0;
+        auto add = [&](double ta, double tb) {
+            const double ax = e.x0 + dx * ta;
+            const double ay = e.y0 + dy * ta;
+            const double bx = e.x0 + dx * tb;
+            const double by = e.y0 + dy * tb;
+            twice += ax * by - bx * ay;
+        };
+        for (const double t : cuts) {
+            if (in) {
+                add(t0, t);
+            }
+            in = !in;
+            t0 = t;
+        }
+        if (in) {
+            add(t0, 1);
+        }
+    }
+    return true;
+}
+
+bg::model::box<bpoint> box_of(const bmulti& g)
+{
+    double x0 = HUGE_VAL;
+    double y0 = HUGE_VAL;
+    double x1 = -HUGE_VAL;
+    double y1 = -HUGE_VAL;
+    for (const auto& poly : g) {
+        for (const auto& p : poly.outer()) {
+            x0 = std::min(x0, p.x());
+            y0 = std::min(y0, p.y());
+            x1 = std::max(x1, p.x());
+            y1 = std::max(y1, p.y());
+        }
+    }
+    return {bpoint(x0, y0), bpoint(x1, y1)};
+}
+
+double geodesic_area(const bmulti& lonlat)
+{
+    double total = 0;
+    std::vector<double> x;
+    std::vector<double> y;
+    auto ring_of = [&](const auto& ring) {
+        x.clear();
+        y.clear();
+        for (const auto& p : ring) {
+            x.push_back(p.x());
+            y.push_back(p.y());
+        }
+        return ring_area(x, y, area_method::ellipsoidal, nullptr);
+    };
+    for (const auto& poly : lonlat) {
+        total += ring_of(poly.outer());
+        for (const auto& inner : poly.inners()) {
+            total -= ring_of(inner);
+        }
+    }
+    return total;
+}
+
+} // namespace
+
+struct overlap_meter::impl {
+    using segment_box = std::pair<bg::model::box<bpoint>, std::size_t>;
+    area_method method = area_method::planar;
+    int zone = 0;
+    PJ* op = nullptr; // lon/lat → GK for planar; null for ellipsoidal
+    const GEOSGeometry* lonlat = nullptr;
+    bmulti shape; // in the measuring space: GK metres, or lon/lat
+    bg::model::box<bpoint> box;
+    double area = 0;
+    // The boxes of the shape's edges: a feature whose box meets none lies wholly inside or
+    // wholly outside, which one point of it tells.
+    bg::index::rtree<segment_box, bg::index::rstar<16>> edges;
+    // The same in lon/lat, padded by PAD_DEGREES: most features are told inside or outside
+    // before they are read or transformed.
+    bmulti shape_ll;
+    bg::model::box<bpoint> box_ll;
+    bg::index::rtree<segment_box, bg::index::rstar<16>> edges_ll;
+    // The shape's edges relative to its box's corner, for crossing_area.
+    edge_set shape_edges;
+
+    static bg::index::rtree<segment_box, bg::index::rstar<16>> index_edges(const bmulti& g, double pad)
+    {
+        std::vector<segment_box> boxes;
+        auto add_ring = [&](const auto& ring) {
+            for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
+                bg::model::box<bpoint> b;
+                bg::envelope(bg::model::segment<bpoint>(ring[i], ring[i + 1]), b);
+                b.min_corner().x(b.min_corner().x() - pad);
+                b.min_corner().y(b.min_corner().y() - pad);
+                b.max_corner().x(b.max_corner().x() + pad);
+                b.max_corner().y(b.max_corner().y() + pad);
+                boxes.emplace_back(b, boxes.size());
+            }
+        };
+        for (const auto& poly : g) {
+            add_ring(poly.outer());
+            for (const auto& inner : poly.inners()) {
+                add_ring(inner);
+            }
+        }
+        return bg::index::rtree<segment_box, bg::index::rstar<16>>(boxes);
+    }
+
+    // The planar area of the feature inside the shape; false when they meet degenerately.
+    bool crossing_area(const bmulti& feature, double& out) const
+    {
+        thread_local edge_set f;
+        thread_local std::vector<double> cuts;
+        const double ox = box.min_corner().x();
+        const double oy = box.min_corner().y();
+        f.assign(feature, ox, oy);
+        double twice = 0;
+        if (!sweep_inside(f, shape_edges, twice, cuts) || !sweep_inside(shape_edges, f, twice, cuts)) {
+            return false;
+        }
+        out = std::max(0.0, -twice / 2); // clockwise: the sum of cross products is negative
+        return true;
+    }
+
+    bool boundary_meets(const bg::model::box<bpoint>& b) const
+    {
+        return edges.qbegin(bg::index::intersects(b)) != edges.qend();
+    }
+
+    double measure(const bmulti& g) const { return method == area_method::planar ? bg::area(g) : geodesic_area(g); }
+
+    geom_ptr shape_gk; // planar: the shape transformed, for GEOS
+
+    // PostGIS's way with GEOS: planar cuts after the transformation to the zone, ellipsoidal
+    // cuts in lon/lat measured on GRS 80.
+    double by_geos(std::string_view wkb) const
+    {
+        geom_ptr g = from_wkb(wkb);
+        if (method == area_method::planar) {
+            g = transform(g.get(), 4490, gk_epsg(zone, false));
+            const geom_ptr piece = intersection(shape_gk.get(), g.get());
+            double a = 0;
+            if (piece) {
+                GEOSArea_r(geos(), piece.get(), &a);
+            }
+            return a;
+        }
+        const geom_ptr piece = intersection(lonlat, g.get());
+        return piece ? ellipsoidal_area(piece.get()) : 0.0;
+    }
+};
+
+overlap_meter::overlap_meter(const GEOSGeometry* lonlat, area_method m, int zone) : m_impl(std::make_unique<impl>())
+{
+    m_impl->method = m;
+    m_impl->zone = zone;
+    m_impl->lonlat = lonlat;
+    m_impl->op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
+    GEOSContextHandle_t h = geos();
+    GEOSWKBWriter* writer = GEOSWKBWriter_create_r(h);
+    std::size_t n = 0;
+    unsigned char* bytes = GEOSWKBWriter_write_r(h, writer, lonlat, &n);
+    GEOSWKBWriter_destroy_r(h, writer);
+    if (bytes == nullptr) {
+        throw error("writing the red line as WKB");
+    }
+    const std::string wkb(reinterpret_cast<const char*>(bytes), n);
+    GEOSFree_r(h, bytes);
+    read_multi(wkb, m_impl->op, static_cast<std::size_t>(-1), m_impl->shape);
+    m_impl->box = box_of(m_impl->shape);
+    m_impl->area = m_impl->measure(m_impl->shape);
+    m_impl->edges = impl::index_edges(m_impl->shape, 0);
+    m_impl->shape_edges.assign(m_impl->shape, m_impl->box.min_corner().x(), m_impl->box.min_corner().y());
+    read_multi(wkb, nullptr, static_cast<std::size_t>(-1), m_impl->shape_ll);
+    m_impl->box_ll = box_of(m_impl->shape_ll);
+    m_impl->edges_ll = impl::index_edges(m_impl->shape_ll, PAD_DEGREES);
+    if (m == area_method::planar) {
+        m_impl->shape_gk = transform(lonlat, 4490, gk_epsg(zone, false));
+    }
+}
+
+overlap_meter::~overlap_meter() = default;
+
+double overlap_meter::own_area() const noexcept
+{
+    return m_impl->area;
+}
+
+double overlap_meter::area(std::string_view feature_wkb, const bounds& box, double own_area) const
+{
+    const impl& m = *m_impl;
+    const bg::model::box<bpoint> b(bpoint(box.min_x, box.min_y), bpoint(box.max_x, box.max_y));
+    if (!bg::intersects(b, m.box_ll)) {
+        return 0;
+    }
+    if (m.edges_ll.qbegin(bg::index::intersects(b)) != m.edges_ll.qend()) {
+        return area(feature_wkb); // the boundary passes near: measure it
+    }
+    // No edge comes near the box: all of it lies inside, or all outside.
+    if (!bg::within(bpoint((box.min_x + box.max_x) / 2, (box.min_y + box.max_y) / 2), m.shape_ll)) {
+        return 0;
+    }
+    return own_area >= 0 ? own_area : wkb_area(feature_wkb, m.method, m.zone);
+}
+
+double overlap_meter::area(std::string_view feature_wkb) const
+{
+    thread_local bmulti feature;
+    const impl& m = *m_impl;
+    if (!read_multi(feature_wkb, m.op, BOOST_MAX_VERTICES, feature)) {
+        return m.by_geos(feature_wkb);
+    }
+    const bg::model::box<bpoint> fbox = box_of(feature);
+    if (!bg::intersects(fbox, m.box)) {
+        return 0;
+    }
+    if (!m.boundary_meets(fbox)) {
+        // No edge of the shape comes near: the feature lies wholly inside, or wholly outside.
+        const bool inside = !feature.empty() && !feature.front().outer().empty() &&
+                            bg::within(feature.front().outer().front(), m.shape);
+        return inside ? m.measure(feature) : 0.0;
+    }
+    double a = 0;
+    if (m.method == area_method::planar && m.crossing_area(feature, a)) {
+        return a;
+    }
+    return m.by_geos(feature_wkb); // shared edges or vertices, or ellipsoidal: GEOS cuts it
 }
 
 } // namespace onemap::tileserver::analysis

@@ -90,19 +90,6 @@ clipped clip_feature(const layer_data& d, std::size_t i, const GEOSGeometry* cli
     return out;
 }
 
-std::string geojson_of(const GEOSGeometry* g)
-{
-    GEOSContextHandle_t h = geos();
-    thread_local GEOSGeoJSONWriter* writer = GEOSGeoJSONWriter_create_r(h);
-    char* text = GEOSGeoJSONWriter_writeGeometry_r(h, writer, g, -1);
-    if (text == nullptr) {
-        throw error("writing GeoJSON");
-    }
-    std::string out(text);
-    GEOSFree_r(h, text);
-    return out;
-}
-
 void collect_names(const layer_data& d, class_columns cols, std::map<std::string, std::string>& names)
 {
     if (cols.code < 0 || cols.name < 0) {
@@ -157,7 +144,7 @@ change_result detect_changes(const layer_data& from, class_columns from_cols, co
         return t >= 0 && other.wkb(static_cast<std::size_t>(t)) == self.wkb(i) ? t : -1;
     };
     auto piece_geometry = [&](const layer_data& d, std::size_t i, const clipped& c) {
-        return c.whole ? geojson_of(d.geometry(i).get()) : geojson_of(c.geometry.get());
+        return c.whole ? to_geojson(d.geometry(i).get()) : to_geojson(c.geometry.get());
     };
     // Overlay of feature i of `self` with the features of `other` it meets, clipped to the
     // filter; pieces are recorded for the features `pairs` accepts (the others are answered
@@ -201,7 +188,7 @@ change_result detect_changes(const layer_data& from, class_columns from_cols, co
             piece.area = a;
             out.matrix[{piece.from_class, piece.to_class}] += a;
             if (piece.from_class != piece.to_class) {
-                piece.geojson = geojson_of(p.get());
+                piece.geojson = to_geojson(p.get());
                 out.pieces.push_back(std::move(piece));
             }
         }

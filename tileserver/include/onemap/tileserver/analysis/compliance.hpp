@@ -2,9 +2,9 @@
 // 合规性审查: how much of a project's red line lies on each control layer (ecological red
 // line, basic farmland, outside the development boundary, cultivated land by class), with
 // every overlapping feature and its own overlap area, and a conclusion per check and overall.
-// Computed in memory over the layer versions of feature_store: R-tree candidates, a prepared
-// red line for the intersects/contains tests, GEOS intersection (big features clipped to the
-// red line's box first), areas planar in the project's GK zone or ellipsoidal on GRS 80.
+// Computed in memory over the layer versions of feature_store: R-tree candidates, then each
+// candidate measured against the red line by overlap_meter (geometry.hpp), planar in the
+// project's GK zone or ellipsoidal on GRS 80.
 #include "onemap/tileserver/analysis/analysis_config.hpp"
 #include "onemap/tileserver/analysis/feature_store.hpp"
 #include "onemap/tileserver/analysis/geometry.hpp"

@@ -11,6 +11,7 @@
 #include "onemap/core/single_flight.hpp"
 #include "onemap/tileserver/analysis/geometry.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,12 +48,25 @@ public:
     const std::vector<std::string>& columns() const noexcept { return m_columns; }
     /// Features whose bounding box intersects `b`, in index order.
     std::vector<std::size_t> query(const bounds& b) const;
+    /// The parts of features whose box meets `b`: (feature index, WKB). A feature of many
+    /// vertices is held cut into small parts too (subdivide()), and only its parts meeting `b`
+    /// are listed; the others are listed whole.
+    struct part_ref {
+        std::size_t feature;
+        std::string_view wkb;
+        bounds box;
+        bool whole; ///< the part is the whole feature
+    };
+    std::vector<part_ref> parts(const bounds& b) const;
     /// Feature with this fid; -1 when none.
     long find(std::int64_t fid) const;
     /// The GEOS geometry of feature i (parsed now).
     geom_ptr geometry(std::size_t i) const { return from_wkb(m_wkb[i]); }
-    /// The area of every feature by method, computed once (in parallel over `threads`).
+    /// The area of every feature by method (planar: in the GK zone of the feature's centre),
+    /// computed once, in parallel.
     const std::vector<double>& areas(area_method m) const;
+    /// The area of feature i by method, computed on first use and kept (any thread).
+    double area(std::size_t i, area_method m) const;
     std::size_t bytes() const noexcept { return m_bytes; }
 
 private:
@@ -66,10 +80,19 @@ private:
     std::vector<std::string> m_wkb;
     std::vector<bounds> m_boxes;
     std::unique_ptr<rtree> m_tree;
+    struct part {
+        std::size_t owner;
+        std::string wkb;
+    };
+    std::vector<part> m_parts;         // of the features of many vertices
+    std::vector<bounds> m_part_boxes;
+    std::vector<char> m_cut;           // per feature: held in parts
+    std::unique_ptr<rtree> m_part_tree; // over m_parts
     std::vector<std::pair<std::int64_t, std::size_t>> m_by_fid; // sorted
     std::size_t m_bytes = 0;
     mutable std::once_flag m_area_once[2];
     mutable std::vector<double> m_areas[2];
+    mutable std::unique_ptr<std::atomic<double>[]> m_lazy_areas[2]; // NaN until computed
 };
 
 using layer_data_ptr = std::shared_ptr<const layer_data>;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace onemap::tileserver::analysis {
 
@@ -69,8 +70,44 @@ double ellipsoidal_area(const GEOSGeometry* lonlat);
 /// The bounding box of a 2D Polygon or MultiPolygon WKB, read without building a geometry.
 /// \throws error on anything else or truncated bytes.
 bounds wkb_bounds(std::string_view wkb);
+/// GeoJSON text of a geometry (coordinates as they are).
+std::string to_geojson(const GEOSGeometry* g);
+/// Vertices of a 2D Polygon or MultiPolygon WKB.
+std::size_t wkb_vertices(std::string_view wkb);
+/// The geometry cut into parts of at most `max_vertices` each (ST_Subdivide's idea: halve the
+/// box along its longer side until each part is small), as WKB. The parts tile the geometry:
+/// their areas add up to its area, and a small geometry is cut by the few parts near it only.
+std::vector<std::string> subdivide(const GEOSGeometry* g, std::size_t max_vertices);
 /// area_of() of a 2D Polygon or MultiPolygon WKB (lon/lat), read without building a geometry.
 double wkb_area(std::string_view wkb, area_method m, int zone);
+
+/// Measures the overlap of features with one polygonal geometry (a project's red line) the
+/// way PostGIS does — ST_Area(ST_Intersection(ST_Transform(f, zone), ST_Transform(g, zone)))
+/// planar, or ST_Area(ST_Intersection(f, g)::geography) — mostly without a GEOS geometry per
+/// feature: a feature no edge of the geometry comes near is wholly inside or outside (one
+/// point tells), and a planar crossing in general position is measured by Green's theorem
+/// over the two boundaries. Shared edges or vertices, ellipsoidal crossings and features of
+/// many vertices are cut by GEOS.
+class overlap_meter {
+public:
+    overlap_meter(const GEOSGeometry* lonlat, area_method m, int zone);
+    ~overlap_meter();
+    overlap_meter(const overlap_meter&) = delete;
+    overlap_meter& operator=(const overlap_meter&) = delete;
+
+    /// m² of the feature inside the geometry; 0 when they only touch or are apart.
+    double area(std::string_view feature_wkb) const;
+    /// The same for a feature whose lon/lat box is known, and its own area (m², by this
+    /// meter's method and zone; negative when unknown): a feature far from the geometry's
+    /// boundary is answered from these without being read.
+    double area(std::string_view feature_wkb, const bounds& box, double own_area) const;
+    /// m² of the geometry itself.
+    double own_area() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> m_impl;
+};
 
 /// m² → 公顷 and 亩 (1 亩 = 10000/15 m²).
 constexpr double HECTARE_M2 = 10000.0;
