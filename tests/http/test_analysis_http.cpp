@@ -166,10 +166,10 @@ TEST_F(analysis_http, compliance_areas_match_postgis_planar_and_ellipsoidal)
         double sum = 0;
         double farm = 0;
         for (const auto& k : land["classes"]) {
-            sum += k["m2"].get<double>();
+            sum += k["area"]["m2"].get<double>();
             const bool cultivated = k["class"].get<std::string>().rfind("01", 0) == 0;
             EXPECT_EQ(k["conflict"].get<bool>(), cultivated) << k;
-            farm += cultivated ? k["m2"].get<double>() : 0.0;
+            farm += cultivated ? k["area"]["m2"].get<double>() : 0.0;
         }
         EXPECT_NEAR(sum, land["overlap"]["m2"].get<double>(), 0.1);
         EXPECT_NEAR(farm, land["conflict_area"]["m2"].get<double>(), 0.1);

@@ -213,12 +213,11 @@ public:
             inputs.push_back(std::move(in));
         }
         const compliance_result r = review(p.lonlat.get(), inputs, method);
-        json doc = compliance_json(r, p, date);
         if (format == "html") {
             res.set_content(compliance_html(r, p, date, *catalog), "text/html; charset=utf-8");
             return;
         }
-        res.set_content(doc.dump(), JSON_TYPE);
+        res.set_content(compliance_json(r, p, date), JSON_TYPE);
     }
 
     void stats(const http_request& req, http_response& res)
@@ -702,72 +701,130 @@ private:
                                           l.layer + "') meets it on " + date);
     }
 
-    json compliance_json(const compliance_result& r, const project& p, const std::string& date) const
+    // Written by hand: a review lists every overlapping parcel, and building a JSON tree for
+    // each cost more than measuring them.
+    static void append_area(std::string& out, double m2)
     {
-        json checks = json::array();
-        for (const auto& c : r.checks) {
-            json features = json::array();
-            for (const auto& f : c.features) {
-                json props = json::object();
-                for (const auto& a : f.attributes) {
-                    props[a.first] = a.second;
-                }
-                json item = {{"id", f.fid}, {"properties", props}, {"area", area_json(f.area)},
-                             {"share", rounded(f.area / r.project_area, 6)}};
-                if (!f.class_code.empty()) {
-                    item["class"] = f.class_code;
-                }
-                features.push_back(std::move(item));
-            }
-            json item = {{"id", c.config->id},
-                         {"title", c.config->title},
-                         {"layer", c.config->layer},
-                         {"rule", c.config->rule == check_rule::avoid    ? "avoid"
-                                  : c.config->rule == check_rule::within ? "within"
-                                                                         : "classes"},
-                         {"conclusion", name_of(c.verdict)},
-                         {"message", message_of(c)}};
-            if (c.verdict != conclusion::no_data) {
-                item["version"] = c.version;
-                item["valid_from"] = c.valid_from;
-                item["overlap"] = area_json(c.overlap);
-                item["overlap_share"] = rounded(c.overlap / r.project_area, 6);
-                item["conflict_area"] = area_json(c.conflict);
-                item["conflict_share"] = rounded(c.conflict / r.project_area, 6);
-                item["features"] = features;
-            }
-            if (c.config->rule == check_rule::classes && c.verdict != conclusion::no_data) {
-                json classes = json::array();
-                for (const auto& k : c.classes) {
-                    json ci = area_json(k.area);
-                    ci["class"] = k.code;
-                    ci["name"] = k.name;
-                    ci["share"] = rounded(k.area / r.project_area, 6);
-                    ci["conflict"] = k.conflict;
-                    classes.push_back(std::move(ci));
-                }
-                item["classes"] = classes;
-            }
-            checks.push_back(std::move(item));
-        }
+        out += "{\"m2\":";
+        append_fixed(out, rounded(m2, 2), 2);
+        out += ",\"ha\":";
+        append_fixed(out, rounded(m2 / HECTARE_M2, 4), 4);
+        out += ",\"mu\":";
+        append_fixed(out, rounded(m2 / MU_M2, 2), 2);
+        out += '}';
+    }
+
+    static void append_member(std::string& out, const char* name, const std::string& value)
+    {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        append_json_string(out, value);
+    }
+
+    static void append_share(std::string& out, const char* name, double share)
+    {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        append_fixed(out, rounded(share, 6), 6);
+    }
+
+    std::string compliance_json(const compliance_result& r, const project& p, const std::string& date) const
+    {
+        std::string out;
+        out.reserve(4096);
+        out += "{\"datetime\":";
+        append_json_string(out, date);
+        append_member(out, "input_crs", "EPSG:" + std::to_string(p.input_epsg));
+        append_member(out, "method", name_of(r.method));
+        append_member(out, "area_crs",
+                      r.method == area_method::planar
+                          ? "EPSG:" + std::to_string(gk_epsg(r.zone, false)) + " (CGCS2000 3-degree Gauss-Krüger zone " +
+                                std::to_string(r.zone) + ")"
+                          : std::string("GRS 80 ellipsoid (geodesic area)"));
         const bounds b = bounds_of(p.lonlat.get());
-        return {{"datetime", date},
-                {"input_crs", "EPSG:" + std::to_string(p.input_epsg)},
-                {"method", name_of(r.method)},
-                {"area_crs", r.method == area_method::planar ? "EPSG:" + std::to_string(gk_epsg(r.zone, false)) +
-                                                                   " (CGCS2000 3-degree Gauss-Krüger zone " +
-                                                                   std::to_string(r.zone) + ")"
-                                                             : std::string("GRS 80 ellipsoid (geodesic area)")},
-                {"project",
-                 {{"area", area_json(r.project_area)},
-                  {"vertices", p.vertices},
-                  {"polygons", p.parts},
-                  {"bbox", {b.min_x, b.min_y, b.max_x, b.max_y}}}},
-                {"checks", checks},
-                {"conclusion", name_of(r.overall)},
-                {"message", r.overall == conclusion::pass       ? "通过：未发现冲突"
-                            : r.overall == conclusion::conflict ? "不通过：存在冲突"
-                                                                : "不完整：部分图层在该日期无数据"}};
+        out += ",\"project\":{\"area\":";
+        append_area(out, r.project_area);
+        out += ",\"vertices\":" + std::to_string(p.vertices) + ",\"polygons\":" + std::to_string(p.parts) + ",\"bbox\":[";
+        for (const double v : {b.min_x, b.min_y, b.max_x, b.max_y}) {
+            append_fixed(out, v, 9);
+            out += ',';
+        }
+        out.back() = ']';
+        out += "},\"checks\":[";
+        for (const auto& c : r.checks) {
+            out += "{\"id\":";
+            append_json_string(out, c.config->id);
+            append_member(out, "title", c.config->title);
+            append_member(out, "layer", c.config->layer);
+            append_member(out, "rule", c.config->rule == check_rule::avoid    ? "avoid"
+                                       : c.config->rule == check_rule::within ? "within"
+                                                                              : "classes");
+            append_member(out, "conclusion", name_of(c.verdict));
+            append_member(out, "message", message_of(c));
+            if (c.verdict != conclusion::no_data) {
+                out += ",\"version\":" + std::to_string(c.version);
+                append_member(out, "valid_from", c.valid_from);
+                out += ",\"overlap\":";
+                append_area(out, c.overlap);
+                append_share(out, "overlap_share", c.overlap / r.project_area);
+                out += ",\"conflict_area\":";
+                append_area(out, c.conflict);
+                append_share(out, "conflict_share", c.conflict / r.project_area);
+                out += ",\"features\":[";
+                for (const auto& f : c.features) {
+                    out += "{\"id\":" + std::to_string(f.fid) + ",\"properties\":{";
+                    for (const auto& a : f.attributes) {
+                        append_json_string(out, a.first);
+                        out += ':';
+                        append_json_string(out, a.second);
+                        out += ',';
+                    }
+                    if (out.back() == ',') {
+                        out.pop_back();
+                    }
+                    out += "},\"area\":";
+                    append_area(out, f.area);
+                    append_share(out, "share", f.area / r.project_area);
+                    if (!f.class_code.empty()) {
+                        append_member(out, "class", f.class_code);
+                    }
+                    out += "},";
+                }
+                if (out.back() == ',') {
+                    out.pop_back();
+                }
+                out += ']';
+                if (c.config->rule == check_rule::classes) {
+                    out += ",\"classes\":[";
+                    for (const auto& k : c.classes) {
+                        out += "{\"class\":";
+                        append_json_string(out, k.code);
+                        append_member(out, "name", k.name);
+                        out += ",\"area\":";
+                        append_area(out, k.area);
+                        append_share(out, "share", k.area / r.project_area);
+                        out += std::string(",\"conflict\":") + (k.conflict ? "true" : "false") + "},";
+                    }
+                    if (out.back() == ',') {
+                        out.pop_back();
+                    }
+                    out += ']';
+                }
+            }
+            out += "},";
+        }
+        if (out.back() == ',') {
+            out.pop_back();
+        }
+        out += ']';
+        append_member(out, "conclusion", name_of(r.overall));
+        append_member(out, "message", r.overall == conclusion::pass       ? "通过：未发现冲突"
+                                      : r.overall == conclusion::conflict ? "不通过：存在冲突"
+                                                                          : "不完整：部分图层在该日期无数据");
+        out += '}';
+        return out;
     }
 
     static std::string message_of(const check_result& c)
