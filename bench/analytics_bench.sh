@@ -244,7 +244,7 @@ def compare_compliance(doc, rows):
         one_feats = {f["id"]: f["area"]["m2"] for f in c.get("features", [])}
         if cid == "cultivated_land":
             sql_classes = {r[2]: r[3] for r in rows if r[0] == "cultivated_land:class" and r[3] >= 0.01}
-            one_classes = {k["class"]: k["m2"] for k in c.get("classes", [])}
+            one_classes = {k["class"]: k["area"]["m2"] for k in c.get("classes", [])}
             cmp(cid + " overlap", c["overlap"]["m2"], sum(sql_classes.values()))
             for k in sorted(set(sql_classes) | set(one_classes)):
                 cmp("%s class %s" % (cid, k), one_classes.get(k, 0.0), sql_classes.get(k, 0.0))

@@ -4,8 +4,7 @@
 // PostGIS with their sums, the 60 parcels the generator changed between the survey years,
 // CSV and XLSX read back by Python, and every refusal naming its parameter.
 #include "onemap/tileserver/analysis/report_map.hpp"
-#include "server_process.hpp"
-#include "tempdb.hpp"
+#include "sample_server_test.hpp"
 
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
@@ -26,24 +25,12 @@ namespace {
 // other, so their overlaps with the 2023 parcels are reported as changes too.
 const std::set<std::int64_t> BROKEN{4117029999900001, 4117029999900002, 4117029999900003, 4117029999900004};
 
-class analysis_http : public ::testing::Test {
-protected:
-    // The samples and the shipped config, with the styles: the HTML report draws the basemap.
-    static void SetUpTestSuite()
-    {
-        std::string out;
-        ASSERT_EQ(test::run_import("--manifest " + test::data_samples() + "/manifest.yaml", &out), 0) << out;
-        s_server = new test::server_process(test::db().conninfo(), {"--config", test::source_dir() + "/tileserver/onemap.yaml",
-                                                                    "--styles", test::source_dir() + "/styles"});
-    }
-    static void TearDownTestSuite()
-    {
-        delete s_server;
-        s_server = nullptr;
-    }
-    static test::server_process& server() { return *s_server; }
-    static inline test::server_process* s_server = nullptr;
+class analysis_http : public test::sample_server_test<analysis_http> {
+public:
+    // The HTML report draws the basemap: the server needs the styles.
+    static std::vector<std::string> extra_server_args() { return {"--styles", test::source_dir() + "/styles"}; }
 
+protected:
     static httplib::Result post(const std::string& path, const std::string& body)
     {
         return server().client().Post(path, body, "application/geo+json");

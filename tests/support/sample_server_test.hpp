@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace onemap::test {
 
 template <typename Suite>
@@ -17,7 +20,11 @@ protected:
     {
         std::string out;
         ASSERT_EQ(run_import("--manifest " + data_samples() + "/manifest.yaml", &out), 0) << out;
-        s_server = new server_process(db().conninfo(), {"--config", source_dir() + "/tileserver/onemap.yaml"});
+        std::vector<std::string> args{"--config", source_dir() + "/tileserver/onemap.yaml"};
+        for (auto& a : Suite::extra_server_args()) {
+            args.push_back(std::move(a));
+        }
+        s_server = new server_process(db().conninfo(), args);
     }
     static void TearDownTestSuite()
     {
@@ -25,6 +32,8 @@ protected:
         s_server = nullptr;
     }
     static server_process& server() { return *s_server; }
+    /// More command-line options for the suite's server; a suite hides this to add some.
+    static std::vector<std::string> extra_server_args() { return {}; }
 
 private:
     static inline server_process* s_server = nullptr;

@@ -1,9 +1,11 @@
-// The analytics' pure parts: CRS names, red-line bodies (every refusal naming its parameter),
+// The analytics without a database: CRS names, red-line bodies (every refusal naming its parameter),
 // areas from WKB against GEOS's reading of the same bytes, and the analysis: section's errors
 // with file, line and key.
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/analysis/analysis_config.hpp"
+#include "onemap/tileserver/analysis/feature_store.hpp"
 #include "onemap/tileserver/analysis/geometry.hpp"
+#include "onemap/tileserver/analysis/land_stats.hpp"
 #include "onemap/tileserver/analysis/project_input.hpp"
 
 #include <gtest/gtest.h>
@@ -223,4 +225,62 @@ TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerat
         ASSERT_TRUE(half);
         EXPECT_NEAR(meter.area(wkb_of(half.get())), area_of(half.get(), m, 38), area_of(half.get(), m, 38) * 1e-7);
     }
+}
+
+namespace {
+
+std::string square_wkb(double x0, double y0, double x1, double y1)
+{
+    const geom_ptr g = own(GEOSGeom_createRectangle_r(geos(), x0, y0, x1, y1), "a rectangle");
+    return wkb_of(g.get());
+}
+
+} // namespace
+
+TEST(analysis_input, changes_follow_split_and_merged_parcels_by_geometry)
+{
+    // 2022: three parcels in a row (0.01° each); 2023: the first split in two along its middle
+    // with new ids (one half changes class), the other two merged into one new parcel of a new
+    // class, and a fourth parcel unchanged by id and geometry.
+    onemap::core::layer_version v1;
+    v1.version = 1;
+    v1.table = "t__v1";
+    onemap::core::layer_version v2;
+    v2.version = 2;
+    v2.table = "t__v2";
+    layer_data a("t", v1, {"dlbm"});
+    a.add(1, {"0103"}, square_wkb(114.00, 33.0, 114.01, 33.01));
+    a.add(2, {"0101"}, square_wkb(114.01, 33.0, 114.02, 33.01));
+    a.add(3, {"0101"}, square_wkb(114.02, 33.0, 114.03, 33.01));
+    a.add(4, {"0301"}, square_wkb(114.03, 33.0, 114.04, 33.01));
+    a.build();
+    layer_data b("t", v2, {"dlbm"});
+    b.add(11, {"0103"}, square_wkb(114.00, 33.0, 114.005, 33.01));
+    b.add(12, {"0601"}, square_wkb(114.005, 33.0, 114.01, 33.01));
+    b.add(13, {"0702"}, square_wkb(114.01, 33.0, 114.03, 33.01));
+    b.add(4, {"0301"}, square_wkb(114.03, 33.0, 114.04, 33.01));
+    b.build();
+    const change_result r = detect_changes(a, {0, -1}, b, {0, -1}, nullptr, area_method::planar);
+    const double cell = wkb_area(square_wkb(114.00, 33.0, 114.01, 33.01), area_method::planar, 38);
+    auto at = [&](const char* from, const char* to) {
+        const auto it = r.matrix.find({from, to});
+        return it == r.matrix.end() ? 0.0 : it->second;
+    };
+    EXPECT_NEAR(at("0103", "0103"), cell / 2, 1.0);  // the half that kept its class
+    EXPECT_NEAR(at("0103", "0601"), cell / 2, 1.0);  // the half that changed
+    EXPECT_NEAR(at("0101", "0702"), 2 * cell, 2.0);  // both merged parcels
+    EXPECT_NEAR(at("0301", "0301"), cell, 1.0);      // unchanged by id and geometry
+    EXPECT_EQ(r.matrix.size(), 4u) << "no area appears or vanishes";
+    ASSERT_EQ(r.pieces.size(), 3u);                  // 1→12, 2→13, 3→13
+    EXPECT_EQ(r.pieces[0].from_fid, 1);
+    EXPECT_EQ(r.pieces[0].to_fid, 12);
+    EXPECT_EQ(r.pieces[1].from_fid, 2);
+    EXPECT_EQ(r.pieces[1].to_fid, 13);
+    EXPECT_EQ(r.pieces[2].from_fid, 3);
+    EXPECT_EQ(r.pieces[2].to_fid, 13);
+    // A window over the middle parcel only: cut at its edges.
+    const geom_ptr window = own(GEOSGeom_createRectangle_r(geos(), 114.012, 33.002, 114.018, 33.008), "window");
+    const change_result w = detect_changes(a, {0, -1}, b, {0, -1}, window.get(), area_method::planar);
+    ASSERT_EQ(w.pieces.size(), 1u);
+    EXPECT_NEAR(w.pieces[0].area, area_of(window.get(), area_method::planar, 38), 0.01);
 }

@@ -88,31 +88,6 @@ std::string base64(const std::string& bytes)
     return out;
 }
 
-std::string html_escape(const std::string& s)
-{
-    std::string out;
-    out.reserve(s.size());
-    for (const char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
-
 std::string fixed(double v, int decimals)
 {
     std::string out;
@@ -876,7 +851,7 @@ private:
              ".conflict{color:#c00;font-weight:bold}.pass{color:#070}"
              "@media print{body{margin:0}}</style></head><body>";
         h += "<h1>建设项目合规性审查报告</h1>";
-        h += "<p>审查日期：" + html_escape(date) + "　面积计算：" +
+        h += "<p>审查日期：" + markup_escape(date) + "　面积计算：" +
              (r.method == area_method::planar ? "CGCS2000 3度带高斯-克吕格投影平面面积（第 " + std::to_string(r.zone) +
                                                     " 带，EPSG:" + std::to_string(gk_epsg(r.zone, false)) + "）"
                                               : std::string("GRS 80 椭球面积")) +
@@ -893,16 +868,16 @@ private:
             h += "<figure><img alt=\"项目红线与管控图层\" width=\"800\" height=\"600\" src=\"data:image/png;base64," +
                  base64(map_png) + "\"><figcaption>红线范围（红色）与底图管控图层</figcaption></figure>";
         } else {
-            h += "<p>" + html_escape(map_note.empty() ? "（未配置底图）" : map_note) + "</p>";
+            h += "<p>" + markup_escape(map_note.empty() ? "（未配置底图）" : map_note) + "</p>";
         }
         h += "<table><tr><th>审查项</th><th>图层</th><th>重叠面积(平方米)</th><th>公顷</th><th>亩</th><th>占项目比例</th>"
              "<th>结论</th></tr>";
         for (const auto& c : r.checks) {
-            h += "<tr><td>" + html_escape(c.config->title) + "</td><td>" + html_escape(c.config->layer) +
+            h += "<tr><td>" + markup_escape(c.config->title) + "</td><td>" + markup_escape(c.config->layer) +
                  "</td><td class=\"n\">" + fixed(c.conflict, 2) + "</td><td class=\"n\">" +
                  fixed(c.conflict / HECTARE_M2, 4) + "</td><td class=\"n\">" + fixed(c.conflict / MU_M2, 2) +
                  "</td><td class=\"n\">" + fixed(100 * c.conflict / r.project_area, 2) + "%</td><td class=\"" +
-                 (c.verdict == conclusion::conflict ? "conflict" : "pass") + "\">" + html_escape(message_of(c)) +
+                 (c.verdict == conclusion::conflict ? "conflict" : "pass") + "\">" + markup_escape(message_of(c)) +
                  "</td></tr>";
         }
         h += "</table>";
@@ -910,11 +885,11 @@ private:
             if (c.features.empty() && c.classes.empty()) {
                 continue;
             }
-            h += "<h2>" + html_escape(c.config->title) + "</h2>";
+            h += "<h2>" + markup_escape(c.config->title) + "</h2>";
             if (!c.classes.empty()) {
                 h += "<table><tr><th>地类编码</th><th>地类名称</th><th>面积(平方米)</th><th>公顷</th><th>亩</th><th>受控</th></tr>";
                 for (const auto& k : c.classes) {
-                    h += "<tr><td>" + html_escape(k.code) + "</td><td>" + html_escape(k.name) + "</td><td class=\"n\">" +
+                    h += "<tr><td>" + markup_escape(k.code) + "</td><td>" + markup_escape(k.name) + "</td><td class=\"n\">" +
                          fixed(k.area, 2) + "</td><td class=\"n\">" + fixed(k.area / HECTARE_M2, 4) +
                          "</td><td class=\"n\">" + fixed(k.area / MU_M2, 2) + "</td><td>" + (k.conflict ? "是" : "否") +
                          "</td></tr>";
@@ -926,7 +901,7 @@ private:
                 for (const auto& f : c.features) {
                     std::string attrs;
                     for (const auto& a : f.attributes) {
-                        attrs += html_escape(a.first) + "=" + html_escape(a.second) + " ";
+                        attrs += markup_escape(a.first) + "=" + markup_escape(a.second) + " ";
                     }
                     h += "<tr><td>" + std::to_string(f.fid) + "</td><td>" + attrs + "</td><td class=\"n\">" +
                          fixed(f.area, 2) + "</td><td class=\"n\">" + fixed(f.area / MU_M2, 2) + "</td></tr>";

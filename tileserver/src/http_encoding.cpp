@@ -1,5 +1,7 @@
 #include "onemap/tileserver/http_encoding.hpp"
 
+#include "onemap/tileserver/http_errors.hpp"
+
 #include "onemap/tileserver/tile_cache.hpp"
 
 #include <cctype>
@@ -103,6 +105,53 @@ void encode_response(const http_request& req, http_response& res)
             }
         }
     }
+}
+
+std::string markup_escape(const std::string& s)
+{
+    static constexpr std::string_view REPLACEMENT = "\xef\xbf\xbd";
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80) {
+            const std::size_t n = u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : 2;
+            const std::string_view sequence = std::string_view(s).substr(i, n);
+            if (!is_utf8(sequence) || sequence.size() != n || sequence == "\xef\xbf\xbe" ||
+                sequence == "\xef\xbf\xbf") {
+                out += REPLACEMENT; // and go on with the next byte
+                continue;
+            }
+            out += sequence;
+            i += n - 1;
+            continue;
+        }
+        if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            out += REPLACEMENT;
+            continue;
+        }
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
+        default:
+            out.push_back(c);
+        }
+    }
+    return out;
 }
 
 } // namespace onemap::tileserver

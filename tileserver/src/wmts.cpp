@@ -5,6 +5,7 @@
 #include "onemap/core/calendar.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
+#include "onemap/tileserver/http_encoding.hpp"
 #include "onemap/tileserver/raster_service.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 
@@ -34,55 +35,6 @@ const char* const DEFAULT_STYLE = "default";
 constexpr double INFO_TOLERANCE_PX = 3;
 constexpr int INFO_MAX_FEATURES = 10;
 
-// Text for XML 1.0 content and attribute values. What XML cannot carry at all, not even as a
-// character reference (C0 controls but TAB, LF and CR; U+FFFE and U+FFFF; bytes that are not
-// UTF-8), becomes U+FFFD: an exception report quoting a hostile request must still parse.
-std::string xml_escape(const std::string& s)
-{
-    static constexpr std::string_view REPLACEMENT = "\xef\xbf\xbd";
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const char c = s[i];
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x80) {
-            const std::size_t n = u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : 2;
-            const std::string_view sequence = std::string_view(s).substr(i, n);
-            if (!is_utf8(sequence) || sequence.size() != n || sequence == "\xef\xbf\xbe" ||
-                sequence == "\xef\xbf\xbf") {
-                out += REPLACEMENT; // and go on with the next byte
-                continue;
-            }
-            out += sequence;
-            i += n - 1;
-            continue;
-        }
-        if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            out += REPLACEMENT;
-            continue;
-        }
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&apos;";
-            break;
-        default:
-            out.push_back(c);
-        }
-    }
-    return out;
-}
 
 std::string number(double v)
 {
@@ -128,9 +80,9 @@ void send_wmts_exception(http_response& res, std::exception_ptr error)
     body += code;
     body += '"';
     if (!a.parameter.empty()) {
-        body += " locator=\"" + xml_escape(a.parameter) + "\"";
+        body += " locator=\"" + markup_escape(a.parameter) + "\"";
     }
-    body += ">\n    <ows:ExceptionText>" + xml_escape(a.detail) + "</ows:ExceptionText>\n  </ows:Exception>\n"
+    body += ">\n    <ows:ExceptionText>" + markup_escape(a.detail) + "</ows:ExceptionText>\n  </ows:Exception>\n"
             "</ows:ExceptionReport>\n";
     res.status = a.status;
     res.set_content(std::move(body), "application/xml");
@@ -275,7 +227,7 @@ public:
         for (const char* op : {"GetCapabilities", "GetTile", "GetFeatureInfo"}) {
             x += std::string("    <ows:Operation name=\"") + op + "\">\n      <ows:DCP>\n        <ows:HTTP>\n";
             for (const auto& [href, encoding] : {std::pair{kvp_url, "KVP"}, std::pair{rest_url, "RESTful"}}) {
-                x += "          <ows:Get xlink:href=\"" + xml_escape(href) +
+                x += "          <ows:Get xlink:href=\"" + markup_escape(href) +
                      "\">\n            <ows:Constraint name=\"GetEncoding\">\n              <ows:AllowedValues>\n"
                      "                <ows:Value>" +
                      encoding + "</ows:Value>\n              </ows:AllowedValues>\n            </ows:Constraint>\n"
@@ -292,7 +244,7 @@ public:
             append_tile_matrix_set(x, *tms);
         }
         x += "  </Contents>\n  <ServiceMetadataURL xlink:href=\"" +
-             xml_escape(rest_url + "WMTSCapabilities.xml" + rest_query) + "\"/>\n</Capabilities>\n";
+             markup_escape(rest_url + "WMTSCapabilities.xml" + rest_query) + "\"/>\n</Capabilities>\n";
         return x;
     }
 
@@ -325,14 +277,14 @@ public:
             current = *dates.begin();
         }
         const core::box b = bbox.value_or(core::box{-180, -85, 180, 85});
-        x += "    <Layer>\n      <ows:Title>" + xml_escape(l.title) + "</ows:Title>\n";
+        x += "    <Layer>\n      <ows:Title>" + markup_escape(l.title) + "</ows:Title>\n";
         if (!l.abstract.empty()) {
-            x += "      <ows:Abstract>" + xml_escape(l.abstract) + "</ows:Abstract>\n";
+            x += "      <ows:Abstract>" + markup_escape(l.abstract) + "</ows:Abstract>\n";
         }
         x += "      <ows:WGS84BoundingBox>\n        <ows:LowerCorner>" + number(b.min_x) + " " + number(b.min_y) +
              "</ows:LowerCorner>\n        <ows:UpperCorner>" + number(b.max_x) + " " + number(b.max_y) +
              "</ows:UpperCorner>\n      </ows:WGS84BoundingBox>\n";
-        x += "      <ows:Identifier>" + xml_escape(l.name) + "</ows:Identifier>\n";
+        x += "      <ows:Identifier>" + markup_escape(l.name) + "</ows:Identifier>\n";
         x += "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        <ows:Identifier>" +
              std::string(DEFAULT_STYLE) + "</ows:Identifier>\n      </Style>\n";
         x += std::string("      <Format>") + PNG + "</Format>\n      <Format>" + MVT + "</Format>\n";
@@ -366,19 +318,19 @@ public:
         }
         const std::string prefix = rest_url + l.name + "/{Style}/{time}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}";
         x += "      <ResourceURL format=\"" + std::string(PNG) + "\" resourceType=\"tile\" template=\"" +
-             xml_escape(prefix + ".png" + query) + "\"/>\n";
+             markup_escape(prefix + ".png" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(MVT) + "\" resourceType=\"tile\" template=\"" +
-             xml_escape(prefix + ".mvt" + query) + "\"/>\n";
+             markup_escape(prefix + ".mvt" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(JSON) + "\" resourceType=\"FeatureInfo\" template=\"" +
-             xml_escape(prefix + "/{J}/{I}.json" + query) + "\"/>\n";
+             markup_escape(prefix + "/{J}/{I}.json" + query) + "\"/>\n";
         x += "      <ResourceURL format=\"" + std::string(HTML) + "\" resourceType=\"FeatureInfo\" template=\"" +
-             xml_escape(prefix + "/{J}/{I}.html" + query) + "\"/>\n";
+             markup_escape(prefix + "/{J}/{I}.html" + query) + "\"/>\n";
         x += "    </Layer>\n";
     }
 
     static void append_tile_matrix_set(std::string& x, const core::tile_matrix_set& tms)
     {
-        x += "    <TileMatrixSet>\n      <ows:Title>" + xml_escape(tms.title()) + "</ows:Title>\n      <ows:Identifier>" +
+        x += "    <TileMatrixSet>\n      <ows:Title>" + markup_escape(tms.title()) + "</ows:Title>\n      <ows:Identifier>" +
              tms.id() + "</ows:Identifier>\n      <ows:SupportedCRS>" + wmts_crs(tms) + "</ows:SupportedCRS>\n";
         if (tms.id() == "WebMercatorQuad") {
             x += "      <WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>\n";
@@ -565,7 +517,7 @@ public:
             res.set_content(doc.dump(), "application/geo+json");
             return;
         }
-        std::string h = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + xml_escape(a.layer) +
+        std::string h = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + markup_escape(a.layer) +
                         "</title></head><body>\n";
         char where[96];
         std::snprintf(where, sizeof where, "%.7f, %.7f", x, y);
@@ -574,11 +526,11 @@ public:
             h += "<p>No feature here.</p>\n";
         }
         for (const auto& f : features) {
-            h += "<table border=\"1\"><caption>" + xml_escape(f["layer"].get<std::string>()) + " #" +
+            h += "<table border=\"1\"><caption>" + markup_escape(f["layer"].get<std::string>()) + " #" +
                  std::to_string(f["id"].get<long long>()) + "</caption>\n";
             for (const auto& [k, v] : f["properties"].items()) {
-                h += "<tr><th>" + xml_escape(k) + "</th><td>" +
-                     xml_escape(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump()) + "</td></tr>\n";
+                h += "<tr><th>" + markup_escape(k) + "</th><td>" +
+                     markup_escape(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump()) + "</td></tr>\n";
             }
             h += "</table>\n";
         }
