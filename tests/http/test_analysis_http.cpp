@@ -279,7 +279,7 @@ TEST_F(analysis_http, the_html_report_draws_the_red_line_on_its_map)
                 if (x < 0 || y < 0 || x >= w || y >= h) {
                     continue;
                 }
-                const auto i = static_cast<std::size_t>(y * w + x);
+                const auto i = static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x);
                 if (r[i] > 190 && g[i] < 50 && b[i] < 50) {
                     return true;
                 }

@@ -235,7 +235,7 @@ TEST(ReportMapFrame, RejectsBadSizeAndCoordinates)
 TEST(ReportMap, RedLineOverBlueTiles)
 {
     const std::vector<polygon> red_line{small_red_line()};
-    const std::string tile = blue_tile();
+    std::string tile = blue_tile(); // copied into each answer
     std::vector<tile_address> asked;
     const tile_fetch fetch = [&](int z, std::uint32_t x, std::uint32_t y) {
         asked.emplace_back(z, x, y);

@@ -270,7 +270,7 @@ project read_project(std::string_view body, const std::string& crs_param, const 
     }
     project out;
     const std::string named = crs_param.empty() ? body_crs(doc) : crs_param;
-    out.input_epsg = named.empty() ? 4490 : accepted_crs(named, crs_param.empty() ? "crs" : "crs");
+    out.input_epsg = named.empty() ? 4490 : accepted_crs(named, "crs");
     const std::string crs_name = named.empty() ? "lon/lat" : "EPSG:" + std::to_string(out.input_epsg);
 
     reader r;
