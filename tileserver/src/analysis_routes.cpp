@@ -60,14 +60,13 @@ std::vector<std::string> split_list(const std::string& text)
 
 std::string format_of(const http_request& req, std::initializer_list<const char*> allowed)
 {
+    const bool has_html =
+        std::any_of(allowed.begin(), allowed.end(), [](const char* a) { return std::string_view(a) == "html"; });
     std::string f = req.has_param("format") ? req.get_param_value("format") : "";
     if (f.empty()) {
-        const std::string& accept = req.get_header_value("Accept");
-        f = accept.find("text/html") != std::string::npos && std::string(*allowed.begin()) == "json" &&
-                    std::find_if(allowed.begin(), allowed.end(), [](const char* a) { return std::string(a) == "html"; }) !=
-                        allowed.end()
-                ? "html"
-                : "json";
+        // A browser asking for a page gets the report where there is one.
+        const bool wants_html = req.get_header_value("Accept").find("text/html") != std::string::npos;
+        f = has_html && wants_html ? "html" : "json";
     }
     std::string names;
     for (const char* a : allowed) {
@@ -225,16 +224,18 @@ public:
         const std::string key = parcels.version->table + "|" + parcels.version->source_hash + "|" +
                                 region_version->table + "|" + region_version->source_hash + "|" + class_field + "|" +
                                 name_field + "|" + by.code_field + "|" + name_of(method);
-        const auto stats = m_stats.run(key, [&] {
+        // Kept per version pair; computed once however many ask at once.
+        auto kept = [&]() -> std::shared_ptr<const land_stats> {
             const std::lock_guard<std::mutex> lock(m_cache_mutex);
-            if (const auto* hit = m_stats_cache.get(key)) {
-                return *hit;
-            }
-            return std::shared_ptr<const land_stats>();
-        });
-        std::shared_ptr<const land_stats> computed = stats;
+            const auto* hit = m_stats_cache.get(key);
+            return hit != nullptr ? *hit : nullptr;
+        };
+        std::shared_ptr<const land_stats> computed = kept();
         if (!computed) {
-            computed = m_stats.run(key + "|compute", [&] {
+            computed = m_stats.run(key, [&] {
+                if (auto done = kept()) {
+                    return done; // computed by the flight that just landed
+                }
                 auto parcel_data = load(*parcels.layer, *parcels.version, {class_field, name_field});
                 auto region_data = load(*region_layer, *region_version, {by.code_field, by.name_field});
                 auto s = std::make_shared<const land_stats>(compute_land_stats(
