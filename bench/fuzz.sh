@@ -31,7 +31,7 @@ targets=("$@")
 # Longest input per target: requests and KVP as front-end limits allow, a style or WKB large
 # enough for real documents and geometries.
 declare -A MAX_LEN=([request]=4096 [wmts]=2048 [features]=2048 [datetime]=64 [style]=16384
-                    [expression]=4096 [manifest]=8192 [text_decoder]=1024 [mvt]=16384)
+                    [expression]=4096 [manifest]=8192 [text_decoder]=1024 [mvt]=16384 [red_line]=16384)
 declare -A DICT=([request]=request [wmts]=wmts [features]=features [style]=style [expression]=style
                  [manifest]=manifest)
 

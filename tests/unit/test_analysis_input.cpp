@@ -70,6 +70,8 @@ TEST(analysis_input, bad_bodies_are_refused_naming_the_part)
 {
     EXPECT_EQ(refusal("", "").rfind("body: ", 0), 0u);
     EXPECT_EQ(refusal("[1,2]", "").rfind("body: ", 0), 0u);
+    // A number beyond double is nlohmann's out_of_range, not a parse_error (found by fuzz_red_line).
+    EXPECT_EQ(refusal(R"({"type":"Polygon","coordinates":[[[1E400,33]]]})", "").rfind("body: ", 0), 0u);
     EXPECT_EQ(refusal(R"({"type":"Point","coordinates":[114,33]})", "").rfind("geometry: ", 0), 0u);
     EXPECT_NE(refusal(R"({"type":"Polygon","coordinates":[[[114,33],[114.01,33.01],[114.01,33],[114,33.01],[114,33]]]})", "")
                   .find("Self-intersection"),

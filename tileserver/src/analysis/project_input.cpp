@@ -265,7 +265,8 @@ project read_project(std::string_view body, const std::string& crs_param, const 
     json doc;
     try {
         doc = json::parse(body.begin(), body.end());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number beyond double (1E400)
         throw input_error("body", std::string("invalid JSON: ") + e.what());
     }
     project out;
