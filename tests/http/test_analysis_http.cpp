@@ -375,12 +375,12 @@ TEST_F(analysis_http, statistics_by_village_match_postgis_and_add_up)
         regions += r["total"]["m2"].get<double>();
     }
     EXPECT_NEAR(regions, doc["total"]["m2"].get<double>(), 1.0);
-    // Every class of the city against PostGIS: parcels cut by villages, planar in zone 38.
+    // Every class of the city against PostGIS: parcels and villages transformed to zone 38, then cut.
     auto conn = test::db().connect();
     pqxx::work txn(*conn);
     std::map<std::string, double> expected;
     double expected_total = 0;
-    for (const auto& row : txn.exec("SELECT p.dlbm, sum(ST_Area(ST_Transform(ST_Intersection(p.geom, v.geom), 4547))) FROM onemap_data." +
+    for (const auto& row : txn.exec("SELECT p.dlbm, sum(ST_Area(ST_Intersection(ST_Transform(p.geom, 4547), ST_Transform(v.geom, 4547)))) FROM onemap_data." +
                                     parcels + " p JOIN onemap_data." + villages +
                                     " v ON ST_Intersects(p.geom, v.geom) GROUP BY p.dlbm")) {
         expected[row[0].as<std::string>()] = row[1].as<double>();
@@ -396,7 +396,7 @@ TEST_F(analysis_http, statistics_by_village_match_postgis_and_add_up)
     // One village, class by class, within 0.1 %.
     const std::string code = doc["regions"][100]["code"];
     std::map<std::string, double> one;
-    for (const auto& row : txn.exec("SELECT p.dlbm, sum(ST_Area(ST_Transform(ST_Intersection(p.geom, v.geom), 4547))) FROM onemap_data." +
+    for (const auto& row : txn.exec("SELECT p.dlbm, sum(ST_Area(ST_Intersection(ST_Transform(p.geom, 4547), ST_Transform(v.geom, 4547)))) FROM onemap_data." +
                                     parcels + " p JOIN onemap_data." + villages + " v ON ST_Intersects(p.geom, v.geom) WHERE v.xzqdm = '" +
                                     code + "' GROUP BY p.dlbm")) {
         if (row[1].as<double>() >= 0.01) {
