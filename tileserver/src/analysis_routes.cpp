@@ -167,7 +167,9 @@ public:
         const project p = read_project(req.body, req.has_param("crs") ? req.get_param_value("crs") : "",
                                        input_limits{cfg->max_area_km2, cfg->max_vertices});
         const auto catalog = m_state.catalog_for(req);
-        require_in_city(*catalog, p.lonlat.get(), date);
+        // One meter over the red line serves the city test and every check.
+        const overlap_meter meter(p.lonlat.get(), method, project_zone(p.lonlat.get()));
+        require_in_city(*catalog, p.lonlat.get(), meter, date);
         std::vector<check_input> inputs;
         for (const auto* c : chosen) {
             check_input in;
@@ -186,7 +188,7 @@ public:
             }
             inputs.push_back(std::move(in));
         }
-        const compliance_result r = review(p.lonlat.get(), inputs, method);
+        const compliance_result r = review(p.lonlat.get(), inputs, meter);
         if (format == "html") {
             res.set_content(compliance_html(r, p, date, *catalog), "text/html; charset=utf-8");
             return;
@@ -655,7 +657,8 @@ private:
     }
 
     // The project must meet the city: some boundary of the coarsest locate level.
-    void require_in_city(const std::vector<core::layer>& catalog, const GEOSGeometry* project, const std::string& date)
+    void require_in_city(const std::vector<core::layer>& catalog, const GEOSGeometry* project,
+                         const overlap_meter& meter, const std::string& date)
     {
         if (m_state.locate_levels.empty()) {
             return;
@@ -667,7 +670,6 @@ private:
             return;
         }
         const auto data = load(*layer, *v, {l.code_field});
-        const overlap_meter meter(project, area_method::ellipsoidal, 0);
         for (const auto& part : data->parts(bounds_of(project))) {
             if (meter.area(part.wkb) > 0) {
                 return;

@@ -106,19 +106,25 @@ const char* name_of(conclusion c) noexcept
     return "no_data";
 }
 
-compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<check_input>& checks, area_method m)
+int project_zone(const GEOSGeometry* project_lonlat)
 {
-    compliance_result out;
-    out.method = m;
     const bounds b = bounds_of(project_lonlat);
-    out.zone = gk_zone((b.min_x + b.max_x) / 2);
-    if (out.zone == 0) {
+    const int zone = gk_zone((b.min_x + b.max_x) / 2);
+    if (zone == 0) {
         throw input_error("geometry", "the project lies outside the CGCS2000 3-degree zones (75°E–135°E)");
     }
-    const overlap_meter meter(project_lonlat, m, out.zone);
+    return zone;
+}
+
+compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<check_input>& checks,
+                         const overlap_meter& meter)
+{
+    compliance_result out;
+    out.method = meter.method();
+    out.zone = meter.zone();
     out.project_area = meter.own_area();
     for (const auto& c : checks) {
-        out.checks.push_back(run_check(c, project_lonlat, meter, out.project_area, m, out.zone));
+        out.checks.push_back(run_check(c, project_lonlat, meter, out.project_area, out.method, out.zone));
     }
     bool any_conflict = false;
     bool any_missing = false;

@@ -2,13 +2,14 @@
 
 #include "onemap/core/log.hpp"
 
+#include "parallel.hpp"
+
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <thread>
 
 namespace onemap::tileserver::analysis {
 
@@ -144,37 +145,9 @@ long layer_data::find(std::int64_t fid) const
     return it != m_by_fid.end() && it->first == fid ? static_cast<long>(it->second) : -1;
 }
 
-const std::vector<double>& layer_data::areas(area_method m) const
+void layer_data::compute_areas(area_method m) const
 {
-    const auto k = static_cast<std::size_t>(m);
-    std::call_once(m_area_once[k], [&] {
-        auto& out = m_areas[k];
-        out.assign(size(), 0.0);
-        const unsigned threads = std::max(1U, std::min(8U, std::thread::hardware_concurrency()));
-        std::vector<std::thread> pool;
-        std::vector<std::exception_ptr> failed(threads);
-        for (unsigned t = 0; t < threads; ++t) {
-            pool.emplace_back([&, t] {
-                try {
-                    for (std::size_t i = t; i < size(); i += threads) {
-                        const auto& b = m_boxes[i];
-                        out[i] = wkb_area(m_wkb[i], m, gk_zone((b.min_x + b.max_x) / 2));
-                    }
-                } catch (...) {
-                    failed[t] = std::current_exception();
-                }
-            });
-        }
-        for (auto& th : pool) {
-            th.join();
-        }
-        for (auto& f : failed) {
-            if (f) {
-                std::rethrow_exception(f);
-            }
-        }
-    });
-    return m_areas[k];
+    std::call_once(m_area_once[static_cast<std::size_t>(m)], [&] { parallel_for(size(), [&](std::size_t i) { area(i, m); }); });
 }
 
 feature_store::feature_store(core::connection_pool& pool, std::size_t max_bytes, std::chrono::milliseconds wait_limit)

@@ -396,11 +396,6 @@ geom_ptr from_wkb(std::string_view wkb)
                "reading WKB");
 }
 
-geom_ptr clone(const GEOSGeometry* g)
-{
-    return own(GEOSGeom_clone_r(geos(), g), "copying a geometry");
-}
-
 prepared_ptr prepare(const GEOSGeometry* g)
 {
     const GEOSPreparedGeometry* p = GEOSPrepare_r(geos(), g);
@@ -913,6 +908,16 @@ overlap_meter::~overlap_meter() = default;
 double overlap_meter::own_area() const noexcept
 {
     return m_impl->area;
+}
+
+area_method overlap_meter::method() const noexcept
+{
+    return m_impl->method;
+}
+
+int overlap_meter::zone() const noexcept
+{
+    return m_impl->zone;
 }
 
 double overlap_meter::area(std::string_view feature_wkb, const bounds& box, double own_area) const

@@ -2,6 +2,8 @@
 
 #include "onemap/tileserver/analysis/compliance.hpp"
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -14,36 +16,6 @@ namespace {
 geom_ptr rectangle(const bounds& b)
 {
     return own(GEOSGeom_createRectangle_r(geos(), b.min_x, b.min_y, b.max_x, b.max_y), "making a rectangle");
-}
-
-// Runs f(i) for i in [0, n) on one thread per core (at least one), rethrowing the first failure.
-template <typename F>
-void parallel_for(std::size_t n, F&& f)
-{
-    const unsigned threads = std::max(1U, std::min(8U, std::thread::hardware_concurrency()));
-    std::atomic<std::size_t> next{0};
-    std::vector<std::exception_ptr> failed(threads);
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            try {
-                for (std::size_t i = next++; i < n; i = next++) {
-                    f(i);
-                }
-            } catch (...) {
-                failed[t] = std::current_exception();
-                next = n;
-            }
-        });
-    }
-    for (auto& th : pool) {
-        th.join();
-    }
-    for (auto& e : failed) {
-        if (e) {
-            std::rethrow_exception(e);
-        }
-    }
 }
 
 int zone_of(const bounds& b)
@@ -66,14 +38,14 @@ clipped clip_feature(const layer_data& d, std::size_t i, const GEOSGeometry* cli
     clipped out;
     if (clip == nullptr) {
         out.whole = true;
-        out.area = d.areas(m)[i];
+        out.area = d.area(i, m);
         return out;
     }
     // Most parcels lie far inside a region: their bounding box proves it without reading them.
     const geom_ptr box = rectangle(d.box(i));
     if (GEOSPreparedContainsProperly_r(h, prepared, box.get()) == 1) {
         out.whole = true;
-        out.area = d.areas(m)[i];
+        out.area = d.area(i, m);
         return out;
     }
     const geom_ptr g = d.geometry(i);
@@ -82,7 +54,7 @@ clipped clip_feature(const layer_data& d, std::size_t i, const GEOSGeometry* cli
     }
     if (GEOSPreparedContains_r(h, prepared, g.get()) == 1) {
         out.whole = true;
-        out.area = d.areas(m)[i];
+        out.area = d.area(i, m);
         return out;
     }
     out.geometry = intersection(clip, g.get());
@@ -110,7 +82,7 @@ land_stats compute_land_stats(const layer_data& parcels, class_columns parcel_co
 {
     land_stats out;
     out.regions.resize(regions.size());
-    const std::vector<double>& own = parcels.areas(m); // every parcel's own area, once, in parallel
+    parcels.compute_areas(m); // every parcel's own area, once, in parallel
     parallel_for(regions.size(), [&](std::size_t r) {
         region_areas& ra = out.regions[r];
         ra.code = region_cols.code >= 0 ? regions.value(r, region_cols.code) : std::to_string(regions.fid(r));
@@ -122,7 +94,7 @@ land_stats compute_land_stats(const layer_data& parcels, class_columns parcel_co
         const overlap_meter meter(g.get(), m, zone);
         for (const auto& part : parcels.parts(regions.box(r))) {
             const bool same_zone = part.whole && zone_of(part.box) == zone;
-            const double a = meter.area(part.wkb, part.box, same_zone ? own[part.feature] : -1.0);
+            const double a = meter.area(part.wkb, part.box, same_zone ? parcels.area(part.feature, m) : -1.0);
             if (a >= AREA_TOLERANCE_M2) {
                 ra.by_class[parcels.value(part.feature, parcel_cols.code)] += a;
             }

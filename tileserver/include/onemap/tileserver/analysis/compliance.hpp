@@ -62,7 +62,12 @@ struct compliance_result {
 /// Any overlap smaller than this (m²) is a shared edge's numerical noise, not a conflict.
 constexpr double AREA_TOLERANCE_M2 = 0.01;
 
-/// \throws input_error("geometry") when the project lies outside the GK zones of China.
-compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<check_input>& checks, area_method m);
+/// The CGCS2000 3° GK zone of the project's centre, where its planar areas are measured.
+/// \throws input_error("geometry") when the project lies outside the zones of China.
+int project_zone(const GEOSGeometry* project_lonlat);
+
+/// The review of a project measured by `meter` (made over the project, in its zone).
+compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<check_input>& checks,
+                         const overlap_meter& meter);
 
 } // namespace onemap::tileserver::analysis

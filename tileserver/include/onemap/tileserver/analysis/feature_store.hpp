@@ -62,11 +62,11 @@ public:
     long find(std::int64_t fid) const;
     /// The GEOS geometry of feature i (parsed now).
     geom_ptr geometry(std::size_t i) const { return from_wkb(m_wkb[i]); }
-    /// The area of every feature by method (planar: in the GK zone of the feature's centre),
-    /// computed once, in parallel.
-    const std::vector<double>& areas(area_method m) const;
-    /// The area of feature i by method, computed on first use and kept (any thread).
+    /// The area of feature i by method (planar: in the GK zone of the feature's centre),
+    /// computed on first use and kept (any thread).
     double area(std::size_t i, area_method m) const;
+    /// Computes every feature's area() now, once, in parallel (before a whole-layer pass).
+    void compute_areas(area_method m) const;
     std::size_t bytes() const noexcept { return m_bytes; }
 
 private:
@@ -91,7 +91,6 @@ private:
     std::vector<std::pair<std::int64_t, std::size_t>> m_by_fid; // sorted
     std::size_t m_bytes = 0;
     mutable std::once_flag m_area_once[2];
-    mutable std::vector<double> m_areas[2];
     mutable std::unique_ptr<std::atomic<double>[]> m_lazy_areas[2]; // NaN until computed
 };
 

@@ -29,7 +29,6 @@ using prepared_ptr = std::unique_ptr<const GEOSPreparedGeometry, prepared_delete
 geom_ptr own(GEOSGeometry* g, const char* what);
 /// Reads WKB. \throws error on bytes GEOS cannot read.
 geom_ptr from_wkb(std::string_view wkb);
-geom_ptr clone(const GEOSGeometry* g);
 prepared_ptr prepare(const GEOSGeometry* g);
 
 /// Polygonal part of an overlay result: lines and points (touching edges) dropped; nullptr
@@ -103,6 +102,8 @@ public:
     double area(std::string_view feature_wkb, const bounds& box, double own_area) const;
     /// m² of the geometry itself.
     double own_area() const noexcept;
+    area_method method() const noexcept;
+    int zone() const noexcept;
 
 private:
     struct impl;
