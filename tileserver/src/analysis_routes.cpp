@@ -367,7 +367,7 @@ public:
         geom_ptr filter;
         std::string filter_key = "all";
         if (req.has_param("bbox")) {
-            const auto b = parse_bbox(req.get_param_value("bbox"));
+            const auto b = bbox_param(req.get_param_value("bbox"));
             filter = own(GEOSGeom_createRectangle_r(geos(), b[0], b[1], b[2], b[3]), "making the bbox");
             filter_key = "bbox:" + req.get_param_value("bbox");
         } else if (req.has_param("region")) {
@@ -542,26 +542,13 @@ private:
         return *d;
     }
 
-    static std::array<double, 4> parse_bbox(const std::string& text)
+    static std::array<double, 4> bbox_param(const std::string& text)
     {
         std::array<double, 4> b{};
-        const auto parts = split_list(text);
-        if (parts.size() != 4) {
-            throw input_error("bbox", "bbox must be minlon,minlat,maxlon,maxlat");
-        }
-        for (std::size_t i = 0; i < 4; ++i) {
-            try {
-                std::size_t used = 0;
-                b[i] = std::stod(parts[i], &used);
-                if (used != parts[i].size() || !std::isfinite(b[i])) {
-                    throw std::invalid_argument("trailing");
-                }
-            } catch (const std::exception&) {
-                throw input_error("bbox", "bbox value '" + parts[i] + "' is not a number");
-            }
-        }
-        if (!(b[0] < b[2] && b[1] < b[3]) || b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90) {
-            throw input_error("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max, in degrees");
+        if (!parse_bbox(text, b) || !(b[0] < b[2] && b[1] < b[3]) || b[0] < -180 || b[2] > 180 || b[1] < -90 ||
+            b[3] > 90) {
+            throw input_error("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max, in degrees, got '" +
+                                          text + "'");
         }
         return b;
     }

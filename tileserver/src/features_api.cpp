@@ -1,5 +1,7 @@
 #include "onemap/tileserver/features_api.hpp"
 
+#include "request_params.hpp"
+
 #include "onemap/core/calendar.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/http_errors.hpp"
@@ -53,27 +55,6 @@ std::string shortest(double v)
     char buf[32];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, r.ptr);
-}
-
-// "minx,miny,maxx,maxy": four finite numbers, nothing else, min <= max.
-bool parse_bbox(const std::string& text, std::array<double, 4>& b)
-{
-    const char* p = text.data();
-    const char* const end = p + text.size();
-    for (std::size_t i = 0; i < 4; ++i) {
-        const auto r = std::from_chars(p, end, b[i]);
-        if (r.ec != std::errc() || !std::isfinite(b[i])) {
-            return false;
-        }
-        p = r.ptr;
-        if (i < 3) {
-            if (p == end || *p != ',') {
-                return false;
-            }
-            ++p;
-        }
-    }
-    return p == end && b[0] <= b[2] && b[1] <= b[3];
 }
 
 // One end of a `datetime`: a date or an RFC 3339 date-time (its date counts); "" or ".." is

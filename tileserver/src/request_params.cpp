@@ -4,6 +4,7 @@
 #include "onemap/core/error.hpp"
 
 #include <charconv>
+#include <cmath>
 
 namespace onemap::tileserver {
 
@@ -91,6 +92,26 @@ std::string requested_date(const http_request& req)
         throw input_error("datetime", "datetime must be a date YYYY-MM-DD (or an RFC 3339 instant), got '" + value + "'");
     }
     return *date;
+}
+
+bool parse_bbox(const std::string& text, std::array<double, 4>& b)
+{
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto r = std::from_chars(p, end, b[i]);
+        if (r.ec != std::errc() || !std::isfinite(b[i])) {
+            return false;
+        }
+        p = r.ptr;
+        if (i < 3) {
+            if (p == end || *p != ',') {
+                return false;
+            }
+            ++p;
+        }
+    }
+    return p == end && b[0] <= b[2] && b[1] <= b[3];
 }
 
 } // namespace onemap::tileserver

@@ -5,6 +5,7 @@
 
 #include "onemap/core/tile_matrix_set.hpp"
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -43,5 +44,8 @@ bool parse_flag(const http_request& req, const char* parameter);
 
 /// `datetime` as a date YYYY-MM-DD (an RFC 3339 instant is cut to its date); today without it.
 std::string requested_date(const http_request& req);
+
+/// "minx,miny,maxx,maxy" into `b`: four finite numbers, nothing else, min <= max; false otherwise.
+bool parse_bbox(const std::string& text, std::array<double, 4>& b);
 
 } // namespace onemap::tileserver
