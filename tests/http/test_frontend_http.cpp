@@ -15,6 +15,7 @@
 using namespace onemap;
 using namespace std::chrono_literals;
 using test::get_request;
+using test::raw_answer;
 using test::raw_connection;
 
 namespace {
@@ -355,6 +356,34 @@ TEST_F(frontend_http, cache_hits_and_locate_are_answered_on_the_io_thread_and_mi
     // A boundary needs the database: that /locate moves to a worker.
     c.Get(locate_path() + "&boundary=true");
     EXPECT_EQ(on_workers(), after_miss + 1);
+}
+
+TEST_F(frontend_http, an_answer_larger_than_the_socket_takes_is_sent_whole_by_worker_and_loop)
+{
+    // A worker sends what the socket takes at once, the event loop the rest: a client with a
+    // small receive window gets every byte of a multi-MB answer, then its next answer.
+    const std::string path = "/ogc/collections/dltb/items?limit=10000";
+    auto c = server().client();
+    auto on_workers = [&c] {
+        const auto stats = c.Get("/stats");
+        EXPECT_TRUE(stats && stats->status == 200);
+        return nlohmann::json::parse(stats->body)["http"]["on_workers"].get<std::uint64_t>();
+    };
+    const auto full = c.Get(path, httplib::Headers{{"Accept-Encoding", "identity"}});
+    ASSERT_TRUE(full);
+    ASSERT_EQ(full->status, 200);
+    ASSERT_GT(full->body.size(), 1u << 20);
+    const auto before = on_workers();
+    raw_connection slow(port(), 4096);
+    ASSERT_TRUE(slow.send(get_request(path, "Accept-Encoding: identity\r\n") + get_request("/health")));
+    const raw_answer big = slow.read_answer(30s);
+    EXPECT_EQ(big.status, 200);
+    EXPECT_EQ(big.headers.at("content-length"), std::to_string(big.body.size()));
+    // The same features to the byte (links differ: they follow the Host header).
+    const auto features = [](const std::string& body) { return nlohmann::json::parse(body).at("features").dump(); };
+    EXPECT_TRUE(features(big.body) == features(full->body));
+    EXPECT_EQ(slow.read_answer().status, 200);
+    EXPECT_EQ(on_workers(), before + 1); // the items were read and written on a worker
 }
 
 TEST_F(frontend_http, a_client_that_does_not_read_its_answer_is_closed_after_the_write_timeout)

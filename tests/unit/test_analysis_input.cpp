@@ -11,6 +11,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
 #include <string>
 
 using namespace onemap::tileserver::analysis;
@@ -190,6 +193,34 @@ std::string wkb_of(const GEOSGeometry* g)
 
 } // namespace
 
+TEST(analysis_input, the_fitted_gauss_krueger_projection_agrees_with_proj_across_china)
+{
+    // Points all over China's 3° zones (a third on the corners of the fitted cells), each
+    // projected to its own zone or a neighbour, against PROJ through transform().
+    std::mt19937 rng(20261202);
+    std::uniform_real_distribution<double> lon(73.6, 134.9);
+    std::uniform_real_distribution<double> lat(18.0, 53.5);
+    double worst = 0;
+    for (int i = 0; i < 3000; ++i) {
+        double x = lon(rng);
+        double y = lat(rng);
+        if (i % 3 == 0) {
+            x = std::round(x * 8) / 8;
+            y = std::round(y * 8) / 8;
+        }
+        const int zone = std::clamp(gk_zone(x) + (i % 5 == 0 ? 1 : 0) - (i % 7 == 0 ? 1 : 0), 25, 45);
+        const geom_ptr p = own(GEOSGeom_createPointFromXY_r(geos(), x, y), "a point");
+        const geom_ptr q = transform(p.get(), 4490, gk_epsg(zone, false));
+        double ex = 0;
+        double ey = 0;
+        GEOSGeomGetX_r(geos(), q.get(), &ex);
+        GEOSGeomGetY_r(geos(), q.get(), &ey);
+        to_gk(zone, &x, &y, 1);
+        worst = std::max(worst, std::hypot(x - ex, y - ey));
+    }
+    EXPECT_LE(worst, 1e-6);
+}
+
 TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerate_positions)
 {
     const project red = read_project(star(114.0, 33.0, 0.004, 33, 1), "", {});
@@ -218,6 +249,31 @@ TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerat
             EXPECT_NEAR(meter.area(wkb), expected, std::max(1e-4, expected * 1e-7)) << k;
             const bounds b = bounds_of(f.lonlat.get());
             EXPECT_NEAR(meter.area(wkb, b, -1), expected, std::max(1e-4, expected * 1e-7)) << k;
+            // Rings turned either way round are read alike.
+            const geom_ptr reversed = own(GEOSReverse_r(geos(), f.lonlat.get()), "reversing");
+            EXPECT_NEAR(meter.area(wkb_of(reversed.get())), expected, std::max(1e-4, expected * 1e-7)) << k;
+            if (k % 10 == 0) {
+                // With a hole (the red line's own, or one of its own): both ways round too.
+                const project hole = read_project(star(lon, lat, 0.0002, 12, k + 3), "", {});
+                const geom_ptr holed = own(GEOSDifference_r(geos(), f.lonlat.get(), hole.lonlat.get()), "a hole");
+                const geom_ptr holed_rev = own(GEOSReverse_r(geos(), holed.get()), "reversing");
+                double holed_expected = 0;
+                if (m == area_method::planar) {
+                    const geom_ptr a = transform(red.lonlat.get(), 4490, 4547);
+                    const geom_ptr c = transform(holed.get(), 4490, 4547);
+                    const geom_ptr piece = intersection(a.get(), c.get());
+                    if (piece) {
+                        GEOSArea_r(geos(), piece.get(), &holed_expected);
+                    }
+                } else {
+                    const geom_ptr piece = intersection(red.lonlat.get(), holed.get());
+                    holed_expected = piece ? area_of(piece.get(), m, 38) : 0.0;
+                }
+                EXPECT_LT(holed_expected, expected + 1e-6) << k;
+                EXPECT_NEAR(meter.area(wkb_of(holed.get())), holed_expected, std::max(1e-4, holed_expected * 1e-7)) << k;
+                EXPECT_NEAR(meter.area(wkb_of(holed_rev.get())), holed_expected, std::max(1e-4, holed_expected * 1e-7))
+                    << k;
+            }
         }
         // Shared boundaries (the red line itself; a half of it cut along a diagonal through
         // two vertices): the degenerate meetings are measured by cutting.

@@ -679,7 +679,7 @@ private:
         out += '}';
     }
 
-    static void append_member(std::string& out, const char* name, const std::string& value)
+    static void append_member(std::string& out, const char* name, std::string_view value)
     {
         out += ",\"";
         out += name;
@@ -698,7 +698,7 @@ private:
     std::string compliance_json(const compliance_result& r, const project& p, const std::string& date) const
     {
         std::string out;
-        out.reserve(4096);
+        out.reserve(16384); // a review on parcels lists some 100 of them
         out += "{\"datetime\":";
         append_json_string(out, date);
         append_member(out, "input_crs", "EPSG:" + std::to_string(p.input_epsg));

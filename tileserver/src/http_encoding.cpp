@@ -107,7 +107,7 @@ void encode_response(const http_request& req, http_response& res)
     }
 }
 
-std::string markup_escape(const std::string& s)
+std::string markup_escape(std::string_view s)
 {
     static constexpr std::string_view REPLACEMENT = "\xef\xbf\xbd";
     std::string out;

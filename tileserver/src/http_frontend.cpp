@@ -200,6 +200,8 @@ public:
     {
         error_code ec;
         m_socket.set_option(tcp::no_delay(true), ec);
+        // A worker's first write must never wait for a slow reader (see handle()).
+        m_socket.non_blocking(true, ec);
         const auto remote = m_socket.remote_endpoint(ec);
         if (!ec) {
             m_remote = remote.address().to_string();
@@ -406,9 +408,14 @@ private:
             return;
         }
         ++m_fe.on_workers;
-        // The guard keeps this loop running while the worker has the request.
+        // The guard keeps this loop running while the worker has the request. The worker sends
+        // what the socket takes at once (nearly always the whole answer), so the client does
+        // not wait for this loop to wake; the loop then sends the rest, if any, and reads on.
+        // Meanwhile the loop leaves the socket alone: no operation is pending on it, and its
+        // deadline is unset, so the sweep passes it by.
         asio::post(m_fe.workers, [self = shared_from_this(), guard = asio::make_work_guard(m_loop.ioc)]() mutable {
             self->dispatch(true);
+            self->write_now();
             auto& ioc = self->m_loop.ioc;
             asio::post(ioc, [self = std::move(self), guard = std::move(guard)] { self->write(); });
         });
@@ -438,9 +445,54 @@ private:
         write();
     }
 
+    // On a worker: the answer's head, and as much of the answer as the socket takes now.
+    void write_now()
+    {
+        compose();
+        m_sent = m_socket.write_some(m_buffers, m_send_error);
+        if (m_send_error == asio::error::would_block || m_send_error == asio::error::try_again) {
+            m_send_error = {}; // a full socket buffer: the loop sends it all
+            m_sent = 0;
+        }
+    }
+
+    // On the loop: the rest of the answer (all of it when no worker sent any), then the next
+    // request.
     void write()
     {
         m_state = state::writing;
+        if (!m_composed) {
+            compose();
+        }
+        m_composed = false;
+        if (m_send_error) {
+            m_send_error = {};
+            m_response.reset();
+            return; // the client is gone: the session ends here
+        }
+        const std::size_t sent = std::exchange(m_sent, 0);
+        const std::size_t head = m_buffers[0].size();
+        const std::array<asio::const_buffer, 2> rest{m_buffers[0] + std::min(sent, head),
+                                                     m_buffers[1] + (sent > head ? sent - head : 0)};
+        m_deadline = clock_type::now() + m_fe.config.write_timeout;
+        asio::async_write(m_socket, rest, [self = shared_from_this()](error_code ec, std::size_t) {
+            self->m_response.reset(); // lets go of a shared tile body
+            if (ec) {
+                return;
+            }
+            if (!self->m_keep_alive) {
+                self->close_lingering();
+                return;
+            }
+            self->m_parser.reset();
+            self->read_request();
+        });
+    }
+
+    // The head of the answer in m_head, and the buffers of head and body.
+    void compose()
+    {
+        m_composed = true;
         if (m_fe.stopping) {
             m_keep_alive = false;
         }
@@ -473,21 +525,8 @@ private:
             h += "Connection: keep-alive\r\n";
         }
         h += "\r\n";
-        const std::array<asio::const_buffer, 2> buffers{
-            asio::buffer(h), head_only || no_body_allowed ? asio::const_buffer() : asio::buffer(body.data(), body.size())};
-        m_deadline = clock_type::now() + m_fe.config.write_timeout;
-        asio::async_write(m_socket, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
-            self->m_response.reset(); // lets go of a shared tile body
-            if (ec) {
-                return;
-            }
-            if (!self->m_keep_alive) {
-                self->close_lingering();
-                return;
-            }
-            self->m_parser.reset();
-            self->read_request();
-        });
+        m_buffers = {asio::buffer(h),
+                     head_only || no_body_allowed ? asio::const_buffer() : asio::buffer(body.data(), body.size())};
     }
 
     http_frontend::impl& m_fe;
@@ -499,9 +538,13 @@ private:
     http_request m_request;
     http_response m_response;
     std::string m_head;
+    std::array<asio::const_buffer, 2> m_buffers; ///< head and body of the answer being sent
+    bool m_composed = false;                     ///< m_head and m_buffers hold the answer
+    std::size_t m_sent = 0;                      ///< bytes a worker sent
+    error_code m_send_error;                     ///< the worker's send failed
     std::string m_remote;
     state m_state = state::idle;
-    bool m_keep_alive = true;
+    std::atomic<bool> m_keep_alive{true}; // on_shutdown() may clear it while a worker composes
     bool m_http10 = false;
 };
 

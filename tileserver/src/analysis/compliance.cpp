@@ -9,10 +9,10 @@ namespace onemap::tileserver::analysis {
 
 namespace {
 
-bool in_classes(const std::string& code, const std::vector<std::string>& listed)
+bool in_classes(std::string_view code, const std::vector<std::string>& listed)
 {
     return std::any_of(listed.begin(), listed.end(),
-                       [&](const std::string& p) { return code.compare(0, p.size(), p) == 0; });
+                       [&](const std::string& p) { return code.substr(0, p.size()) == p; });
 }
 
 check_result run_check(const check_input& in, const GEOSGeometry* project, const overlap_meter& meter,
@@ -29,15 +29,29 @@ check_result run_check(const check_input& in, const GEOSGeometry* project, const
     out.version = d.version();
     const int class_col = c.rule == check_rule::classes ? d.column(c.class_field) : -1;
     const int name_col = c.name_field.empty() ? -1 : d.column(c.name_field);
-    std::map<std::string, class_area> by_class;
+    std::map<std::string_view, class_area> by_class;
     // Overlap per feature, summed over its parts near the project (features of many vertices
     // are held cut into parts: each meets only the parts near it).
-    std::map<std::size_t, double> overlaps;
+    std::vector<std::pair<std::size_t, double>> overlaps;
     for (const auto& part : d.parts(bounds_of(project))) {
         // A whole feature in the project's zone may bring its kept area (read once).
         const bool same_zone = part.whole && gk_zone((part.box.min_x + part.box.max_x) / 2) == zone;
-        overlaps[part.feature] += meter.area(part.wkb, part.box, same_zone ? d.area(part.feature, method) : -1.0);
+        const double a = meter.area(part.wkb, part.box, same_zone ? d.area(part.feature, method) : -1.0);
+        if (a > 0) {
+            overlaps.emplace_back(part.feature, a);
+        }
     }
+    // One entry per feature, its parts summed.
+    std::sort(overlaps.begin(), overlaps.end());
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < overlaps.size(); ++k) {
+        if (kept > 0 && overlaps[kept - 1].first == overlaps[k].first) {
+            overlaps[kept - 1].second += overlaps[k].second;
+        } else {
+            overlaps[kept++] = overlaps[k];
+        }
+    }
+    overlaps.resize(kept);
     for (const auto& [i, area] : overlaps) {
         if (area < AREA_TOLERANCE_M2) {
             continue; // touching only
@@ -46,6 +60,7 @@ check_result run_check(const check_input& in, const GEOSGeometry* project, const
         overlap_feature f;
         f.fid = d.fid(i);
         f.area = area;
+        f.attributes.reserve(c.attributes.size());
         for (const auto& a : c.attributes) {
             const int col = d.column(a);
             if (col >= 0) {

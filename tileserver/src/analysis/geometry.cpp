@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -94,6 +96,158 @@ proj_cache& projections()
     thread_local proj_cache cache;
     return cache;
 }
+
+// lon/lat → a GK zone by a fit of PROJ's transformation, cell by cell: PROJ's tmerc costs
+// ~330 ns a point (sincos, atan2, asinh, log1p), a fitted polynomial ~30 ns, and a review
+// transforms every vertex of every feature crossing the red line. Each 1/8° cell holds the
+// Chebyshev interpolant of degree 3 per axis through PROJ at 4×4 Chebyshev nodes; its error
+// against PROJ is checked at 25 points of the cell (corners and edges included) when it is
+// made: above FIT_TOLERANCE_M (about a hundredth of that in practice) the cell keeps PROJ.
+constexpr int FIT_N = 4;
+constexpr double FIT_CELL_DEGREES = 0.125;
+constexpr double FIT_TOLERANCE_M = 1e-6;
+constexpr std::size_t FIT_MAX_CELLS = 1U << 16; // 2 MB a thread at most
+
+struct gk_fit {
+    bool usable = false;
+    double lon0 = 0, lat0 = 0; // the cell's centre
+    double cx[FIT_N][FIT_N] = {};
+    double cy[FIT_N][FIT_N] = {};
+
+    static void chebyshev(double t, double (&out)[FIT_N])
+    {
+        out[0] = 1;
+        out[1] = t;
+        for (int k = 2; k < FIT_N; ++k) {
+            out[k] = 2 * t * out[k - 1] - out[k - 2];
+        }
+    }
+
+    void eval(double lon, double lat, double& x, double& y) const
+    {
+        double tu[FIT_N];
+        double tv[FIT_N];
+        chebyshev((lon - lon0) * (2 / FIT_CELL_DEGREES), tu);
+        chebyshev((lat - lat0) * (2 / FIT_CELL_DEGREES), tv);
+        double sx = 0;
+        double sy = 0;
+        for (int m = 0; m < FIT_N; ++m) {
+            double ax = 0;
+            double ay = 0;
+            for (int n = 0; n < FIT_N; ++n) {
+                ax += cx[m][n] * tv[n];
+                ay += cy[m][n] * tv[n];
+            }
+            sx += ax * tu[m];
+            sy += ay * tu[m];
+        }
+        x = sx;
+        y = sy;
+    }
+
+    gk_fit(PJ* op, long ix, long iy)
+    {
+        const double pi = std::acos(-1.0);
+        lon0 = (static_cast<double>(ix) + 0.5) * FIT_CELL_DEGREES;
+        lat0 = (static_cast<double>(iy) + 0.5) * FIT_CELL_DEGREES;
+        double node[FIT_N];
+        for (int k = 0; k < FIT_N; ++k) {
+            node[k] = std::cos(pi * (k + 0.5) / FIT_N);
+        }
+        double px[FIT_N][FIT_N];
+        double py[FIT_N][FIT_N];
+        for (int i = 0; i < FIT_N; ++i) {
+            for (int j = 0; j < FIT_N; ++j) {
+                const PJ_COORD c = proj_trans(op, PJ_FWD,
+                                              proj_coord(lon0 + node[i] * FIT_CELL_DEGREES / 2,
+                                                         lat0 + node[j] * FIT_CELL_DEGREES / 2, 0, 0));
+                if (!std::isfinite(c.xy.x) || !std::isfinite(c.xy.y)) {
+                    return;
+                }
+                px[i][j] = c.xy.x;
+                py[i][j] = c.xy.y;
+            }
+        }
+        for (int m = 0; m < FIT_N; ++m) {
+            for (int n = 0; n < FIT_N; ++n) {
+                double sx = 0;
+                double sy = 0;
+                for (int i = 0; i < FIT_N; ++i) {
+                    for (int j = 0; j < FIT_N; ++j) {
+                        const double w = std::cos(m * pi * (i + 0.5) / FIT_N) * std::cos(n * pi * (j + 0.5) / FIT_N);
+                        sx += w * px[i][j];
+                        sy += w * py[i][j];
+                    }
+                }
+                const double k = (m == 0 ? 1.0 : 2.0) * (n == 0 ? 1.0 : 2.0) / (FIT_N * FIT_N);
+                cx[m][n] = k * sx;
+                cy[m][n] = k * sy;
+            }
+        }
+        for (int i = 0; i <= 4; ++i) {
+            for (int j = 0; j <= 4; ++j) {
+                const double lon = lon0 + (i / 4.0 - 0.5) * FIT_CELL_DEGREES;
+                const double lat = lat0 + (j / 4.0 - 0.5) * FIT_CELL_DEGREES;
+                const PJ_COORD c = proj_trans(op, PJ_FWD, proj_coord(lon, lat, 0, 0));
+                double x = 0;
+                double y = 0;
+                eval(lon, lat, x, y);
+                if (!(std::hypot(x - c.xy.x, y - c.xy.y) <= FIT_TOLERANCE_M)) {
+                    return;
+                }
+            }
+        }
+        usable = true;
+    }
+};
+
+// This thread's fits, per zone and cell.
+class gk_projector {
+public:
+    // Transforms n lon/lat points to zone `zone` in place.
+    void apply(int zone, double* x, double* y, std::size_t n)
+    {
+        PJ* op = projections().get(4490, gk_epsg(zone, false));
+        for (std::size_t i = 0; i < n; ++i) {
+            const gk_fit* f = fit_for(zone, op, x[i], y[i]);
+            if (f != nullptr) {
+                f->eval(x[i], y[i], x[i], y[i]);
+            } else {
+                const PJ_COORD c = proj_trans(op, PJ_FWD, proj_coord(x[i], y[i], 0, 0));
+                x[i] = c.xy.x;
+                y[i] = c.xy.y;
+            }
+        }
+    }
+
+private:
+    const gk_fit* fit_for(int zone, PJ* op, double lon, double lat)
+    {
+        if (!(std::fabs(lon) <= 180 && std::fabs(lat) <= 90)) {
+            return nullptr; // NaN or beyond the globe: PROJ answers
+        }
+        const auto ix = static_cast<long>(std::floor(lon / FIT_CELL_DEGREES));
+        const auto iy = static_cast<long>(std::floor(lat / FIT_CELL_DEGREES));
+        const std::uint64_t key = (static_cast<std::uint64_t>(zone) << 32) |
+                                  (static_cast<std::uint64_t>(ix + 2048) << 16) | static_cast<std::uint64_t>(iy + 2048);
+        if (key != m_last_key || m_last == nullptr) {
+            auto it = m_cells.find(key);
+            if (it == m_cells.end()) {
+                if (m_cells.size() >= FIT_MAX_CELLS) {
+                    m_cells.clear();
+                }
+                it = m_cells.emplace(key, gk_fit(op, ix, iy)).first;
+            }
+            m_last_key = key;
+            m_last = &it->second;
+        }
+        return m_last->usable ? m_last : nullptr;
+    }
+
+    std::unordered_map<std::uint64_t, gk_fit> m_cells;
+    std::uint64_t m_last_key = 0;
+    const gk_fit* m_last = nullptr;
+};
 
 const geod_geodesic& grs80()
 {
@@ -249,7 +403,7 @@ private:
 };
 
 // The area of one closed ring (x = lon, y = lat); planar transforms x and y in place.
-double ring_area(std::vector<double>& x, std::vector<double>& y, area_method m, PJ* op)
+double ring_area(std::vector<double>& x, std::vector<double>& y, area_method m, int zone)
 {
     if (x.size() < 4) {
         return 0;
@@ -260,12 +414,17 @@ double ring_area(std::vector<double>& x, std::vector<double>& y, area_method m, 
         geod_polygonarea(&grs80(), y.data(), x.data(), static_cast<int>(x.size() - 1), &area, nullptr);
         return std::fabs(area);
     }
-    proj_trans_generic(op, PJ_FWD, x.data(), sizeof(double), x.size(), y.data(), sizeof(double), y.size(), nullptr, 0,
-                       0, nullptr, 0, 0);
+    to_gk(zone, x.data(), y.data(), x.size());
     return shoelace(x, y);
 }
 
 } // namespace
+
+void to_gk(int zone, double* x, double* y, std::size_t n)
+{
+    thread_local gk_projector projector;
+    projector.apply(zone, x, y, n);
+}
 
 bounds wkb_bounds(std::string_view wkb)
 {
@@ -355,10 +514,9 @@ std::vector<std::string> subdivide(const GEOSGeometry* g, std::size_t max_vertic
 
 double wkb_area(std::string_view wkb, area_method m, int zone)
 {
-    PJ* op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
     double total = 0;
     wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
-        const double a = ring_area(x, y, m, op);
+        const double a = ring_area(x, y, m, zone);
         total += exterior ? a : -a;
     });
     return total;
@@ -552,13 +710,12 @@ double ellipsoidal_area(const GEOSGeometry* lonlat)
 
 double area_of(const GEOSGeometry* lonlat, area_method m, int zone)
 {
-    PJ* op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
     double total = 0;
     std::vector<double> x;
     std::vector<double> y;
     for_each_ring(lonlat, [&](const GEOSCoordSequence* seq, bool exterior) {
         read_ring(seq, x, y);
-        const double a = ring_area(x, y, m, op);
+        const double a = ring_area(x, y, m, zone);
         total += exterior ? a : -a;
     });
     return total;
@@ -582,22 +739,13 @@ constexpr double PAD_DEGREES = 1e-6;
 /// Features with more vertices than this go through GEOS (clipped to the box first).
 constexpr std::size_t BOOST_MAX_VERTICES = 512;
 
-// The polygons of a 2D Polygon/MultiPolygon WKB, transformed by `op` when given; false when it
-// has more than `max_vertices`.
-bool read_multi(std::string_view wkb, PJ* op, std::size_t max_vertices, bmulti& out)
+// The polygons of a 2D Polygon/MultiPolygon WKB, transformed to GK zone `zone` unless it is 0.
+void read_multi(std::string_view wkb, int zone, bmulti& out)
 {
     out.clear();
-    std::size_t vertices = 0;
-    bool fits = true;
     wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
-        vertices += x.size();
-        if (!fits || vertices > max_vertices) {
-            fits = false;
-            return;
-        }
-        if (op != nullptr) {
-            proj_trans_generic(op, PJ_FWD, x.data(), sizeof(double), x.size(), y.data(), sizeof(double), y.size(),
-                               nullptr, 0, 0, nullptr, 0, 0);
+        if (zone != 0) {
+            to_gk(zone, x.data(), y.data(), x.size());
         }
         if (exterior) {
             out.emplace_back();
@@ -610,10 +758,7 @@ bool read_multi(std::string_view wkb, PJ* op, std::size_t max_vertices, bmulti& 
             ring.emplace_back(x[i], y[i]);
         }
     });
-    if (fits) {
-        bg::correct(out);
-    }
-    return fits;
+    bg::correct(out);
 }
 
 // The planar area of a ∩ b without building it (Green's theorem): the boundary of the
@@ -628,23 +773,39 @@ struct edge {
 
 struct edge_set {
     std::vector<edge> edges;
+    std::vector<std::size_t> ring_ends; // each ring's edges end here; its next starts here
     double min_x = HUGE_VAL, min_y = HUGE_VAL, max_x = -HUGE_VAL, max_y = -HUGE_VAL;
+    double area = 0;                // planar, holes subtracted
+    double first_x = 0, first_y = 0; // a vertex of the first ring
 
-    // The edges of g relative to (ox, oy): GK coordinates are large and products cancel.
-    void assign(const bmulti& g, double ox, double oy)
+    void clear()
     {
         edges.clear();
+        ring_ends.clear();
         min_x = min_y = HUGE_VAL;
         max_x = max_y = -HUGE_VAL;
+        area = 0;
+    }
+
+    void add_edge(double x0, double y0, double x1, double y1)
+    {
+        min_x = std::min({min_x, x0, x1});
+        max_x = std::max({max_x, x0, x1});
+        min_y = std::min({min_y, y0, y1});
+        max_y = std::max({max_y, y0, y1});
+        edges.push_back({x0, y0, x1, y1});
+    }
+
+    // The edges of g (corrected: clockwise outer rings) relative to (ox, oy): GK coordinates
+    // are large and products cancel.
+    void assign(const bmulti& g, double ox, double oy)
+    {
+        clear();
         auto ring = [&](const auto& r) {
             for (std::size_t i = 0; i + 1 < r.size(); ++i) {
-                const edge e{r[i].x() - ox, r[i].y() - oy, r[i + 1].x() - ox, r[i + 1].y() - oy};
-                min_x = std::min({min_x, e.x0, e.x1});
-                max_x = std::max({max_x, e.x0, e.x1});
-                min_y = std::min({min_y, e.y0, e.y1});
-                max_y = std::max({max_y, e.y0, e.y1});
-                edges.push_back(e);
+                add_edge(r[i].x() - ox, r[i].y() - oy, r[i + 1].x() - ox, r[i + 1].y() - oy);
             }
+            ring_ends.push_back(edges.size());
         };
         for (const auto& poly : g) {
             ring(poly.outer());
@@ -652,6 +813,54 @@ struct edge_set {
                 ring(inner);
             }
         }
+        if (!edges.empty()) {
+            first_x = edges.front().x0;
+            first_y = edges.front().y0;
+        }
+    }
+
+    // The same read straight from WKB (transformed to GK zone `zone` unless it is 0), each ring
+    // turned as bg::correct would (outer clockwise, holes anticlockwise); false when it has more
+    // than `max_vertices`.
+    bool assign(std::string_view wkb, int zone, double ox, double oy, std::size_t max_vertices)
+    {
+        clear();
+        std::size_t vertices = 0;
+        bool fits = true;
+        wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
+            vertices += x.size();
+            if (!fits || vertices > max_vertices) {
+                fits = false;
+                return;
+            }
+            if (x.size() < 4) {
+                return;
+            }
+            if (zone != 0) {
+                to_gk(zone, x.data(), y.data(), x.size());
+            }
+            double twice = 0; // anticlockwise positive
+            for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+                twice += (x[i] - ox) * (y[i + 1] - oy) - (x[i + 1] - ox) * (y[i] - oy);
+            }
+            area += (exterior ? 0.5 : -0.5) * std::fabs(twice);
+            if (edges.empty()) {
+                first_x = x[0] - ox;
+                first_y = y[0] - oy;
+            }
+            const std::size_t n = x.size();
+            if ((twice > 0) == exterior) { // the wrong way round: walk it backwards
+                for (std::size_t i = n - 1; i > 0; --i) {
+                    add_edge(x[i] - ox, y[i] - oy, x[i - 1] - ox, y[i - 1] - oy);
+                }
+            } else {
+                for (std::size_t i = 0; i + 1 < n; ++i) {
+                    add_edge(x[i] - ox, y[i] - oy, x[i + 1] - ox, y[i + 1] - oy);
+                }
+            }
+            ring_ends.push_back(edges.size());
+        });
+        return fits;
     }
 
     bool box_meets(const edge& e) const
@@ -674,73 +883,104 @@ struct edge_set {
 };
 
 // Adds twice the signed area swept by the parts of `from`'s edges inside `other`; false on a
-// degenerate meeting.
+// degenerate meeting. Whether an edge starts inside is carried along its ring from the edge
+// before (an edge whose box misses the other's ends outside); only a ring's first edge asks
+// other.inside(). A ring must end as it began, or the crossings were miscounted: false too.
 bool sweep_inside(const edge_set& from, const edge_set& other, double& twice, std::vector<double>& cuts)
 {
     constexpr double EPS = 1e-9;
-    for (const edge& e : from.edges) {
-        if (!other.box_meets(e)) {
-            continue; // wholly outside the other
+    // Only the other's edges that meet this one's box can cut its edges.
+    thread_local std::vector<edge> near;
+    near.clear();
+    for (const edge& o : other.edges) {
+        if (from.box_meets(o)) {
+            near.push_back(o);
         }
-        const double dx = e.x1 - e.x0;
-        const double dy = e.y1 - e.y0;
-        const double len = std::hypot(dx, dy);
-        if (len == 0) {
-            continue;
-        }
-        cuts.clear();
-        const double exmin = std::min(e.x0, e.x1);
-        const double exmax = std::max(e.x0, e.x1);
-        const double eymin = std::min(e.y0, e.y1);
-        const double eymax = std::max(e.y0, e.y1);
-        for (const edge& o : other.edges) {
-            if (std::max(o.x0, o.x1) < exmin || std::min(o.x0, o.x1) > exmax || std::max(o.y0, o.y1) < eymin ||
-                std::min(o.y0, o.y1) > eymax) {
-                continue;
-            }
-            const double ox = o.x1 - o.x0;
-            const double oy = o.y1 - o.y0;
-            const double d = dx * oy - dy * ox;
-            const double rx = o.x0 - e.x0;
-            const double ry = o.y0 - e.y0;
-            if (std::fabs(d) <= EPS * len * std::hypot(ox, oy)) {
-                // Parallel: apart, or along each other (a shared boundary).
-                if (std::fabs(rx * dy - ry * dx) <= EPS * len * (len + std::hypot(rx, ry))) {
-                    return false;
+    }
+    std::size_t begin = 0;
+    for (const std::size_t end : from.ring_ends) {
+        bool known = false;  // whether `in` is known yet on this ring
+        bool in = false;     // inside at the current point of the ring
+        bool began_in = false;
+        for (std::size_t k = begin; k < end; ++k) {
+            const edge& e = from.edges[k];
+            if (!other.box_meets(e)) {
+                if (!known) {
+                    began_in = false;
+                    known = true;
                 }
+                in = false; // wholly outside the other
                 continue;
             }
-            const double t = (rx * oy - ry * ox) / d;
-            const double u = (rx * dy - ry * dx) / d;
-            if (t < -EPS || t > 1 + EPS || u < -EPS || u > 1 + EPS) {
+            const double dx = e.x1 - e.x0;
+            const double dy = e.y1 - e.y0;
+            const double len2 = dx * dx + dy * dy;
+            if (len2 == 0) {
                 continue;
             }
-            if (t < EPS || t > 1 - EPS || u < EPS || u > 1 - EPS) {
-                return false; // through a vertex
+            cuts.clear();
+            const double exmin = std::min(e.x0, e.x1);
+            const double exmax = std::max(e.x0, e.x1);
+            const double eymin = std::min(e.y0, e.y1);
+            const double eymax = std::max(e.y0, e.y1);
+            for (const edge& o : near) {
+                if (std::max(o.x0, o.x1) < exmin || std::min(o.x0, o.x1) > exmax || std::max(o.y0, o.y1) < eymin ||
+                    std::min(o.y0, o.y1) > eymax) {
+                    continue;
+                }
+                const double ox = o.x1 - o.x0;
+                const double oy = o.y1 - o.y0;
+                const double d = dx * oy - dy * ox;
+                const double rx = o.x0 - e.x0;
+                const double ry = o.y0 - e.y0;
+                if (d * d <= EPS * EPS * len2 * (ox * ox + oy * oy)) {
+                    // Parallel: apart, or along each other (a shared boundary).
+                    const double len = std::sqrt(len2);
+                    if (std::fabs(rx * dy - ry * dx) <= EPS * len * (len + std::hypot(rx, ry))) {
+                        return false;
+                    }
+                    continue;
+                }
+                const double t = (rx * oy - ry * ox) / d;
+                const double u = (rx * dy - ry * dx) / d;
+                if (t < -EPS || t > 1 + EPS || u < -EPS || u > 1 + EPS) {
+                    continue;
+                }
+                if (t < EPS || t > 1 - EPS || u < EPS || u > 1 - EPS) {
+                    return false; // through a vertex
+                }
+                cuts.push_back(t);
             }
-            cuts.push_back(t);
-        }
-        std::sort(cuts.begin(), cuts.end());
-        const double mid = cuts.empty() ? 0.5 : cuts.front() / 2;
-        bool in = other.inside(e.x0 + dx * mid, e.y0 + dy * mid);
-        double t0 = 0;
-        auto add = [&](double ta, double tb) {
-            const double ax = e.x0 + dx * ta;
-            const double ay = e.y0 + dy * ta;
-            const double bx = e.x0 + dx * tb;
-            const double by = e.y0 + dy * tb;
-            twice += ax * by - bx * ay;
-        };
-        for (const double t : cuts) {
+            std::sort(cuts.begin(), cuts.end());
+            if (!known) {
+                const double mid = cuts.empty() ? 0.5 : cuts.front() / 2;
+                in = other.inside(e.x0 + dx * mid, e.y0 + dy * mid);
+                began_in = in;
+                known = true;
+            }
+            double t0 = 0;
+            auto add = [&](double ta, double tb) {
+                const double ax = e.x0 + dx * ta;
+                const double ay = e.y0 + dy * ta;
+                const double bx = e.x0 + dx * tb;
+                const double by = e.y0 + dy * tb;
+                twice += ax * by - bx * ay;
+            };
+            for (const double t : cuts) {
+                if (in) {
+                    add(t0, t);
+                }
+                in = !in;
+                t0 = t;
+            }
             if (in) {
-                add(t0, t);
+                add(t0, 1);
             }
-            in = !in;
-            t0 = t;
         }
-        if (in) {
-            add(t0, 1);
+        if (known && in != began_in) {
+            return false;
         }
+        begin = end;
     }
     return true;
 }
@@ -774,7 +1014,7 @@ double geodesic_area(const bmulti& lonlat)
             x.push_back(p.x());
             y.push_back(p.y());
         }
-        return ring_area(x, y, area_method::ellipsoidal, nullptr);
+        return ring_area(x, y, area_method::ellipsoidal, 0);
     };
     for (const auto& poly : lonlat) {
         total += ring_of(poly.outer());
@@ -791,7 +1031,7 @@ struct overlap_meter::impl {
     using segment_box = std::pair<bg::model::box<bpoint>, std::size_t>;
     area_method method = area_method::planar;
     int zone = 0;
-    PJ* op = nullptr; // lon/lat → GK for planar; null for ellipsoidal
+    int gk = 0; // the zone features are transformed to: planar; 0 for ellipsoidal
     const GEOSGeometry* lonlat = nullptr;
     bmulti shape; // in the measuring space: GK metres, or lon/lat
     bg::model::box<bpoint> box;
@@ -831,13 +1071,9 @@ struct overlap_meter::impl {
     }
 
     // The planar area of the feature inside the shape; false when they meet degenerately.
-    bool crossing_area(const bmulti& feature, double& out) const
+    bool crossing_area(const edge_set& f, double& out) const
     {
-        thread_local edge_set f;
         thread_local std::vector<double> cuts;
-        const double ox = box.min_corner().x();
-        const double oy = box.min_corner().y();
-        f.assign(feature, ox, oy);
         double twice = 0;
         if (!sweep_inside(f, shape_edges, twice, cuts) || !sweep_inside(shape_edges, f, twice, cuts)) {
             return false;
@@ -853,7 +1089,9 @@ struct overlap_meter::impl {
 
     double measure(const bmulti& g) const { return method == area_method::planar ? bg::area(g) : geodesic_area(g); }
 
-    geom_ptr shape_gk; // planar: the shape transformed, for GEOS
+    // Planar: the shape transformed by PROJ, for GEOS; made when a feature first needs it.
+    mutable geom_ptr shape_gk;
+    mutable std::once_flag shape_gk_made;
 
     // PostGIS's way with GEOS: planar cuts after the transformation to the zone, ellipsoidal
     // cuts in lon/lat measured on GRS 80.
@@ -862,6 +1100,7 @@ struct overlap_meter::impl {
         geom_ptr g = from_wkb(wkb);
         if (method == area_method::planar) {
             g = transform(g.get(), 4490, gk_epsg(zone, false));
+            std::call_once(shape_gk_made, [&] { shape_gk = transform(lonlat, 4490, gk_epsg(zone, false)); });
             const geom_ptr piece = intersection(shape_gk.get(), g.get());
             double a = 0;
             if (piece) {
@@ -879,7 +1118,7 @@ overlap_meter::overlap_meter(const GEOSGeometry* lonlat, area_method m, int zone
     m_impl->method = m;
     m_impl->zone = zone;
     m_impl->lonlat = lonlat;
-    m_impl->op = m == area_method::planar ? projections().get(4490, gk_epsg(zone, false)) : nullptr;
+    m_impl->gk = m == area_method::planar ? zone : 0;
     GEOSContextHandle_t h = geos();
     GEOSWKBWriter* writer = GEOSWKBWriter_create_r(h);
     std::size_t n = 0;
@@ -890,17 +1129,14 @@ overlap_meter::overlap_meter(const GEOSGeometry* lonlat, area_method m, int zone
     }
     const std::string wkb(reinterpret_cast<const char*>(bytes), n);
     GEOSFree_r(h, bytes);
-    read_multi(wkb, m_impl->op, static_cast<std::size_t>(-1), m_impl->shape);
+    read_multi(wkb, m_impl->gk, m_impl->shape);
     m_impl->box = box_of(m_impl->shape);
     m_impl->area = m_impl->measure(m_impl->shape);
     m_impl->edges = impl::index_edges(m_impl->shape, 0);
     m_impl->shape_edges.assign(m_impl->shape, m_impl->box.min_corner().x(), m_impl->box.min_corner().y());
-    read_multi(wkb, nullptr, static_cast<std::size_t>(-1), m_impl->shape_ll);
+    read_multi(wkb, 0, m_impl->shape_ll);
     m_impl->box_ll = box_of(m_impl->shape_ll);
     m_impl->edges_ll = impl::index_edges(m_impl->shape_ll, PAD_DEGREES);
-    if (m == area_method::planar) {
-        m_impl->shape_gk = transform(lonlat, 4490, gk_epsg(zone, false));
-    }
 }
 
 overlap_meter::~overlap_meter() = default;
@@ -939,23 +1175,26 @@ double overlap_meter::area(std::string_view feature_wkb, const bounds& box, doub
 
 double overlap_meter::area(std::string_view feature_wkb) const
 {
-    thread_local bmulti feature;
+    thread_local edge_set f;
     const impl& m = *m_impl;
-    if (!read_multi(feature_wkb, m.op, BOOST_MAX_VERTICES, feature)) {
+    const double ox = m.box.min_corner().x();
+    const double oy = m.box.min_corner().y();
+    if (!f.assign(feature_wkb, m.gk, ox, oy, BOOST_MAX_VERTICES)) {
         return m.by_geos(feature_wkb);
     }
-    const bg::model::box<bpoint> fbox = box_of(feature);
-    if (!bg::intersects(fbox, m.box)) {
+    const edge_set& s = m.shape_edges;
+    if (f.edges.empty() || f.max_x < s.min_x || f.min_x > s.max_x || f.max_y < s.min_y || f.min_y > s.max_y) {
         return 0;
     }
-    if (!m.boundary_meets(fbox)) {
+    if (!m.boundary_meets({bpoint(f.min_x + ox, f.min_y + oy), bpoint(f.max_x + ox, f.max_y + oy)})) {
         // No edge of the shape comes near: the feature lies wholly inside, or wholly outside.
-        const bool inside = !feature.empty() && !feature.front().outer().empty() &&
-                            bg::within(feature.front().outer().front(), m.shape);
-        return inside ? m.measure(feature) : 0.0;
+        if (!s.inside(f.first_x, f.first_y)) {
+            return 0;
+        }
+        return m.method == area_method::planar ? f.area : wkb_area(feature_wkb, m.method, m.zone);
     }
     double a = 0;
-    if (m.method == area_method::planar && m.crossing_area(feature, a)) {
+    if (m.method == area_method::planar && m.crossing_area(f, a)) {
         return a;
     }
     return m.by_geos(feature_wkb); // shared edges or vertices, or ellipsoidal: GEOS cuts it

@@ -322,7 +322,12 @@ project read_project(std::string_view body, const std::string& crs_param, const 
         throw input_error("geometry", "the geometry has no area");
     }
     out.parts = static_cast<std::size_t>(GEOSGetNumGeometries_r(h, out.lonlat.get()));
-    const double km2 = ellipsoidal_area(out.lonlat.get()) / 1e6;
+    // Planar in the zone of its centre where it has one (the limit is no survey figure; the
+    // geodesic area costs several times as much).
+    const bounds box = bounds_of(out.lonlat.get());
+    const int zone = gk_zone((box.min_x + box.max_x) / 2);
+    const double km2 = (zone != 0 ? area_of(out.lonlat.get(), area_method::planar, zone)
+                                  : ellipsoidal_area(out.lonlat.get())) / 1e6;
     if (!(km2 > 0)) {
         throw input_error("geometry", "the geometry has no area");
     }

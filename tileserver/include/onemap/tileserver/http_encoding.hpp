@@ -29,6 +29,6 @@ void encode_response(const http_request& req, http_response& res);
 /// Text for XML 1.0 and HTML content and attribute values: & < > " ' escaped; what XML cannot
 /// carry at all (C0 controls but TAB, LF, CR; U+FFFE, U+FFFF; bytes that are not UTF-8)
 /// becomes U+FFFD, so a document quoting a hostile request still parses.
-std::string markup_escape(const std::string& s);
+std::string markup_escape(std::string_view s);
 
 } // namespace onemap::tileserver

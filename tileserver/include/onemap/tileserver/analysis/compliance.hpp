@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,16 +24,19 @@ struct check_input {
     std::string valid_from;
 };
 
+// The names and values below are views into the checks' configuration and layer data
+// (check_input): a review's result is read while its inputs are held. A review lists every
+// overlapping parcel, and copying their attributes cost more than measuring them.
 struct overlap_feature {
     std::int64_t fid = 0;
-    std::vector<std::pair<std::string, std::string>> attributes;
-    std::string class_code; ///< classes rule
-    double area = 0;        ///< m², of the part inside the project
+    std::vector<std::pair<std::string_view, std::string_view>> attributes;
+    std::string_view class_code; ///< classes rule
+    double area = 0;             ///< m², of the part inside the project
 };
 
 struct class_area {
-    std::string code;
-    std::string name;
+    std::string_view code;
+    std::string_view name;
     double area = 0;
     bool conflict = false;
 };
