@@ -342,3 +342,18 @@ TEST(analysis_input, changes_follow_split_and_merged_parcels_by_geometry)
     ASSERT_EQ(w.pieces.size(), 1u);
     EXPECT_NEAR(w.pieces[0].area, area_of(window.get(), area_method::planar, 38), 0.01);
 }
+
+TEST(analysis_input, points_inside_wkb_polygons_count_holes_and_parts)
+{
+    const geom_ptr outer = own(GEOSGeom_createRectangle_r(geos(), 114.0, 33.0, 114.1, 33.1), "a rectangle");
+    const geom_ptr hole = own(GEOSGeom_createRectangle_r(geos(), 114.04, 33.04, 114.06, 33.06), "a rectangle");
+    const geom_ptr holed = own(GEOSDifference_r(geos(), outer.get(), hole.get()), "a hole");
+    const geom_ptr far = own(GEOSGeom_createRectangle_r(geos(), 115.0, 33.0, 115.1, 33.1), "a rectangle");
+    const geom_ptr both = own(GEOSUnion_r(geos(), holed.get(), far.get()), "two parts");
+    const std::string wkb = wkb_of(both.get());
+    EXPECT_TRUE(wkb_contains(wkb, 114.01, 33.01));
+    EXPECT_FALSE(wkb_contains(wkb, 114.05, 33.05)); // in the hole
+    EXPECT_TRUE(wkb_contains(wkb, 115.05, 33.05));  // the second polygon
+    EXPECT_FALSE(wkb_contains(wkb, 114.5, 33.05));  // between them
+    EXPECT_FALSE(wkb_contains(wkb, 114.05, 33.2));  // above
+}

@@ -643,6 +643,14 @@ private:
         throw input_error("region", "no region has code '" + code + "' on " + date);
     }
 
+    static void first_vertex(const GEOSGeometry* g, double& x, double& y)
+    {
+        GEOSContextHandle_t h = geos();
+        const GEOSGeometry* polygon = GEOSGeomTypeId_r(h, g) == GEOS_POLYGON ? g : GEOSGetGeometryN_r(h, g, 0);
+        const GEOSCoordSequence* ring = GEOSGeom_getCoordSeq_r(h, GEOSGetExteriorRing_r(h, polygon));
+        GEOSCoordSeq_getXY_r(h, ring, 0, &x, &y);
+    }
+
     // The project must meet the city: some boundary of the coarsest locate level.
     void require_in_city(const std::vector<core::layer>& catalog, const GEOSGeometry* project,
                          const overlap_meter& meter, const std::string& date)
@@ -657,7 +665,17 @@ private:
             return;
         }
         const auto data = load(*layer, *v, {l.code_field});
-        for (const auto& part : data->parts(bounds_of(project))) {
+        const auto parts = data->parts(bounds_of(project));
+        // Mostly a vertex of the project lies inside a boundary; else they are measured.
+        double x = 0;
+        double y = 0;
+        first_vertex(project, x, y);
+        for (const auto& part : parts) {
+            if (wkb_contains(part.wkb, x, y)) {
+                return;
+            }
+        }
+        for (const auto& part : parts) {
             if (meter.area(part.wkb) > 0) {
                 return;
             }

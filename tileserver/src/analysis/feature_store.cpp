@@ -4,6 +4,7 @@
 
 #include "parallel.hpp"
 
+#include <boost/iterator/function_output_iterator.hpp>
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 
@@ -104,9 +105,9 @@ std::vector<std::size_t> layer_data::query(const bounds& b) const
         return out;
     }
     const bbox q(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y));
-    for (auto it = m_tree->tree.qbegin(bgi::intersects(q)); it != m_tree->tree.qend(); ++it) {
-        out.push_back(it->second);
-    }
+    // query() with an output iterator: the query iterators (qbegin) allocate.
+    m_tree->tree.query(bgi::intersects(q), boost::make_function_output_iterator(
+                                               [&](const auto& entry) { out.push_back(entry.second); }));
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -120,10 +121,10 @@ std::vector<layer_data::part_ref> layer_data::parts(const bounds& b) const
         }
     }
     const bbox q(bpoint(b.min_x, b.min_y), bpoint(b.max_x, b.max_y));
-    for (auto it = m_part_tree->tree.qbegin(bgi::intersects(q)); it != m_part_tree->tree.qend(); ++it) {
-        const part& p = m_parts[it->second];
-        out.push_back(part_ref{p.owner, p.wkb, m_part_boxes[it->second], false});
-    }
+    m_part_tree->tree.query(bgi::intersects(q), boost::make_function_output_iterator([&](const auto& entry) {
+                                const part& p = m_parts[entry.second];
+                                out.push_back(part_ref{p.owner, p.wkb, m_part_boxes[entry.second], false});
+                            }));
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include "onemap/core/error.hpp"
 
 #include <boost/geometry.hpp>
+#include <boost/iterator/function_output_iterator.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <geodesic.h>
 #include <proj.h>
@@ -443,6 +444,19 @@ bounds wkb_bounds(std::string_view wkb)
     return b;
 }
 
+bool wkb_contains(std::string_view wkb, double x, double y)
+{
+    bool in = false;
+    wkb_rings(wkb).each([&](const std::vector<double>& rx, const std::vector<double>& ry, bool) {
+        for (std::size_t i = 0; i + 1 < rx.size(); ++i) {
+            if ((ry[i] > y) != (ry[i + 1] > y) && x < (rx[i + 1] - rx[i]) * (y - ry[i]) / (ry[i + 1] - ry[i]) + rx[i]) {
+                in = !in;
+            }
+        }
+    });
+    return in;
+}
+
 std::size_t wkb_vertices(std::string_view wkb)
 {
     std::size_t n = 0;
@@ -739,11 +753,14 @@ constexpr double PAD_DEGREES = 1e-6;
 /// Features with more vertices than this go through GEOS (clipped to the box first).
 constexpr std::size_t BOOST_MAX_VERTICES = 512;
 
-// The polygons of a 2D Polygon/MultiPolygon WKB, transformed to GK zone `zone` unless it is 0.
-void read_multi(std::string_view wkb, int zone, bmulti& out)
+// The polygons of a polygonal geometry, transformed to GK zone `zone` unless it is 0.
+void read_multi(const GEOSGeometry* g, int zone, bmulti& out)
 {
     out.clear();
-    wkb_rings(wkb).each([&](std::vector<double>& x, std::vector<double>& y, bool exterior) {
+    std::vector<double> x;
+    std::vector<double> y;
+    for_each_ring(g, [&](const GEOSCoordSequence* seq, bool exterior) {
+        read_ring(seq, x, y);
         if (zone != 0) {
             to_gk(zone, x.data(), y.data(), x.size());
         }
@@ -861,6 +878,15 @@ struct edge_set {
             ring_ends.push_back(edges.size());
         });
         return fits;
+    }
+
+    // Whether the box of an edge, widened by pad, meets the box (x0, y0)–(x1, y1).
+    bool any_edge_meets(double x0, double y0, double x1, double y1, double pad) const
+    {
+        return std::any_of(edges.begin(), edges.end(), [&](const edge& e) {
+            return std::max(e.x0, e.x1) + pad >= x0 && std::min(e.x0, e.x1) - pad <= x1 &&
+                   std::max(e.y0, e.y1) + pad >= y0 && std::min(e.y0, e.y1) - pad <= y1;
+        });
     }
 
     bool box_meets(const edge& e) const
@@ -1037,11 +1063,13 @@ struct overlap_meter::impl {
     bg::model::box<bpoint> box;
     double area = 0;
     // The boxes of the shape's edges: a feature whose box meets none lies wholly inside or
-    // wholly outside, which one point of it tells.
+    // wholly outside, which one point of it tells (R-trees for long red lines only: see
+    // boundary_meets()).
     bg::index::rtree<segment_box, bg::index::rstar<16>> edges;
     // The same in lon/lat, padded by PAD_DEGREES: most features are told inside or outside
     // before they are read or transformed.
     bmulti shape_ll;
+    edge_set shape_ll_edges; // relative to box_ll's corner, for one-point tests
     bg::model::box<bpoint> box_ll;
     bg::index::rtree<segment_box, bg::index::rstar<16>> edges_ll;
     // The shape's edges relative to its box's corner, for crossing_area.
@@ -1082,9 +1110,39 @@ struct overlap_meter::impl {
         return true;
     }
 
+    // Whether an edge's box meets b (query(): the query iterators allocate).
+    static bool any_edge_meets(const bg::index::rtree<segment_box, bg::index::rstar<16>>& tree,
+                               const bg::model::box<bpoint>& b)
+    {
+        bool met = false;
+        tree.query(bg::index::intersects(b), boost::make_function_output_iterator([&](const auto&) { met = true; }));
+        return met;
+    }
+
+    // Red lines of up to this many edges are scanned edge by edge; longer ones through R-trees.
+    static constexpr std::size_t SCAN_EDGES = 256;
+    bool indexed = false;
+
     bool boundary_meets(const bg::model::box<bpoint>& b) const
     {
-        return edges.qbegin(bg::index::intersects(b)) != edges.qend();
+        if (indexed) {
+            return any_edge_meets(edges, b);
+        }
+        const double ox = box.min_corner().x();
+        const double oy = box.min_corner().y();
+        return shape_edges.any_edge_meets(b.min_corner().x() - ox, b.min_corner().y() - oy, b.max_corner().x() - ox,
+                                          b.max_corner().y() - oy, 0);
+    }
+
+    bool boundary_ll_meets(const bg::model::box<bpoint>& b) const
+    {
+        if (indexed) {
+            return any_edge_meets(edges_ll, b);
+        }
+        const double ox = box_ll.min_corner().x();
+        const double oy = box_ll.min_corner().y();
+        return shape_ll_edges.any_edge_meets(b.min_corner().x() - ox, b.min_corner().y() - oy,
+                                             b.max_corner().x() - ox, b.max_corner().y() - oy, PAD_DEGREES);
     }
 
     double measure(const bmulti& g) const { return method == area_method::planar ? bg::area(g) : geodesic_area(g); }
@@ -1119,24 +1177,20 @@ overlap_meter::overlap_meter(const GEOSGeometry* lonlat, area_method m, int zone
     m_impl->zone = zone;
     m_impl->lonlat = lonlat;
     m_impl->gk = m == area_method::planar ? zone : 0;
-    GEOSContextHandle_t h = geos();
-    GEOSWKBWriter* writer = GEOSWKBWriter_create_r(h);
-    std::size_t n = 0;
-    unsigned char* bytes = GEOSWKBWriter_write_r(h, writer, lonlat, &n);
-    GEOSWKBWriter_destroy_r(h, writer);
-    if (bytes == nullptr) {
-        throw error("writing the red line as WKB");
-    }
-    const std::string wkb(reinterpret_cast<const char*>(bytes), n);
-    GEOSFree_r(h, bytes);
-    read_multi(wkb, m_impl->gk, m_impl->shape);
+    read_multi(lonlat, m_impl->gk, m_impl->shape);
     m_impl->box = box_of(m_impl->shape);
     m_impl->area = m_impl->measure(m_impl->shape);
-    m_impl->edges = impl::index_edges(m_impl->shape, 0);
     m_impl->shape_edges.assign(m_impl->shape, m_impl->box.min_corner().x(), m_impl->box.min_corner().y());
-    read_multi(wkb, 0, m_impl->shape_ll);
+    m_impl->indexed = m_impl->shape_edges.edges.size() > impl::SCAN_EDGES;
+    if (m_impl->indexed) {
+        m_impl->edges = impl::index_edges(m_impl->shape, 0);
+    }
+    read_multi(lonlat, 0, m_impl->shape_ll);
     m_impl->box_ll = box_of(m_impl->shape_ll);
-    m_impl->edges_ll = impl::index_edges(m_impl->shape_ll, PAD_DEGREES);
+    if (m_impl->indexed) {
+        m_impl->edges_ll = impl::index_edges(m_impl->shape_ll, PAD_DEGREES);
+    }
+    m_impl->shape_ll_edges.assign(m_impl->shape_ll, m_impl->box_ll.min_corner().x(), m_impl->box_ll.min_corner().y());
 }
 
 overlap_meter::~overlap_meter() = default;
@@ -1163,11 +1217,13 @@ double overlap_meter::area(std::string_view feature_wkb, const bounds& box, doub
     if (!bg::intersects(b, m.box_ll)) {
         return 0;
     }
-    if (m.edges_ll.qbegin(bg::index::intersects(b)) != m.edges_ll.qend()) {
+    if (m.boundary_ll_meets(b)) {
         return area(feature_wkb); // the boundary passes near: measure it
     }
     // No edge comes near the box: all of it lies inside, or all outside.
-    if (!bg::within(bpoint((box.min_x + box.max_x) / 2, (box.min_y + box.max_y) / 2), m.shape_ll)) {
+    const double cx = (box.min_x + box.max_x) / 2 - m.box_ll.min_corner().x();
+    const double cy = (box.min_y + box.max_y) / 2 - m.box_ll.min_corner().y();
+    if (!m.shape_ll_edges.inside(cx, cy)) {
         return 0;
     }
     return own_area >= 0 ? own_area : wkb_area(feature_wkb, m.method, m.zone);

@@ -76,6 +76,9 @@ double ellipsoidal_area(const GEOSGeometry* lonlat);
 bounds wkb_bounds(std::string_view wkb);
 /// GeoJSON text of a geometry (coordinates as they are).
 std::string to_geojson(const GEOSGeometry* g);
+/// Whether (x, y) lies inside a 2D Polygon or MultiPolygon WKB (even-odd over its rings; a
+/// point on an edge may go either way).
+bool wkb_contains(std::string_view wkb, double x, double y);
 /// Vertices of a 2D Polygon or MultiPolygon WKB.
 std::size_t wkb_vertices(std::string_view wkb);
 /// The geometry cut into parts of at most `max_vertices` each (ST_Subdivide's idea: halve the
