@@ -64,6 +64,20 @@ void append_json_string(std::string& out, std::string_view s)
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
     for (std::size_t i = 0; i < s.size();) {
+        // A run of characters that need no escaping goes in at once.
+        std::size_t plain = i;
+        while (plain < s.size()) {
+            const auto p = static_cast<unsigned char>(s[plain]);
+            if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\') {
+                break;
+            }
+            ++plain;
+        }
+        if (plain > i) {
+            out.append(s.data() + i, plain - i);
+            i = plain;
+            continue;
+        }
         const char c = s[i];
         const auto u = static_cast<unsigned char>(c);
         if (u >= 0x80) {

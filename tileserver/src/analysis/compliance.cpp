@@ -96,7 +96,7 @@ check_result run_check(const check_input& in, const GEOSGeometry* project, const
             if (entry.second.conflict) {
                 out.conflict += entry.second.area;
             }
-            out.classes.push_back(std::move(entry.second));
+            out.classes.push_back(entry.second);
         }
         std::sort(out.classes.begin(), out.classes.end(),
                   [](const class_area& a, const class_area& b) { return a.area > b.area; });

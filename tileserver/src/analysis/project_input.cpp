@@ -46,7 +46,7 @@ public:
     }
 
 private:
-    static constexpr std::size_t BLOCK = 64 * 1024;
+    static constexpr std::size_t BLOCK = std::size_t{64} << 10;
     std::vector<std::unique_ptr<unsigned char[]>> m_blocks;
     std::size_t m_size = 0;
     std::size_t m_used = 0;
