@@ -357,3 +357,67 @@ TEST(analysis_input, points_inside_wkb_polygons_count_holes_and_parts)
     EXPECT_FALSE(wkb_contains(wkb, 114.5, 33.05));  // between them
     EXPECT_FALSE(wkb_contains(wkb, 114.05, 33.2));  // above
 }
+
+TEST(analysis_input, the_quick_validity_check_never_passes_what_geos_refuses)
+{
+    // Random rings: stars (simple), the same with two vertices swapped (mostly crossing), with a
+    // vertex moved onto another edge (touching), with a spike, or a straight run; every one
+    // plainly_valid() passes must be valid for GEOS, and most simple ones must pass.
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    GEOSContextHandle_t h = geos();
+    int stars = 0;
+    int passed_stars = 0;
+    int refused_by_geos = 0;
+    for (int k = 0; k < 2000; ++k) {
+        const int n = 4 + static_cast<int>(unit(rng) * 40);
+        std::vector<std::pair<double, double>> ring;
+        for (int i = 0; i < n; ++i) {
+            const double r = 0.001 * (0.3 + unit(rng));
+            const double a = 2 * M_PI * (i + 0.4 * unit(rng)) / n;
+            ring.emplace_back(114.0 + r * std::cos(a), 33.0 + r * std::sin(a));
+        }
+        const int kind = k % 5;
+        const std::size_t i = static_cast<std::size_t>(unit(rng) * n);
+        const std::size_t j = (i + 1 + static_cast<std::size_t>(unit(rng) * (n - 1))) % n;
+        if (kind == 1) {
+            std::swap(ring[i], ring[j]);
+        } else if (kind == 2) { // a vertex onto the middle of another edge
+            const std::size_t b = (j + 1) % n;
+            ring[i] = {(ring[j].first + ring[b].first) / 2, (ring[j].second + ring[b].second) / 2};
+        } else if (kind == 3) { // a spike: back along the edge before
+            const std::size_t p = (i + n - 1) % n;
+            ring.insert(ring.begin() + static_cast<long>(i) + 1,
+                        {(ring[p].first + ring[i].first) / 2, (ring[p].second + ring[i].second) / 2});
+        } else if (kind == 4) { // a straight run: a vertex in the middle of an edge
+            const std::size_t b = (i + 1) % n;
+            ring.insert(ring.begin() + static_cast<long>(i) + 1,
+                        {(ring[i].first + ring[b].first) / 2, (ring[i].second + ring[b].second) / 2});
+        }
+        ring.push_back(ring.front());
+        GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(ring.size()), 2);
+        for (std::size_t v = 0; v < ring.size(); ++v) {
+            GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(v), ring[v].first, ring[v].second);
+        }
+        const geom_ptr polygon = own(GEOSGeom_createPolygon_r(h, GEOSGeom_createLinearRing_r(h, seq), nullptr, 0), "a polygon");
+        const bool quick = plainly_valid(polygon.get());
+        const bool valid = GEOSisValid_r(h, polygon.get()) == 1;
+        refused_by_geos += valid ? 0 : 1;
+        if (quick) {
+            EXPECT_TRUE(valid) << "ring " << k << " (kind " << kind << ")";
+        }
+        if (kind == 0) {
+            ++stars;
+            passed_stars += quick ? 1 : 0;
+        }
+    }
+    EXPECT_GT(refused_by_geos, 300); // the test does meet invalid rings
+    EXPECT_GT(passed_stars, stars * 9 / 10);
+    // With a hole, or of many vertices: always GEOS's.
+    const project holed = read_project(
+        R"({"type":"Polygon","coordinates":[[[114.0,33.0],[114.02,33.0],[114.02,33.02],[114.0,33.02],[114.0,33.0]],[[114.005,33.005],[114.01,33.005],[114.01,33.01],[114.005,33.005]]]})",
+        "", {});
+    EXPECT_FALSE(plainly_valid(holed.lonlat.get()));
+    const project many = read_project(star(114.0, 33.0, 0.004, 400, 3), "", {});
+    EXPECT_FALSE(plainly_valid(many.lonlat.get()));
+}

@@ -349,9 +349,17 @@ private:
             }
             m_x.resize(n);
             m_y.resize(n);
-            for (std::uint32_t i = 0; i < n; ++i) {
-                m_x[i] = f64(little);
-                m_y[i] = f64(little);
+            const char* at = m_wkb.data() + m_at; // n * 16 bytes, checked above
+            for (std::uint32_t i = 0; i < n; ++i, at += 16) {
+                std::memcpy(&m_x[i], at, 8);
+                std::memcpy(&m_y[i], at + 8, 8);
+            }
+            m_at += static_cast<std::size_t>(n) * 16;
+            if (!little) {
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    m_x[i] = swapped(m_x[i]);
+                    m_y[i] = swapped(m_y[i]);
+                }
             }
             f(m_x, m_y, r == 0);
         }
@@ -381,18 +389,13 @@ private:
         std::memcpy(&v, b, 4); // the host is little-endian (x86-64, aarch64)
         return v;
     }
-    double f64(bool little)
+    static double swapped(double v)
     {
-        need(8);
         unsigned char b[8];
-        std::memcpy(b, m_wkb.data() + m_at, 8);
-        m_at += 8;
-        if (!little) {
-            for (int i = 0; i < 4; ++i) {
-                std::swap(b[i], b[7 - i]);
-            }
+        std::memcpy(b, &v, 8);
+        for (int i = 0; i < 4; ++i) {
+            std::swap(b[i], b[7 - i]);
         }
-        double v = 0;
         std::memcpy(&v, b, 8);
         return v;
     }
@@ -517,6 +520,82 @@ std::string to_geojson(const GEOSGeometry* g)
     std::string out(text);
     GEOSFree_r(h, text);
     return out;
+}
+
+bool plainly_valid(const GEOSGeometry* g)
+{
+    GEOSContextHandle_t h = geos();
+    if (GEOSGeomTypeId_r(h, g) != GEOS_POLYGON || GEOSGetNumInteriorRings_r(h, g) != 0) {
+        return false;
+    }
+    std::vector<double> x;
+    std::vector<double> y;
+    read_ring(GEOSGeom_getCoordSeq_r(h, GEOSGetExteriorRing_r(h, g)), x, y);
+    // Repeated vertices dropped (GEOS allows them); the ring closed, of 3 edges or more.
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (n == 0 || x[i] != x[n - 1] || y[i] != y[n - 1]) {
+            x[n] = x[i];
+            y[n] = y[i];
+            ++n;
+        }
+    }
+    constexpr std::size_t MAX_EDGES = 256;
+    if (n < 4 || n - 1 > MAX_EDGES || x[0] != x[n - 1] || y[0] != y[n - 1]) {
+        return false;
+    }
+    const std::size_t m = n - 1; // edges: i from vertex i to i + 1
+    // Relative to the first vertex, and a tolerance for orientations that are nearly zero.
+    const double ox = x[0];
+    const double oy = y[0];
+    double extent = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        x[i] -= ox;
+        y[i] -= oy;
+        extent = std::max({extent, std::fabs(x[i]), std::fabs(y[i])});
+    }
+    const double tol = 1e-9 * extent * extent;
+    auto orient = [&](std::size_t a, std::size_t b, std::size_t c) {
+        return (x[b] - x[a]) * (y[c] - y[a]) - (y[b] - y[a]) * (x[c] - x[a]);
+    };
+    double twice = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+        twice += x[i] * y[i + 1] - x[i + 1] * y[i];
+        // Consecutive edges must turn clearly (a straight run or a spike goes to GEOS).
+        const std::size_t next = (i + 1) % m;
+        if (std::fabs(orient(i, i + 1, next + 1)) <= tol) {
+            return false;
+        }
+    }
+    if (std::fabs(twice) <= tol) {
+        return false;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+        const double ax0 = std::min(x[i], x[i + 1]);
+        const double ax1 = std::max(x[i], x[i + 1]);
+        const double ay0 = std::min(y[i], y[i + 1]);
+        const double ay1 = std::max(y[i], y[i + 1]);
+        for (std::size_t j = i + 2; j < m; ++j) {
+            if (i == 0 && j == m - 1) {
+                continue; // the closing edge meets the first at vertex 0
+            }
+            if (std::max(x[j], x[j + 1]) < ax0 || std::min(x[j], x[j + 1]) > ax1 ||
+                std::max(y[j], y[j + 1]) < ay0 || std::min(y[j], y[j + 1]) > ay1) {
+                continue; // apart
+            }
+            const double d1 = orient(i, i + 1, j);
+            const double d2 = orient(i, i + 1, j + 1);
+            const double d3 = orient(j, j + 1, i);
+            const double d4 = orient(j, j + 1, i + 1);
+            if (std::fabs(d1) <= tol || std::fabs(d2) <= tol || std::fabs(d3) <= tol || std::fabs(d4) <= tol) {
+                return false; // touching or nearly: GEOS decides
+            }
+            if ((d1 > 0) != (d2 > 0) && (d3 > 0) != (d4 > 0)) {
+                return false; // crossing: GEOS names it
+            }
+        }
+    }
+    return true;
 }
 
 std::vector<std::string> subdivide(const GEOSGeometry* g, std::size_t max_vertices)

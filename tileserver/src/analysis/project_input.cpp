@@ -366,7 +366,7 @@ project read_project(std::string_view body, const std::string& crs_param, const 
         const GEOSGeometry* part = GEOSGetGeometryN_r(h, collection.get(), i);
         char* reason = nullptr;
         GEOSGeometry* location = nullptr;
-        if (GEOSisValidDetail_r(h, part, 0, &reason, &location) == 1) {
+        if (plainly_valid(part) || GEOSisValidDetail_r(h, part, 0, &reason, &location) == 1) {
             continue;
         }
         std::string message = "polygon " + std::to_string(i) + " is not valid";

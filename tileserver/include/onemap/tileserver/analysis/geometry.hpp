@@ -31,6 +31,11 @@ geom_ptr own(GEOSGeometry* g, const char* what);
 geom_ptr from_wkb(std::string_view wkb);
 prepared_ptr prepare(const GEOSGeometry* g);
 
+/// True only when `g` is a Polygon without holes whose ring (of at most 256 edges) is clearly
+/// simple: no two edges meet but consecutive ones, each turn and the area clearly non-zero.
+/// Such a polygon is valid, so GEOS's validity check (which costs ten times as much) is spared;
+/// false says nothing — ask GEOS, which also names the fault.
+bool plainly_valid(const GEOSGeometry* g);
 /// Polygonal part of an overlay result: lines and points (touching edges) dropped; nullptr
 /// when nothing polygonal is left.
 geom_ptr polygonal_part(geom_ptr g);
