@@ -757,7 +757,9 @@ private:
                 append_share(out, "conflict_share", c.conflict / r.project_area);
                 out += ",\"features\":[";
                 for (const auto& f : c.features) {
-                    out += "{\"id\":" + std::to_string(f.fid) + ",\"properties\":{";
+                    out += "{\"id\":";
+                    out += std::to_string(f.fid);
+                    out += ",\"properties\":{";
                     for (const auto& a : f.attributes) {
                         append_json_string(out, a.first);
                         out += ':';

@@ -112,38 +112,30 @@ constexpr std::size_t FIT_MAX_CELLS = 1U << 16; // 2 MB a thread at most
 struct gk_fit {
     bool usable = false;
     double lon0 = 0, lat0 = 0; // the cell's centre
-    double cx[FIT_N][FIT_N] = {};
-    double cy[FIT_N][FIT_N] = {};
+    // x and y as polynomials of t = (lon - lon0) · 2/cell and s = (lat - lat0) · 2/cell, both
+    // in [-1, 1]: px[i][j] multiplies t^i s^j. Fitted in the Chebyshev basis, evaluated by Horner.
+    double px[FIT_N][FIT_N] = {};
+    double py[FIT_N][FIT_N] = {};
 
-    static void chebyshev(double t, double (&out)[FIT_N])
+    static double horner(const double (&c)[FIT_N][FIT_N], double t, double s)
     {
-        out[0] = 1;
-        out[1] = t;
-        for (int k = 2; k < FIT_N; ++k) {
-            out[k] = 2 * t * out[k - 1] - out[k - 2];
+        double out = 0;
+        for (int i = FIT_N - 1; i >= 0; --i) {
+            double row = 0;
+            for (int j = FIT_N - 1; j >= 0; --j) {
+                row = row * s + c[i][j];
+            }
+            out = out * t + row;
         }
+        return out;
     }
 
     void eval(double lon, double lat, double& x, double& y) const
     {
-        double tu[FIT_N];
-        double tv[FIT_N];
-        chebyshev((lon - lon0) * (2 / FIT_CELL_DEGREES), tu);
-        chebyshev((lat - lat0) * (2 / FIT_CELL_DEGREES), tv);
-        double sx = 0;
-        double sy = 0;
-        for (int m = 0; m < FIT_N; ++m) {
-            double ax = 0;
-            double ay = 0;
-            for (int n = 0; n < FIT_N; ++n) {
-                ax += cx[m][n] * tv[n];
-                ay += cy[m][n] * tv[n];
-            }
-            sx += ax * tu[m];
-            sy += ay * tu[m];
-        }
-        x = sx;
-        y = sy;
+        const double t = (lon - lon0) * (2 / FIT_CELL_DEGREES);
+        const double s = (lat - lat0) * (2 / FIT_CELL_DEGREES);
+        x = horner(px, t, s);
+        y = horner(py, t, s);
     }
 
     gk_fit(PJ* op, long ix, long iy)
@@ -155,8 +147,8 @@ struct gk_fit {
         for (int k = 0; k < FIT_N; ++k) {
             node[k] = std::cos(pi * (k + 0.5) / FIT_N);
         }
-        double px[FIT_N][FIT_N];
-        double py[FIT_N][FIT_N];
+        double vx[FIT_N][FIT_N];
+        double vy[FIT_N][FIT_N];
         for (int i = 0; i < FIT_N; ++i) {
             for (int j = 0; j < FIT_N; ++j) {
                 const PJ_COORD c = proj_trans(op, PJ_FWD,
@@ -165,8 +157,18 @@ struct gk_fit {
                 if (!std::isfinite(c.xy.x) || !std::isfinite(c.xy.y)) {
                     return;
                 }
-                px[i][j] = c.xy.x;
-                py[i][j] = c.xy.y;
+                vx[i][j] = c.xy.x;
+                vy[i][j] = c.xy.y;
+            }
+        }
+        // Chebyshev coefficients by the discrete cosine transform over the nodes, then each
+        // T_m(t) T_n(s) spread over the powers (the power coefficients of T_m in `power`).
+        double power[FIT_N][FIT_N] = {}; // power[m][i]: coefficient of t^i in T_m
+        power[0][0] = 1;
+        power[1][1] = 1;
+        for (int m = 2; m < FIT_N; ++m) {
+            for (int i = 0; i < FIT_N; ++i) {
+                power[m][i] = (i > 0 ? 2 * power[m - 1][i - 1] : 0.0) - power[m - 2][i];
             }
         }
         for (int m = 0; m < FIT_N; ++m) {
@@ -176,13 +178,18 @@ struct gk_fit {
                 for (int i = 0; i < FIT_N; ++i) {
                     for (int j = 0; j < FIT_N; ++j) {
                         const double w = std::cos(m * pi * (i + 0.5) / FIT_N) * std::cos(n * pi * (j + 0.5) / FIT_N);
-                        sx += w * px[i][j];
-                        sy += w * py[i][j];
+                        sx += w * vx[i][j];
+                        sy += w * vy[i][j];
                     }
                 }
                 const double k = (m == 0 ? 1.0 : 2.0) * (n == 0 ? 1.0 : 2.0) / (FIT_N * FIT_N);
-                cx[m][n] = k * sx;
-                cy[m][n] = k * sy;
+                for (int i = 0; i < FIT_N; ++i) {
+                    for (int j = 0; j < FIT_N; ++j) {
+                        const double f = power[m][i] * power[n][j];
+                        px[i][j] += k * sx * f;
+                        py[i][j] += k * sy * f;
+                    }
+                }
             }
         }
         for (int i = 0; i <= 4; ++i) {
@@ -208,13 +215,15 @@ public:
     // Transforms n lon/lat points to zone `zone` in place.
     void apply(int zone, double* x, double* y, std::size_t n)
     {
-        PJ* op = projections().get(4490, gk_epsg(zone, false));
         for (std::size_t i = 0; i < n; ++i) {
-            const gk_fit* f = fit_for(zone, op, x[i], y[i]);
-            if (f != nullptr) {
-                f->eval(x[i], y[i], x[i], y[i]);
+            // Most points fall in the cell of the point before.
+            if (zone != m_zone || !(x[i] >= m_min_lon && x[i] < m_max_lon && y[i] >= m_min_lat && y[i] < m_max_lat)) {
+                find(zone, x[i], y[i]);
+            }
+            if (m_fit != nullptr) {
+                m_fit->eval(x[i], y[i], x[i], y[i]);
             } else {
-                const PJ_COORD c = proj_trans(op, PJ_FWD, proj_coord(x[i], y[i], 0, 0));
+                const PJ_COORD c = proj_trans(m_op, PJ_FWD, proj_coord(x[i], y[i], 0, 0));
                 x[i] = c.xy.x;
                 y[i] = c.xy.y;
             }
@@ -222,32 +231,42 @@ public:
     }
 
 private:
-    const gk_fit* fit_for(int zone, PJ* op, double lon, double lat)
+    // Makes the cell of (lon, lat) current: its fit, or none (PROJ) for one that failed its
+    // check or a point beyond the globe.
+    void find(int zone, double lon, double lat)
     {
+        m_op = projections().get(4490, gk_epsg(zone, false));
+        m_zone = zone;
+        m_fit = nullptr;
+        m_min_lon = m_max_lon = m_min_lat = m_max_lat = 0; // nothing cached for a PROJ point
         if (!(std::fabs(lon) <= 180 && std::fabs(lat) <= 90)) {
-            return nullptr; // NaN or beyond the globe: PROJ answers
+            return; // NaN or beyond the globe: PROJ answers
         }
         const auto ix = static_cast<long>(std::floor(lon / FIT_CELL_DEGREES));
         const auto iy = static_cast<long>(std::floor(lat / FIT_CELL_DEGREES));
         const std::uint64_t key = (static_cast<std::uint64_t>(zone) << 32) |
                                   (static_cast<std::uint64_t>(ix + 2048) << 16) | static_cast<std::uint64_t>(iy + 2048);
-        if (key != m_last_key || m_last == nullptr) {
-            auto it = m_cells.find(key);
-            if (it == m_cells.end()) {
-                if (m_cells.size() >= FIT_MAX_CELLS) {
-                    m_cells.clear();
-                }
-                it = m_cells.emplace(key, gk_fit(op, ix, iy)).first;
+        auto it = m_cells.find(key);
+        if (it == m_cells.end()) {
+            if (m_cells.size() >= FIT_MAX_CELLS) {
+                m_cells.clear();
             }
-            m_last_key = key;
-            m_last = &it->second;
+            it = m_cells.emplace(key, gk_fit(m_op, ix, iy)).first;
         }
-        return m_last->usable ? m_last : nullptr;
+        if (it->second.usable) {
+            m_fit = &it->second;
+            m_min_lon = static_cast<double>(ix) * FIT_CELL_DEGREES;
+            m_max_lon = static_cast<double>(ix + 1) * FIT_CELL_DEGREES;
+            m_min_lat = static_cast<double>(iy) * FIT_CELL_DEGREES;
+            m_max_lat = static_cast<double>(iy + 1) * FIT_CELL_DEGREES;
+        }
     }
 
     std::unordered_map<std::uint64_t, gk_fit> m_cells;
-    std::uint64_t m_last_key = 0;
-    const gk_fit* m_last = nullptr;
+    int m_zone = 0;
+    PJ* m_op = nullptr;
+    const gk_fit* m_fit = nullptr; // of the current cell; null: PROJ
+    double m_min_lon = 0, m_max_lon = 0, m_min_lat = 0, m_max_lat = 0;
 };
 
 const geod_geodesic& grs80()
@@ -991,17 +1010,35 @@ struct edge_set {
 // degenerate meeting. Whether an edge starts inside is carried along its ring from the edge
 // before (an edge whose box misses the other's ends outside); only a ring's first edge asks
 // other.inside(). A ring must end as it began, or the crossings were miscounted: false too.
-bool sweep_inside(const edge_set& from, const edge_set& other, double& twice, std::vector<double>& cuts)
-{
-    constexpr double EPS = 1e-9;
-    // Only the other's edges that meet this one's box can cut its edges.
-    thread_local std::vector<edge> near;
-    near.clear();
-    for (const edge& o : other.edges) {
-        if (from.box_meets(o)) {
-            near.push_back(o);
+// The edges of `of` whose boxes meet the box (x0, y0)–(x1, y1), and the box around them.
+struct near_edges {
+    std::vector<edge> edges;
+    double min_x = HUGE_VAL, min_y = HUGE_VAL, max_x = -HUGE_VAL, max_y = -HUGE_VAL;
+
+    void take(const edge_set& of, double x0, double y0, double x1, double y1)
+    {
+        edges.clear();
+        min_x = min_y = HUGE_VAL;
+        max_x = max_y = -HUGE_VAL;
+        for (const edge& o : of.edges) {
+            if (std::max(o.x0, o.x1) >= x0 && std::min(o.x0, o.x1) <= x1 && std::max(o.y0, o.y1) >= y0 &&
+                std::min(o.y0, o.y1) <= y1) {
+                edges.push_back(o);
+                min_x = std::min({min_x, o.x0, o.x1});
+                max_x = std::max({max_x, o.x0, o.x1});
+                min_y = std::min({min_y, o.y0, o.y1});
+                max_y = std::max({max_y, o.y0, o.y1});
+            }
         }
     }
+};
+
+// `near`: the edges of `other` that can cut edges of `from` (all that meet from's box, or fewer
+// that provably are all).
+bool sweep_inside(const edge_set& from, const edge_set& other, const near_edges& near, double& twice,
+                  std::vector<double>& cuts)
+{
+    constexpr double EPS = 1e-9;
     std::size_t begin = 0;
     for (const std::size_t end : from.ring_ends) {
         bool known = false;  // whether `in` is known yet on this ring
@@ -1028,7 +1065,10 @@ bool sweep_inside(const edge_set& from, const edge_set& other, double& twice, st
             const double exmax = std::max(e.x0, e.x1);
             const double eymin = std::min(e.y0, e.y1);
             const double eymax = std::max(e.y0, e.y1);
-            for (const edge& o : near) {
+            const bool may_cut = exmax >= near.min_x && exmin <= near.max_x && eymax >= near.min_y && eymin <= near.max_y;
+            const std::size_t candidates = may_cut ? near.edges.size() : 0;
+            for (std::size_t c = 0; c < candidates; ++c) {
+                const edge& o = near.edges[c];
                 if (std::max(o.x0, o.x1) < exmin || std::min(o.x0, o.x1) > exmax || std::max(o.y0, o.y1) < eymin ||
                     std::min(o.y0, o.y1) > eymax) {
                     continue;
@@ -1181,8 +1221,14 @@ struct overlap_meter::impl {
     bool crossing_area(const edge_set& f, double& out) const
     {
         thread_local std::vector<double> cuts;
+        thread_local near_edges near_shape;
+        thread_local near_edges near_feature;
+        // The red line's edges that meet the feature's box; the feature's edges that meet theirs.
+        near_shape.take(shape_edges, f.min_x, f.min_y, f.max_x, f.max_y);
+        near_feature.take(f, near_shape.min_x, near_shape.min_y, near_shape.max_x, near_shape.max_y);
         double twice = 0;
-        if (!sweep_inside(f, shape_edges, twice, cuts) || !sweep_inside(shape_edges, f, twice, cuts)) {
+        if (!sweep_inside(f, shape_edges, near_shape, twice, cuts) ||
+            !sweep_inside(shape_edges, f, near_feature, twice, cuts)) {
             return false;
         }
         out = std::max(0.0, -twice / 2); // clockwise: the sum of cross products is negative
