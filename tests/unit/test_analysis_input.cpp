@@ -221,6 +221,28 @@ TEST(analysis_input, the_fitted_gauss_krueger_projection_agrees_with_proj_across
     EXPECT_LE(worst, 1e-6);
 }
 
+namespace {
+
+// The overlap PostGIS's way: planar cuts after the transformation to the zone (38),
+// ellipsoidal cuts in lon/lat.
+double postgis_overlap(const GEOSGeometry* red, const GEOSGeometry* feature, area_method m)
+{
+    if (m == area_method::planar) {
+        const geom_ptr a = transform(red, 4490, 4547);
+        const geom_ptr b = transform(feature, 4490, 4547);
+        const geom_ptr piece = intersection(a.get(), b.get());
+        double area = 0;
+        if (piece) {
+            GEOSArea_r(geos(), piece.get(), &area);
+        }
+        return area;
+    }
+    const geom_ptr piece = intersection(red, feature);
+    return piece ? area_of(piece.get(), m, 38) : 0.0;
+}
+
+} // namespace
+
 TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerate_positions)
 {
     const project red = read_project(star(114.0, 33.0, 0.004, 33, 1), "", {});
@@ -233,19 +255,7 @@ TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerat
             const double lat = 33.0 + (static_cast<int>(k * 61 % 100) - 50) * 0.00015;
             const project f = read_project(star(lon, lat, 0.0006, 20, k + 7), "", {});
             const std::string wkb = wkb_of(f.lonlat.get());
-            // PostGIS's way: planar cuts after the transformation to the zone, ellipsoidal in lon/lat.
-            double expected = 0;
-            if (m == area_method::planar) {
-                const geom_ptr a = transform(red.lonlat.get(), 4490, 4547);
-                const geom_ptr b = transform(f.lonlat.get(), 4490, 4547);
-                const geom_ptr piece = intersection(a.get(), b.get());
-                if (piece) {
-                    GEOSArea_r(geos(), piece.get(), &expected);
-                }
-            } else {
-                const geom_ptr piece = intersection(red.lonlat.get(), f.lonlat.get());
-                expected = piece ? area_of(piece.get(), m, 38) : 0.0;
-            }
+            const double expected = postgis_overlap(red.lonlat.get(), f.lonlat.get(), m);
             EXPECT_NEAR(meter.area(wkb), expected, std::max(1e-4, expected * 1e-7)) << k;
             const bounds b = bounds_of(f.lonlat.get());
             EXPECT_NEAR(meter.area(wkb, b, -1), expected, std::max(1e-4, expected * 1e-7)) << k;
@@ -257,18 +267,7 @@ TEST(analysis_input, the_overlap_meter_agrees_with_geos_in_general_and_degenerat
                 const project hole = read_project(star(lon, lat, 0.0002, 12, k + 3), "", {});
                 const geom_ptr holed = own(GEOSDifference_r(geos(), f.lonlat.get(), hole.lonlat.get()), "a hole");
                 const geom_ptr holed_rev = own(GEOSReverse_r(geos(), holed.get()), "reversing");
-                double holed_expected = 0;
-                if (m == area_method::planar) {
-                    const geom_ptr a = transform(red.lonlat.get(), 4490, 4547);
-                    const geom_ptr c = transform(holed.get(), 4490, 4547);
-                    const geom_ptr piece = intersection(a.get(), c.get());
-                    if (piece) {
-                        GEOSArea_r(geos(), piece.get(), &holed_expected);
-                    }
-                } else {
-                    const geom_ptr piece = intersection(red.lonlat.get(), holed.get());
-                    holed_expected = piece ? area_of(piece.get(), m, 38) : 0.0;
-                }
+                const double holed_expected = postgis_overlap(red.lonlat.get(), holed.get(), m);
                 EXPECT_LT(holed_expected, expected + 1e-6) << k;
                 EXPECT_NEAR(meter.area(wkb_of(holed.get())), holed_expected, std::max(1e-4, holed_expected * 1e-7)) << k;
                 EXPECT_NEAR(meter.area(wkb_of(holed_rev.get())), holed_expected, std::max(1e-4, holed_expected * 1e-7))

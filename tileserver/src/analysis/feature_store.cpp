@@ -114,6 +114,7 @@ std::vector<std::size_t> layer_data::query(const bounds& b) const
 
 namespace {
 constexpr std::size_t PREFETCH_BYTES = 1024; // of each part's WKB: ~60 vertices
+constexpr std::size_t PREFETCH_PARTS = 512;   // ~0.5 MB at most
 } // namespace
 
 std::vector<layer_data::part_ref> layer_data::parts(const bounds& b) const
@@ -130,8 +131,12 @@ std::vector<layer_data::part_ref> layer_data::parts(const bounds& b) const
                                 out.push_back(part_ref{p.owner, p.wkb, m_part_boxes[entry.second], false});
                             }));
     // The caller reads these next, scattered over the layer's memory: asking for all of them
-    // now lets the cache misses overlap (a review's parcels came 40 % sooner).
+    // now lets the cache misses overlap (a review's parcels came 40 % sooner). Only as many as
+    // the caches hold: a whole village's parcels would push each other out.
     const std::size_t columns = m_columns.size();
+    if (out.size() > PREFETCH_PARTS) {
+        return out;
+    }
     for (const auto& r : out) {
         for (std::size_t at = 0; at < r.wkb.size() && at < PREFETCH_BYTES; at += 64) {
             __builtin_prefetch(r.wkb.data() + at);

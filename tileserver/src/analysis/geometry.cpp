@@ -466,19 +466,6 @@ bounds wkb_bounds(std::string_view wkb)
     return b;
 }
 
-bool wkb_contains(std::string_view wkb, double x, double y)
-{
-    bool in = false;
-    wkb_rings(wkb).each([&](const std::vector<double>& rx, const std::vector<double>& ry, bool) {
-        for (std::size_t i = 0; i + 1 < rx.size(); ++i) {
-            if ((ry[i] > y) != (ry[i + 1] > y) && x < (rx[i + 1] - rx[i]) * (y - ry[i]) / (ry[i + 1] - ry[i]) + rx[i]) {
-                in = !in;
-            }
-        }
-    });
-    return in;
-}
-
 std::size_t wkb_vertices(std::string_view wkb)
 {
     std::size_t n = 0;
@@ -1171,6 +1158,13 @@ double geodesic_area(const bmulti& lonlat)
 }
 
 } // namespace
+
+bool wkb_contains(std::string_view wkb, double x, double y)
+{
+    thread_local edge_set e;
+    e.assign(wkb, 0, x, y, static_cast<std::size_t>(-1)); // relative to the point itself
+    return e.inside(0, 0);
+}
 
 struct overlap_meter::impl {
     using segment_box = std::pair<bg::model::box<bpoint>, std::size_t>;
