@@ -44,13 +44,13 @@ protected:
                                  "' ORDER BY valid_from DESC LIMIT 1");
     }
 
-    // A red line: a 32-gon of `radius` m (in EPSG:4547) around the point `point_sql` selects,
+    // A red line: a (4 × quad_segs)-gon of `radius` m (in EPSG:4547) around the point `point_sql` selects,
     // as GeoJSON coordinates in `srid`.
-    static std::string red_line(const std::string& point_sql, double radius, int srid)
+    static std::string red_line(const std::string& point_sql, double radius, int srid, int quad_segs = 8)
     {
         return test::query_value("SELECT ST_AsGeoJSON(ST_Transform(ST_Buffer(ST_Transform((" + point_sql +
-                                 "), 4547), " + std::to_string(radius) + ", 'quad_segs=8'), " + std::to_string(srid) +
-                                 "), 9)");
+                                 "), 4547), " + std::to_string(radius) + ", 'quad_segs=" + std::to_string(quad_segs) +
+                                 "'), " + std::to_string(srid) + "), 9)");
     }
 
     static std::string with_crs(const std::string& geometry, const std::string& crs)
@@ -208,6 +208,44 @@ TEST_F(analysis_http, every_accepted_crs_gives_the_same_answer)
     auto res = post("/analysis/compliance?datetime=2024-01-01&crs=EPSG:4547", red_line(URBAN_EDGE, 1500, 4547));
     ASSERT_EQ(res->status, 200) << res->body;
     EXPECT_EQ(json::parse(res->body)["input_crs"], "EPSG:4547");
+}
+
+// A review over data the server holds is answered on the I/O thread (the hand-over to a worker
+// cost as much as the review itself); a long red line, an HTML report and the first review of
+// a layer version (it is read from the database) move to a worker. Every answer is the same.
+TEST_F(analysis_http, reviews_of_held_data_are_answered_on_the_io_thread_and_long_ones_on_workers)
+{
+    auto c = server().client();
+    auto on_workers = [&c] {
+        const auto stats = c.Get("/stats");
+        EXPECT_TRUE(stats && stats->status == 200);
+        return json::parse(stats->body)["http"]["on_workers"].get<std::uint64_t>();
+    };
+    const std::string path = "/analysis/compliance?datetime=2024-01-01";
+    const std::string geojson = red_line(URBAN_EDGE, 800, 4490);
+    const auto first = post(path, geojson);
+    ASSERT_EQ(first->status, 200) << first->body;
+    const auto before = on_workers();
+    for (int i = 0; i < 3; ++i) {
+        const auto again = post(path, geojson);
+        ASSERT_EQ(again->status, 200);
+        EXPECT_EQ(again->body, first->body);
+    }
+    EXPECT_EQ(on_workers(), before);
+    expect_matches_postgis(json::parse(first->body), geojson, false, "2024-01-01");
+    // The same circle drawn with 4,000 vertices: more than 32 KB to read, on a worker.
+    const std::string long_line = red_line(URBAN_EDGE, 800, 4490, 1000);
+    ASSERT_GT(long_line.size(), 32U * 1024);
+    const auto long_review = post(path, long_line);
+    ASSERT_EQ(long_review->status, 200) << long_review->body;
+    EXPECT_EQ(on_workers(), before + 1);
+    expect_matches_postgis(json::parse(long_review->body), long_line, false, "2024-01-01");
+    const auto report = post(path + "&format=html", geojson);
+    ASSERT_EQ(report->status, 200);
+    EXPECT_EQ(on_workers(), before + 2);
+    // A refusal found on the I/O thread is answered there.
+    EXPECT_EQ(post(path, "{\"type\":\"Point\",\"coordinates\":[114,33]}")->status, 400);
+    EXPECT_EQ(on_workers(), before + 2);
 }
 
 TEST_F(analysis_http, a_red_line_on_the_ecological_red_line_conflicts_feature_by_feature)

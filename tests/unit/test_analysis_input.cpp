@@ -2,10 +2,13 @@
 // areas from WKB against GEOS's reading of the same bytes, and the analysis: section's errors
 // with file, line and key.
 #include "onemap/core/error.hpp"
+#include "onemap/core/event_loop.hpp"
+#include "onemap/tileserver/analysis/compliance.hpp"
 #include "onemap/tileserver/analysis/analysis_config.hpp"
 #include "onemap/tileserver/analysis/feature_store.hpp"
 #include "onemap/tileserver/analysis/geometry.hpp"
 #include "onemap/tileserver/analysis/land_stats.hpp"
+#include "onemap/tileserver/analysis/parallel.hpp"
 #include "onemap/tileserver/analysis/project_input.hpp"
 
 #include <gtest/gtest.h>
@@ -14,7 +17,14 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 using namespace onemap::tileserver::analysis;
 
@@ -419,4 +429,123 @@ TEST(analysis_input, the_quick_validity_check_never_passes_what_geos_refuses)
     EXPECT_FALSE(plainly_valid(holed.lonlat.get()));
     const project many = read_project(star(114.0, 33.0, 0.004, 400, 3), "", {});
     EXPECT_FALSE(plainly_valid(many.lonlat.get()));
+}
+
+// shared_for (a review's candidates measured on the calling thread and the idle helpers):
+// every item runs exactly once, whatever threads take them, with four requests sharing the
+// helpers at once; a failure is rethrown to its own caller after every item taken has ended.
+TEST(analysis_input, shared_loops_run_every_item_once_and_rethrow_their_failure)
+{
+    constexpr std::size_t N = 5000;
+    std::vector<std::thread> callers;
+    std::vector<std::vector<std::atomic<int>>> runs(4);
+    for (auto& r : runs) {
+        r = std::vector<std::atomic<int>>(N);
+    }
+    for (std::size_t c = 0; c < runs.size(); ++c) {
+        callers.emplace_back([&, c] {
+            for (int round = 0; round < 20; ++round) {
+                shared_for(N / 20, [&](std::size_t i) { runs[c][round * (N / 20) + i]++; });
+            }
+        });
+    }
+    for (auto& t : callers) {
+        t.join();
+    }
+    for (const auto& r : runs) {
+        EXPECT_EQ(std::count_if(r.begin(), r.end(), [](const std::atomic<int>& k) { return k.load() == 1; }),
+                  static_cast<long>(N));
+    }
+    // Short loops run alone, in order.
+    std::vector<std::size_t> order;
+    shared_for(5, [&](std::size_t i) { order.push_back(i); });
+    EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3, 4}));
+    // A failure: rethrown once every item taken has returned; the others are not started after it.
+    std::atomic<int> running{0};
+    std::atomic<int> started{0};
+    bool thrown = false;
+    try {
+        shared_for(1000, [&](std::size_t i) {
+            ++started;
+            ++running;
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+            --running;
+            if (i == 10) {
+                throw std::runtime_error("part 10 is broken");
+            }
+        });
+    } catch (const std::runtime_error& e) {
+        thrown = true;
+        EXPECT_STREQ(e.what(), "part 10 is broken");
+        EXPECT_EQ(running.load(), 0);
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_LT(started.load(), 1000);
+    // The helpers are free again: a loop after the failure runs whole.
+    std::atomic<std::size_t> sum{0};
+    shared_for(1000, [&](std::size_t i) { sum += i; });
+    EXPECT_EQ(sum.load(), 999U * 1000U / 2);
+}
+
+namespace {
+
+// A square of `side` degrees from (x, y), as little-endian WKB.
+std::string square_wkb(double x, double y, double side)
+{
+    std::string out;
+    auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    out += '\x01';
+    put(std::uint32_t{3}); // Polygon
+    put(std::uint32_t{1});
+    put(std::uint32_t{5});
+    for (const auto& [px, py] : {std::pair{x, y}, {x + side, y}, {x + side, y + side}, {x, y + side}, {x, y}}) {
+        put(px);
+        put(py);
+    }
+    return out;
+}
+
+} // namespace
+
+// A review runs on the HTTP front end's event loop only while it is short: one meeting more
+// feature parts than IO_THREAD_PARTS throws would_block there (the front end runs it again on a
+// worker), and answers on any other thread. Both answers are whole.
+TEST(analysis_input, a_review_of_many_parts_moves_off_an_event_loop)
+{
+    onemap::core::layer_version v;
+    v.version = 1;
+    v.table = "squares__v1";
+    auto data = std::make_shared<layer_data>("squares", v, std::vector<std::string>{});
+    for (int i = 0; i < 30; ++i) { // 900 squares of 0.001° (~100 m) from 114°E, 33°N
+        for (int j = 0; j < 30; ++j) {
+            data->add(i * 100 + j, {}, square_wkb(114.0 + i * 0.001, 33.0 + j * 0.001, 0.001));
+        }
+    }
+    data->build();
+    check_config cfg;
+    cfg.id = "squares";
+    cfg.layer = "squares";
+    const std::vector<check_input> checks{check_input{&cfg, data, "2024-01-01"}};
+    auto review_of = [&](double side) {
+        const std::string body = "{\"type\":\"Polygon\",\"coordinates\":[[[114,33],[" + std::to_string(114 + side) +
+                                 ",33],[" + std::to_string(114 + side) + "," + std::to_string(33 + side) + "],[114," +
+                                 std::to_string(33 + side) + "],[114,33]]]}";
+        const project p = read_project(body, "", {});
+        const overlap_meter meter(p.lonlat.get(), area_method::planar, project_zone(p.lonlat.get()));
+        return review(p.lonlat.get(), checks, meter);
+    };
+    ASSERT_GT(900U, IO_THREAD_PARTS);
+    ASSERT_LT(100U, IO_THREAD_PARTS);
+    onemap::core::set_event_loop_thread(true);
+    const compliance_result small = review_of(0.0095); // meets 10 × 10 squares
+    EXPECT_THROW(review_of(0.0295), onemap::core::would_block); // meets 30 × 30
+    onemap::core::set_event_loop_thread(false);
+    const compliance_result large = review_of(0.0295);
+    for (const auto* r : {&small, &large}) {
+        ASSERT_EQ(r->checks.size(), 1U);
+        EXPECT_NEAR(r->checks[0].overlap, r->project_area, r->project_area * 1e-9);
+        EXPECT_EQ(r->checks[0].verdict, conclusion::conflict);
+    }
+    EXPECT_EQ(small.checks[0].features.size(), 100U);
+    EXPECT_EQ(large.checks[0].features.size(), 900U);
 }

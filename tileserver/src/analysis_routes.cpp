@@ -7,6 +7,7 @@
 #include "server_state.hpp"
 
 #include "onemap/core/calendar.hpp"
+#include "onemap/core/event_loop.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/tileserver/analysis/compliance.hpp"
@@ -129,6 +130,9 @@ std::vector<polygon> polygons_of(const GEOSGeometry* g)
 
 class analysis_routes {
 public:
+    /// A red line longer than this (bytes of GeoJSON: ~1,000 vertices) is reviewed on a worker.
+    static constexpr std::size_t IO_THREAD_BODY_BYTES = 32 * 1024;
+
     explicit analysis_routes(server_state& state)
         : m_state(state),
           m_store(state.pool, state.analysis()->memory_mb << 20, std::chrono::milliseconds(state.config.tile_wait_timeout_ms))
@@ -141,6 +145,9 @@ public:
         const std::string date = requested_date(req);
         const area_method method = parse_area_method(req.has_param("method") ? req.get_param_value("method") : "planar");
         const std::string format = format_of(req, {"json", "html"});
+        if (format == "html" || req.body.size() > IO_THREAD_BODY_BYTES) {
+            core::may_block(); // a report draws a map; a long red line takes long to read
+        }
         std::vector<const check_config*> chosen;
         if (req.has_param("checks")) {
             for (const auto& id : split_list(req.get_param_value("checks"))) {
@@ -948,8 +955,10 @@ void register_analysis_routes(router& routes, server_state& state)
 {
     auto api = std::make_shared<analysis_routes>(state);
     const route_options on_worker{nullptr, run_on::worker};
+    // A review of a red line of ordinary size over data already held is answered on the I/O
+    // thread (a hand-over to a worker cost as much as the review); compliance() moves the rest.
     routes.post("/analysis/compliance", [api](const http_request& req, http_response& res) { api->compliance(req, res); },
-                on_worker);
+                route_options{nullptr, run_on::io_first});
     routes.get("/analysis/stats", [api](const http_request& req, http_response& res) { api->stats(req, res); },
                on_worker);
     routes.get("/analysis/changes", [api](const http_request& req, http_response& res) { api->changes(req, res); },

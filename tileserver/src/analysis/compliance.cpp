@@ -1,6 +1,9 @@
 #include "onemap/tileserver/analysis/compliance.hpp"
 
 #include "onemap/core/error.hpp"
+#include "onemap/core/event_loop.hpp"
+
+#include "onemap/tileserver/analysis/parallel.hpp"
 
 #include <algorithm>
 #include <map>
@@ -15,8 +18,23 @@ bool in_classes(std::string_view code, const std::vector<std::string>& listed)
                        [&](const std::string& p) { return code.substr(0, p.size()) == p; });
 }
 
-check_result run_check(const check_input& in, const GEOSGeometry* project, const overlap_meter& meter,
-                       double project_area, area_method method, int zone)
+// A check's candidates: the parts of its layer's features near the project, measured below.
+struct candidates {
+    std::vector<layer_data::part_ref> parts;
+    std::vector<double> areas; ///< m² of each part inside the project
+};
+
+candidates find_candidates(const check_input& in, const GEOSGeometry* project)
+{
+    candidates out;
+    if (in.data) {
+        out.parts = in.data->parts(bounds_of(project));
+        out.areas.assign(out.parts.size(), 0.0);
+    }
+    return out;
+}
+
+check_result run_check(const check_input& in, const candidates& found, double project_area)
 {
     check_result out;
     out.config = in.config;
@@ -33,12 +51,9 @@ check_result run_check(const check_input& in, const GEOSGeometry* project, const
     // Overlap per feature, summed over its parts near the project (features of many vertices
     // are held cut into parts: each meets only the parts near it).
     std::vector<std::pair<std::size_t, double>> overlaps;
-    for (const auto& part : d.parts(bounds_of(project))) {
-        // A whole feature in the project's zone may bring its kept area (read once).
-        const bool same_zone = part.whole && gk_zone((part.box.min_x + part.box.max_x) / 2) == zone;
-        const double a = meter.area(part.wkb, part.box, same_zone ? d.area(part.feature, method) : -1.0);
-        if (a > 0) {
-            overlaps.emplace_back(part.feature, a);
+    for (std::size_t k = 0; k < found.parts.size(); ++k) {
+        if (found.areas[k] > 0) {
+            overlaps.emplace_back(found.parts[k].feature, found.areas[k]);
         }
     }
     // One entry per feature, its parts summed.
@@ -138,8 +153,28 @@ compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<c
     out.method = meter.method();
     out.zone = meter.zone();
     out.project_area = meter.own_area();
-    for (const auto& c : checks) {
-        out.checks.push_back(run_check(c, project_lonlat, meter, out.project_area, out.method, out.zone));
+    // Every check's candidate parts measured in one loop, shared with the idle cores.
+    std::vector<candidates> found;
+    std::vector<std::pair<std::size_t, std::size_t>> items; // (check, part)
+    for (std::size_t c = 0; c < checks.size(); ++c) {
+        found.push_back(find_candidates(checks[c], project_lonlat));
+        for (std::size_t k = 0; k < found[c].parts.size(); ++k) {
+            items.emplace_back(c, k);
+        }
+    }
+    if (items.size() > IO_THREAD_PARTS) {
+        core::may_block(); // a long review: on a worker, not an event loop
+    }
+    shared_for(items.size(), [&](std::size_t i) {
+        const auto [c, k] = items[i];
+        const layer_data& d = *checks[c].data;
+        const auto& part = found[c].parts[k];
+        // A whole feature in the project's zone may bring its kept area (read once).
+        const bool same_zone = part.whole && gk_zone((part.box.min_x + part.box.max_x) / 2) == out.zone;
+        found[c].areas[k] = meter.area(part.wkb, part.box, same_zone ? d.area(part.feature, out.method) : -1.0);
+    });
+    for (std::size_t c = 0; c < checks.size(); ++c) {
+        out.checks.push_back(run_check(checks[c], found[c], out.project_area));
     }
     bool any_conflict = false;
     bool any_missing = false;

@@ -2,7 +2,7 @@
 
 #include "onemap/core/log.hpp"
 
-#include "parallel.hpp"
+#include "onemap/tileserver/analysis/parallel.hpp"
 
 #include <boost/iterator/function_output_iterator.hpp>
 #include <boost/geometry.hpp>

@@ -2,7 +2,7 @@
 
 #include "onemap/tileserver/analysis/compliance.hpp"
 
-#include "parallel.hpp"
+#include "onemap/tileserver/analysis/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -70,7 +70,11 @@ constexpr double AREA_TOLERANCE_M2 = 0.01;
 /// \throws input_error("geometry") when the project lies outside the zones of China.
 int project_zone(const GEOSGeometry* project_lonlat);
 
+/// A review meeting more feature parts than this is not run on an event loop (~1 ms).
+constexpr std::size_t IO_THREAD_PARTS = 400;
+
 /// The review of a project measured by `meter` (made over the project, in its zone).
+/// \throws core::would_block on an event-loop thread when it meets more than IO_THREAD_PARTS.
 compliance_result review(const GEOSGeometry* project_lonlat, const std::vector<check_input>& checks,
                          const overlap_meter& meter);
 

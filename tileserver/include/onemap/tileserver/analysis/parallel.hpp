@@ -1,10 +1,16 @@
 #pragma once
-// A loop spread over one thread per core, for the analytics' whole-layer passes (every
-// parcel's area, every region's statistics); the request waiting for it runs on a worker.
+// Loops spread over the cores, for the analytics.
+// - parallel_for: the whole-layer passes (every parcel's area, every region's statistics):
+//   one thread per core for the length of the pass; the request waiting for it runs on a worker.
+// - shared_for: a single request's short loop (a review's candidate parcels, ~0.1–0.3 ms):
+//   run by the calling thread, helped by whichever helper threads are idle. A server busy with
+//   other requests finds no helper idle and runs the loop alone, as before, at the cost of one
+//   wake-up call; an idle core shortens one client's wait.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -39,5 +45,10 @@ void parallel_for(std::size_t n, F&& f)
         }
     }
 }
+
+/// Runs f(i) for i in [0, n) on the calling thread and the idle helpers (one per further core,
+/// started on first use), rethrowing the first failure. Loops shorter than `min_n` run alone.
+/// f must be safe to call from several threads at once for different i.
+void shared_for(std::size_t n, const std::function<void(std::size_t)>& f, std::size_t min_n = 32);
 
 } // namespace onemap::tileserver::analysis
