@@ -4,6 +4,12 @@
 //
 //   tile_load --tiles FILE --clients N onemap URL            (URL e.g. http://127.0.0.1:8080/tiles/dltb)
 //   tile_load --tiles FILE --clients N postgis CONNINFO TABLE (TABLE e.g. onemap_data.dltb__v1)
+//   tile_load --tiles FILE --clients N postgis3857 CONNINFO TABLE
+//   (either with --columns "fid, a, b": the columns the peer's tile carries)
+//
+// `postgis` transforms in the query (the table in EPSG:4490, as onemap stores it);
+// `postgis3857` is the peer at its best: a table holding the geometry in EPSG:3857 with its own
+// GiST index, no transform in the query (what a Martin user who cares about speed sets up).
 //
 // FILE holds one "z x y" per line. Each band (z0-8, z9-11, z12-16) is timed on its own.
 #include <httplib.h>
@@ -39,11 +45,19 @@ const char* band_of(int z)
     return z <= 8 ? "z0-8" : (z <= 11 ? "z9-11" : "z12-16");
 }
 
-// Martin's query for a table stored in EPSG:4490 with columns fid, dlbm, dlmc, tbmj, geom.
+// Martin's query for a table stored in EPSG:4490 with columns fid, geom and the attributes of
+// --columns (default "fid, dlbm, dlmc, tbmj"; give every column onemap's tile carries to
+// compare like with like).
 const char* PEER_SQL =
-    "SELECT ST_AsMVT(t, 'dltb', 4096, 'geom', 'fid') FROM (SELECT fid, dlbm, dlmc, tbmj, "
+    "SELECT ST_AsMVT(t, 'dltb', 4096, 'geom', 'fid') FROM (SELECT %s, "
     "ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($1::int, $2::int, $3::int), 4096, 64, true) AS geom "
     "FROM %s WHERE geom && ST_Transform(ST_TileEnvelope($1::int, $2::int, $3::int, margin => 64.0/4096), 4490)) t";
+
+// The same over a table stored in EPSG:3857 with a GiST index on geom.
+const char* PEER_3857_SQL =
+    "SELECT ST_AsMVT(t, 'dltb', 4096, 'geom', 'fid') FROM (SELECT %s, "
+    "ST_AsMVTGeom(geom, ST_TileEnvelope($1::int, $2::int, $3::int), 4096, 64, true) AS geom "
+    "FROM %s WHERE geom && ST_TileEnvelope($1::int, $2::int, $3::int, margin => 64.0/4096)) t";
 
 } // namespace
 
@@ -51,19 +65,22 @@ int main(int argc, char** argv)
 {
     std::string tiles_file;
     int clients = 2;
+    std::string columns = "fid, dlbm, dlmc, tbmj";
     std::vector<std::string> rest;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--tiles" && i + 1 < argc) {
             tiles_file = argv[++i];
+        } else if (a == "--columns" && i + 1 < argc) {
+            columns = argv[++i];
         } else if (a == "--clients" && i + 1 < argc) {
             clients = std::stoi(argv[++i]);
         } else {
             rest.push_back(a);
         }
     }
-    if (tiles_file.empty() || rest.size() < 2 || (rest[0] == "postgis" && rest.size() < 3)) {
-        std::cerr << "usage: tile_load --tiles FILE --clients N (onemap URL | postgis CONNINFO TABLE)\n";
+    if (tiles_file.empty() || rest.size() < 2 || (rest[0] != "onemap" && rest.size() < 3)) {
+        std::cerr << "usage: tile_load --tiles FILE --clients N (onemap URL | postgis|postgis3857 CONNINFO TABLE)\n";
         return 2;
     }
     std::vector<tile_id> tiles;
@@ -105,7 +122,8 @@ int main(int argc, char** argv)
                 } else {
                     pg = PQconnectdb(rest[1].c_str());
                     char buf[1024];
-                    std::snprintf(buf, sizeof buf, PEER_SQL, rest[2].c_str());
+                    std::snprintf(buf, sizeof buf, rest[0] == "postgis3857" ? PEER_3857_SQL : PEER_SQL,
+                                  columns.c_str(), rest[2].c_str());
                     sql = buf;
                 }
                 for (std::size_t i = next++; i < list.size(); i = next++) {
@@ -157,7 +175,7 @@ int main(int argc, char** argv)
         std::sort(ms.begin(), ms.end());
         auto pct = [&ms](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ms.size())))]; };
         std::printf("%-8s %-6s tiles %4zu  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %8.1f KB  max %8.1f KB  errors %d\n",
-                    onemap ? "onemap" : "postgis", band, ms.size(), static_cast<double>(ms.size()) / secs, pct(0.5),
+                    rest[0].c_str(), band, ms.size(), static_cast<double>(ms.size()) / secs, pct(0.5),
                     pct(0.95), ms.back(), total_bytes / static_cast<double>(ms.size()) / 1024,
                     static_cast<double>(max_bytes) / 1024, errors.load());
         std::fflush(stdout);

@@ -549,7 +549,10 @@ std::uint32_t layer_builder::key_index(const std::string& key)
 
 std::uint32_t layer_builder::value_index(const value& v)
 {
-    std::string tag(1, static_cast<char>('0' + v.index()));
+    // The key in a kept buffer: most values repeat (a class code in every parcel), and a new
+    // string for each look-up was the allocator's busiest caller in a tile.
+    std::string& tag = m_scratch;
+    tag.assign(1, static_cast<char>('0' + v.index()));
     std::visit(
         [&tag](const auto& x) {
             using T = std::decay_t<decltype(x)>;
@@ -560,29 +563,31 @@ std::uint32_t layer_builder::value_index(const value& v)
             }
         },
         v);
-    auto [it, inserted] = m_values.try_emplace(std::move(tag), static_cast<std::uint32_t>(m_values.size()));
-    if (inserted) {
-        auto* pv = m_layer->add_values();
-        std::visit(
-            [pv](const auto& x) {
-                using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, std::string>) {
-                    pv->set_string_value(x);
-                } else if constexpr (std::is_same_v<T, double>) {
-                    pv->set_double_value(x);
-                } else if constexpr (std::is_same_v<T, std::int64_t>) {
-                    if (x < 0) {
-                        pv->set_sint_value(x);
-                    } else {
-                        pv->set_uint_value(static_cast<std::uint64_t>(x));
-                    }
-                } else {
-                    pv->set_bool_value(x);
-                }
-            },
-            v);
+    if (const auto found = m_values.find(tag); found != m_values.end()) {
+        return found->second;
     }
-    return it->second;
+    const auto index = static_cast<std::uint32_t>(m_values.size());
+    m_values.emplace(tag, index);
+    auto* pv = m_layer->add_values();
+    std::visit(
+        [pv](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                pv->set_string_value(x);
+            } else if constexpr (std::is_same_v<T, double>) {
+                pv->set_double_value(x);
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                if (x < 0) {
+                    pv->set_sint_value(x);
+                } else {
+                    pv->set_uint_value(static_cast<std::uint64_t>(x));
+                }
+            } else {
+                pv->set_bool_value(x);
+            }
+        },
+        v);
+    return index;
 }
 
 void layer_builder::add_feature(std::uint64_t id, encoded_geometry&& geometry,

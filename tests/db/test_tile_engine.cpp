@@ -1,6 +1,7 @@
 // The tile engine on the whole committed sample (imported with its manifest): every layer
 // against PostGIS's ST_AsMVT, the sub-pixel rule at low zoom, and the CGCS2000 grid against
-// the Web Mercator grid over the same place.
+// the Web Mercator grid over the same place — each with the features read by a query and read
+// from the versions held in memory (tile_store.hpp), which must answer alike.
 #include "mvt_decode.hpp"
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
@@ -27,24 +28,42 @@ protected:
         auto conn = test::db().connect();
         s_layers = new std::vector<core::layer>(core::load_catalog(*conn));
         s_pool = new core::connection_pool(test::db().conninfo(), 2);
+        s_store = new tileserver::tile_store(*s_pool, 256U << 20);
     }
     static void TearDownTestSuite()
     {
+        delete s_store;
         delete s_layers;
         delete s_pool;
     }
+    // From PostGIS, or (s_from_memory) from the table held in memory, loaded first.
     static std::string render(const core::layer& l, const core::tile_matrix_set& tms, int z, std::uint64_t x,
                               std::uint64_t y)
     {
-        tileserver::tile_service service(*s_pool);
-        return service.render({&l, &l.versions.back(), &tms, z, x, y});
+        const auto& v = l.versions.back();
+        if (!s_from_memory) {
+            tileserver::tile_service service(*s_pool);
+            return service.render({&l, &v, &tms, z, x, y});
+        }
+        const std::string table = v.table_for_resolution(tms.tile_bounds_lonlat(z, x, y).width() / 256.0);
+        EXPECT_NE(s_store->hold(v, table), nullptr) << table;
+        EXPECT_NE(s_store->find(v, table), nullptr) << table;
+        tileserver::tile_service service(*s_pool, s_store);
+        return service.render({&l, &v, &tms, z, x, y});
     }
+    static void every_layer_matches_st_asmvt_ids_attributes_and_areas();
+    static void low_zoom_tiles_keep_only_features_of_three_pixels_or_more();
+    static void cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place();
     static std::vector<core::layer>* s_layers;
     static core::connection_pool* s_pool;
+    static tileserver::tile_store* s_store;
+    static bool s_from_memory;
 };
 
 std::vector<core::layer>* tile_engine::s_layers = nullptr;
 core::connection_pool* tile_engine::s_pool = nullptr;
+tileserver::tile_store* tile_engine::s_store = nullptr;
+bool tile_engine::s_from_memory = false;
 
 
 
@@ -57,7 +76,7 @@ std::uint64_t tile_y(double lat, int z)
 
 } // namespace
 
-TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
+void tile_engine::every_layer_matches_st_asmvt_ids_attributes_and_areas()
 {
     ASSERT_GE(s_layers->size(), 12U);
     for (const auto& l : *s_layers) {
@@ -127,7 +146,7 @@ TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
     }
 }
 
-TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_three_pixels_or_more)
+void tile_engine::low_zoom_tiles_keep_only_features_of_three_pixels_or_more()
 {
     for (const auto& l : *s_layers) {
         if (l.name != "dltb" && l.name != "grid" && l.name != "reservoir") {
@@ -168,7 +187,7 @@ TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_three_pixels_or_more)
     }
 }
 
-TEST_F(tile_engine, cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place)
+void tile_engine::cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place()
 {
     const core::layer* grid = nullptr;
     for (const auto& l : *s_layers) {
@@ -234,4 +253,94 @@ TEST_F(tile_engine, cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the
                                         " WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(114.02, 32.98), 4490))");
     EXPECT_EQ(ids["WebMercatorQuad"].count(static_cast<std::uint64_t>(here)), 1U);
     EXPECT_EQ(ids["CGCS2000Quad"].count(static_cast<std::uint64_t>(here)), 1U);
+}
+
+TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas)
+{
+    s_from_memory = false;
+    every_layer_matches_st_asmvt_ids_attributes_and_areas();
+}
+
+TEST_F(tile_engine, every_layer_matches_st_asmvt_ids_attributes_and_areas_from_memory)
+{
+    s_from_memory = true;
+    every_layer_matches_st_asmvt_ids_attributes_and_areas();
+}
+
+TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_three_pixels_or_more)
+{
+    s_from_memory = false;
+    low_zoom_tiles_keep_only_features_of_three_pixels_or_more();
+}
+
+TEST_F(tile_engine, low_zoom_tiles_keep_only_features_of_three_pixels_or_more_from_memory)
+{
+    s_from_memory = true;
+    low_zoom_tiles_keep_only_features_of_three_pixels_or_more();
+}
+
+TEST_F(tile_engine, cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place)
+{
+    s_from_memory = false;
+    cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place();
+}
+
+TEST_F(tile_engine, cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place_from_memory)
+{
+    s_from_memory = true;
+    cgcs2000_and_web_mercator_tiles_put_the_same_features_in_the_same_place();
+}
+
+// Read by a query or from memory, a tile holds the same features with the same attributes and
+// the same geometry, unit for unit (both encode the same WKB the same way): every layer, z12–16,
+// a 3 × 3 block around one of its features, in both matrix sets.
+TEST_F(tile_engine, tiles_from_memory_equal_tiles_from_queries)
+{
+    // id → attributes and every vertex, as text.
+    auto features_of = [](const std::string& bytes) {
+        std::map<std::uint64_t, std::pair<std::map<std::string, std::string>, std::string>> out;
+        if (!bytes.empty()) {
+            const auto layers = test::decode_tile(bytes); // alive while iterating
+            for (const auto& f : layers.at(0).features) {
+                std::string shape;
+                for (const auto& part : f.parts) {
+                    for (const auto& p : part) {
+                        shape += std::to_string(p.x) + " " + std::to_string(p.y) + ",";
+                    }
+                    shape += ";";
+                }
+                out[f.id] = {f.properties, shape};
+            }
+        }
+        return out;
+    };
+    int tiles = 0;
+    std::size_t features = 0;
+    for (const auto& l : *s_layers) {
+        const auto& v = l.versions.back();
+        const double lon = test::query_value<double>("SELECT ST_X(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
+        const double lat = test::query_value<double>("SELECT ST_Y(ST_PointOnSurface(geom)) FROM onemap_data." + v.table + " ORDER BY fid LIMIT 1");
+        for (int z = 12; z <= 16; ++z) {
+            for (const auto* tms : {&core::web_mercator_quad(), &core::cgcs2000_quad()}) {
+                const double cell = tms->tile_bounds_lonlat(z, 0, 0).width();
+                const auto cx = tms->geographic() ? static_cast<std::uint64_t>((lon + 180.0) / cell) : tile_x(lon, z);
+                const auto cy = tms->geographic() ? static_cast<std::uint64_t>((90.0 - lat) / cell) : tile_y(lat, z);
+                for (std::uint64_t x = cx - 1; x <= cx + 1; ++x) {
+                    for (std::uint64_t y = cy - 1; y <= cy + 1; ++y) {
+                        s_from_memory = false;
+                        const auto queried = features_of(render(l, *tms, z, x, y));
+                        s_from_memory = true;
+                        const auto held = features_of(render(l, *tms, z, x, y));
+                        EXPECT_TRUE(held == queried) << l.name << " " << tms->id() << " " << z << "/" << x << "/" << y << ": "
+                                                     << held.size() << " features from memory, " << queried.size()
+                                                     << " from the query";
+                        ++tiles;
+                        features += queried.size();
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(tiles, 12 * 5 * 2 * 9 - 1);
+    EXPECT_GT(features, 1000U);
 }

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 using namespace onemap;
@@ -192,4 +193,106 @@ TEST_F(tiles_http, listen_backlog_takes_a_burst_of_connections)
         t.join();
     }
     EXPECT_EQ(answered.load(), 300);
+}
+
+namespace {
+
+nlohmann::json tile_memory(httplib::Client& c)
+{
+    const auto res = c.Get("/stats");
+    EXPECT_TRUE(res && res->status == 200);
+    return nlohmann::json::parse(res->body)["tile_memory"];
+}
+
+// id → attributes and vertices, as text.
+std::map<std::uint64_t, std::string> features_of(const std::string& mvt)
+{
+    std::map<std::uint64_t, std::string> out;
+    const auto layers = test::decode_tile(mvt);
+    for (const auto& f : layers.at(0).features) {
+        std::string text;
+        for (const auto& [k, v] : f.properties) {
+            text += k + "=" + v + ";";
+        }
+        for (const auto& part : f.parts) {
+            for (const auto& p : part) {
+                text += std::to_string(p.x) + " " + std::to_string(p.y) + ",";
+            }
+        }
+        out[f.id] = text;
+    }
+    return out;
+}
+
+} // namespace
+
+// The first tile of a version is drawn by a query and asks for the version to be held; once
+// it is, tiles are drawn from memory with the same features, attributes and geometry, and the
+// memory held stays under --tile-memory-mb. A budget smaller than the version: never held,
+// tiles still drawn by queries.
+TEST_F(tiles_http, tiles_are_drawn_from_memory_once_the_version_is_held_within_its_budget)
+{
+    const std::string tile = "/tiles/county/8/209/103.mvt";
+    test::server_process s(test::db().conninfo(), {"--cache-mb", "0"});
+    auto c = s.client();
+    const auto first = c.Get(tile);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->status, 200);
+    nlohmann::json m = tile_memory(c);
+    EXPECT_EQ(m["layers_from_queries"], 1);
+    EXPECT_EQ(m["layers_from_memory"], 0);
+    for (int i = 0; i < 300 && (m["versions"] != 1 || m["loading"] == true); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        m = tile_memory(c);
+    }
+    ASSERT_EQ(m["versions"], 1) << m.dump();
+    const auto held_bytes = m["bytes"].get<std::size_t>();
+    EXPECT_GT(held_bytes, 0U);
+    EXPECT_LE(held_bytes, m["max_bytes"].get<std::size_t>());
+    const auto again = c.Get(tile);
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->status, 200);
+    m = tile_memory(c);
+    EXPECT_EQ(m["layers_from_memory"], 1);
+    EXPECT_EQ(m["layers_from_queries"], 1);
+    EXPECT_EQ(features_of(again->body), features_of(first->body));
+
+    // 2,000 parcels, more than 1 MB: refused under --tile-memory-mb 1, their tiles keep coming
+    // from queries.
+    std::string out;
+    ASSERT_EQ(test::run_command(test::import_exe() + " -q --db '" + test::db().conninfo() +
+                                    "' --layer parcels --encoding GBK --id-field BSM --valid-from 2023-01-01 " +
+                                    test::data_samples() + "/natural-resources/dltb_2023.shp",
+                                &out),
+              0)
+        << out;
+    const std::string parcels = "/tiles/parcels/12/3345/1648.mvt";
+    auto parcels_first = c.Get(parcels);
+    for (int i = 0; i < 100 && parcels_first && parcels_first->status == 404; ++i) { // until the publish is heard
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        parcels_first = c.Get(parcels);
+    }
+    ASSERT_TRUE(parcels_first);
+    ASSERT_EQ(parcels_first->status, 200);
+    for (int i = 0; i < 300 && (m["versions"] != 2 || m["loading"] == true); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        m = tile_memory(c);
+    }
+    ASSERT_EQ(m["versions"], 2) << m.dump();
+    ASSERT_GT(m["bytes"].get<std::size_t>() - held_bytes, 1U << 20);
+    test::server_process small(test::db().conninfo(), {"--cache-mb", "0", "--tile-memory-mb", "1"});
+    auto sc = small.client();
+    ASSERT_EQ(sc.Get(parcels)->status, 200);
+    m = tile_memory(sc);
+    for (int i = 0; i < 300 && m["refused"] != 1; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        m = tile_memory(sc);
+    }
+    EXPECT_EQ(m["refused"], 1) << m.dump();
+    EXPECT_EQ(m["versions"], 0);
+    EXPECT_EQ(m["bytes"], 0);
+    const auto refused = sc.Get(parcels);
+    ASSERT_EQ(refused->status, 200);
+    EXPECT_EQ(features_of(refused->body), features_of(parcels_first->body));
+    EXPECT_EQ(tile_memory(sc)["layers_from_queries"], 2);
 }

@@ -28,10 +28,11 @@ protected:
                   0)
             << out;
         // One connection, so a second query must wait for it; a statement may run 2 s, a wait
-        // for the pool or for another's tile 300 ms.
+        // for the pool or for another's tile 300 ms. No layer held in memory: every tile queries.
         s_server = new test::server_process(test::db().conninfo(),
                                             {"--db-connections", "1", "--worker-threads", "4", "--query-timeout-ms",
-                                             "2000", "--db-wait-timeout-ms", "300", "--tile-wait-timeout-ms", "300"});
+                                             "2000", "--db-wait-timeout-ms", "300", "--tile-wait-timeout-ms", "300",
+                                             "--tile-memory-mb", "0"});
     }
     static void TearDownTestSuite()
     {

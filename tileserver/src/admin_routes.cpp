@@ -152,6 +152,12 @@ void register_admin_routes(router& routes, server_state& state, const admin_cont
                                          {"entries", c.entries}, {"max_bytes", s->cache.max_bytes()}}},
                               {"raster", {{"metatiles_drawn", metatiles}}},
                               {"catalog_reloads", s->reloads.load()}};
+        const auto held = s->held.current();
+        doc["tile_memory"] = {{"bytes", held.bytes},       {"max_bytes", held.max_bytes}, {"versions", held.versions},
+                              {"loads", held.loads},       {"refused", held.refused},     {"failed", held.failed},
+                              {"loading", held.loading},
+                              {"layers_from_memory", s->tiles.layers_from_memory()},
+                              {"layers_from_queries", s->tiles.layers_from_queries()}};
         if (counters) {
             doc["http"] = nlohmann::json::parse(counters());
         }

@@ -221,6 +221,10 @@ int serve(int argc, char** argv)
     app.add_option("--db-connections", config.db_connections, "database connections in the pool")->capture_default_str();
     std::size_t cache_mb = config.cache_bytes >> 20;
     app.add_option("--cache-mb", cache_mb, "tile cache budget in MiB")->capture_default_str();
+    std::size_t tile_memory_mb = config.tile_memory_bytes >> 20;
+    app.add_option("--tile-memory-mb", tile_memory_mb,
+                   "layer versions held in memory to build tiles without a query, in MiB (0: none)")
+        ->capture_default_str();
     app.add_option("--styles", config.styles_dir, "folder of MapLibre style JSON files")->capture_default_str();
     app.add_option("--config", config.config_path,
                    "onemap.yaml: tilesets, locate levels, departments, rights, rate limits, and a server: section "
@@ -331,6 +335,7 @@ int serve(int argc, char** argv)
         onemap::set_log_level(log_level);
         config.admin_token = admin_token(admin_token_file);
         config.cache_bytes = cache_mb << 20;
+        config.tile_memory_bytes = tile_memory_mb << 20;
         config.ogc_max_response_bytes = ogc_max_response_kb << 10;
         config.http.header_timeout = std::chrono::milliseconds(header_timeout_ms);
         config.http.body_timeout = 3 * config.http.header_timeout;

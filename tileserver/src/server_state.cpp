@@ -15,7 +15,7 @@ server_state::server_state(server_config c)
       pool(config.db, config.db_connections,
            core::pool_limits{std::chrono::milliseconds(config.db_wait_timeout_ms), config.query_timeout_ms,
                              config.connect_timeout_s}),
-      tiles(pool), raster(pool, config.styles_dir)
+      tiles(pool, &held), raster(pool, config.styles_dir)
 {
     raster.set_wait_limit(std::chrono::milliseconds(config.tile_wait_timeout_ms));
     if (!config.config_path.empty()) {

@@ -88,6 +88,7 @@ struct server_state {
 
     server_config config;
     core::connection_pool pool;
+    tile_store held{pool, config.tile_memory_bytes};
     tile_service tiles;
     raster_service raster;
     render::glyph_source glyphs;

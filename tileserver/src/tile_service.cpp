@@ -2,6 +2,9 @@
 
 #include "onemap/core/mvt.hpp"
 
+#include <charconv>
+#include <optional>
+
 namespace onemap::tileserver {
 
 tile_plan plan_tile(const std::vector<core::layer>& catalog, const tileset_config* composite, const core::layer* layer,
@@ -94,6 +97,59 @@ void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const
     }
 }
 
+// A held attribute value (PostgreSQL's text) typed as a query's would be.
+core::mvt::value held_value(const core::attribute& a, std::string_view text)
+{
+    switch (a.type) {
+    case core::attribute_type::integer:
+    case core::attribute_type::bigint: {
+        std::int64_t v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        return v;
+    }
+    case core::attribute_type::real: {
+        double v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        return v;
+    }
+    case core::attribute_type::boolean:
+        return text == "t";
+    default:
+        return std::string(text);
+    }
+}
+
+// The same layer from the version held in memory: no query.
+void add_held_layer(const held_layer& held, core::mvt::tile_builder& tile, const layer_pick& pick,
+                    const core::mvt::tile_projection& proj)
+{
+    const core::layer_version& version = *pick.version;
+    const core::box& q = proj.query_bounds_lonlat();
+    if (version.bbox && !version.bbox->intersects(q)) {
+        return;
+    }
+    // Which of the held columns (every attribute, in order) this pick keeps.
+    std::vector<const core::attribute*> kept(version.attributes.size(), nullptr);
+    for (const auto* a : kept_attributes(pick)) {
+        kept[static_cast<std::size_t>(a - version.attributes.data())] = a;
+    }
+    auto layer = tile.add_layer(pick.layer->name, proj.extent());
+    std::vector<std::pair<std::string, core::mvt::value>> props;
+    held.query(q, [&](const held_layer::record& r) {
+        auto geom = core::mvt::encode_wkb(r.wkb(), proj);
+        if (!geom) {
+            return;
+        }
+        props.clear();
+        r.each_value(held.columns(), [&](std::size_t c, std::optional<std::string_view> text) {
+            if (kept[c] != nullptr && text) {
+                props.emplace_back(kept[c]->name, held_value(*kept[c], *text));
+            }
+        });
+        layer.add_feature(static_cast<std::uint64_t>(r.fid()), std::move(*geom), props);
+    });
+}
+
 } // namespace
 
 std::string tile_service::render(const tile_request& request)
@@ -107,11 +163,32 @@ std::string tile_service::render_layers(const std::vector<layer_pick>& picks, co
 {
     const core::mvt::tile_projection proj(tms, level, col, row);
     const double degrees_per_pixel = tms.tile_bounds_lonlat(level, col, row).width() / 256.0;
+    // Versions held in memory need no query (tile_store.hpp); the rest, and those still loading,
+    // are read from PostGIS in one read-only transaction.
+    std::vector<held_layer_ptr> held(picks.size());
+    bool query = false;
+    for (std::size_t i = 0; i < picks.size(); ++i) {
+        if (m_store != nullptr) {
+            const core::layer_version& v = *picks[i].version;
+            held[i] = m_store->find(v, v.table_for_resolution(degrees_per_pixel));
+        }
+        query = query || !held[i];
+    }
     core::mvt::tile_builder tile;
-    auto conn = m_pool.acquire();
-    pqxx::read_transaction txn(*conn);
-    for (const auto& pick : picks) {
-        add_layer(txn, tile, pick, proj, degrees_per_pixel);
+    std::optional<core::connection_pool::lease> conn;
+    std::optional<pqxx::read_transaction> txn;
+    if (query) {
+        conn.emplace(m_pool.acquire());
+        txn.emplace(**conn);
+    }
+    for (std::size_t i = 0; i < picks.size(); ++i) {
+        if (held[i]) {
+            add_held_layer(*held[i], tile, picks[i], proj);
+            ++m_from_memory;
+        } else {
+            add_layer(*txn, tile, picks[i], proj, degrees_per_pixel);
+            ++m_from_queries;
+        }
     }
     return tile.serialize(); // layers without features are dropped; no feature at all = ""
 }

@@ -99,6 +99,7 @@ private:
     vector_tile::Tile_Layer* m_layer;
     std::unordered_map<std::string, std::uint32_t> m_keys;
     std::unordered_map<std::string, std::uint32_t> m_values; // keyed by type tag + bytes
+    std::string m_scratch;                                    // value_index's key, reused
 };
 
 /// A tile under construction; serialize() gives the protobuf bytes.

@@ -25,6 +25,8 @@ struct server_config {
     std::string cors_origin = "*"; ///< Access-Control-Allow-Origin; "" = no CORS headers
     std::string public_url;        ///< base URL written into TileJSON/capabilities; "" = from Host
     std::size_t cache_bytes = 256u << 20; ///< tile cache budget
+    /// Full-detail layer versions held in memory for tiles (tile_store.hpp); 0 = none.
+    std::size_t tile_memory_bytes = 1024u << 20;
     bool listen_for_publish = true; ///< LISTEN onemap_publish: reload catalog, invalidate tiles
     std::string styles_dir = "styles"; ///< MapLibre style JSON files served at /styles/{name}.json
     std::string config_path;     ///< YAML of composite tilesets (the basemap); "" = none

@@ -1,14 +1,18 @@
 #pragma once
-// Builds vector tiles for catalog layers: one indexed bbox query per layer version in
-// PostGIS (the generalised copy at low zooms), then projection, clipping, quantization and
-// encoding in C++ (core::mvt).
+// Builds vector tiles for catalog layers: the features of each layer version in the tile (its
+// generalised copy at low zooms), from memory when that table is held (tile_store.hpp), else by
+// one indexed bbox query in PostGIS; then projection, clipping, quantization and encoding in C++
+// (core::mvt), the same either way.
 #include "onemap/core/catalog.hpp"
 #include "onemap/core/db.hpp"
 #include "onemap/core/mvt.hpp"
 #include "onemap/core/tile_matrix_set.hpp"
 #include "onemap/tileserver/tile_cache.hpp"
+#include "onemap/tileserver/tile_store.hpp"
 #include "onemap/tileserver/tileset_config.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -49,7 +53,8 @@ tile_plan plan_tile(const std::vector<core::layer>& catalog, const tileset_confi
 
 class tile_service {
 public:
-    explicit tile_service(core::connection_pool& pool) : m_pool(pool) {}
+    /// `store`: full-detail versions held in memory (nullptr: every tile from PostGIS).
+    explicit tile_service(core::connection_pool& pool, tile_store* store = nullptr) : m_pool(pool), m_store(store) {}
 
     /// MVT bytes of one layer; empty when no feature falls in the tile.
     std::string render(const tile_request& request);
@@ -58,8 +63,15 @@ public:
     std::string render_layers(const std::vector<layer_pick>& picks, const core::tile_matrix_set& tms, int level,
                               std::uint64_t col, std::uint64_t row);
 
+    /// Layers of tiles drawn from memory and from a query since start.
+    std::uint64_t layers_from_memory() const noexcept { return m_from_memory; }
+    std::uint64_t layers_from_queries() const noexcept { return m_from_queries; }
+
 private:
     core::connection_pool& m_pool;
+    tile_store* m_store;
+    std::atomic<std::uint64_t> m_from_memory{0};
+    std::atomic<std::uint64_t> m_from_queries{0};
 };
 
 } // namespace onemap::tileserver
