@@ -97,29 +97,37 @@ void add_layer(pqxx::transaction_base& txn, core::mvt::tile_builder& tile, const
     }
 }
 
-// A held attribute value (PostgreSQL's text) typed as a query's would be.
-core::mvt::value held_value(const core::attribute& a, std::string_view text)
+// The layer's index of a held attribute value (PostgreSQL's text), typed as a query's would be;
+// `unique`: appended without looking for an equal one.
+std::uint32_t held_value_index(core::mvt::layer_builder& layer, const core::attribute& a, std::string_view text,
+                               bool unique)
 {
     switch (a.type) {
     case core::attribute_type::integer:
     case core::attribute_type::bigint: {
         std::int64_t v = 0;
         std::from_chars(text.data(), text.data() + text.size(), v);
-        return v;
+        return unique ? layer.new_value(v) : layer.value_index(v);
     }
     case core::attribute_type::real: {
         double v = 0;
         std::from_chars(text.data(), text.data() + text.size(), v);
-        return v;
+        return unique ? layer.new_value(v) : layer.value_index(v);
     }
     case core::attribute_type::boolean:
-        return text == "t";
+        return layer.value_index(text == "t");
     default:
-        return std::string(text);
+        return unique ? layer.new_string_value(text) : layer.string_value_index(text);
     }
 }
 
-// The same layer from the version held in memory: no query.
+// After this many values of a column in a tile without one repeating, its values are taken
+// as unique (ids, areas) and no longer looked up: a look-up that never finds costs a hash,
+// a string and a node each.
+constexpr std::uint32_t UNIQUE_AFTER = 32;
+
+// The same layer from the version held in memory: no query, and each attribute's key looked
+// up once per tile, not per feature.
 void add_held_layer(const held_layer& held, core::mvt::tile_builder& tile, const layer_pick& pick,
                     const core::mvt::tile_projection& proj)
 {
@@ -128,25 +136,42 @@ void add_held_layer(const held_layer& held, core::mvt::tile_builder& tile, const
     if (version.bbox && !version.bbox->intersects(q)) {
         return;
     }
-    // Which of the held columns (every attribute, in order) this pick keeps.
-    std::vector<const core::attribute*> kept(version.attributes.size(), nullptr);
-    for (const auto* a : kept_attributes(pick)) {
-        kept[static_cast<std::size_t>(a - version.attributes.data())] = a;
-    }
     auto layer = tile.add_layer(pick.layer->name, proj.extent());
-    std::vector<std::pair<std::string, core::mvt::value>> props;
+    // The held columns (every attribute, in order) this pick keeps, with their key's index.
+    std::vector<const core::attribute*> kept(version.attributes.size(), nullptr);
+    std::vector<std::uint32_t> keys(version.attributes.size(), 0);
+    std::vector<std::uint32_t> looked(version.attributes.size(), 0); // values looked up
+    std::vector<char> repeated(version.attributes.size(), 0);        // one of them was found
+    bool keys_made = false;
+    std::vector<std::uint32_t> tags;
     held.query(q, [&](const held_layer::record& r) {
         auto geom = core::mvt::encode_wkb(r.wkb(), proj);
         if (!geom) {
             return;
         }
-        props.clear();
+        if (!keys_made) { // on the first feature: a layer with none has no keys
+            for (const auto* a : kept_attributes(pick)) {
+                const auto c = static_cast<std::size_t>(a - version.attributes.data());
+                kept[c] = a;
+                keys[c] = layer.key_index(a->name);
+            }
+            keys_made = true;
+        }
+        tags.clear();
         r.each_value(held.columns(), [&](std::size_t c, std::optional<std::string_view> text) {
             if (kept[c] != nullptr && text) {
-                props.emplace_back(kept[c]->name, held_value(*kept[c], *text));
+                tags.push_back(keys[c]);
+                const bool unique = repeated[c] == 0 && looked[c] >= UNIQUE_AFTER;
+                const std::size_t before = layer.value_count();
+                const std::uint32_t index = held_value_index(layer, *kept[c], *text, unique);
+                tags.push_back(index);
+                if (!unique) {
+                    ++looked[c];
+                    repeated[c] = static_cast<char>(repeated[c] != 0 || index < before); // found, not added
+                }
             }
         });
-        layer.add_feature(static_cast<std::uint64_t>(r.fid()), std::move(*geom), props);
+        layer.add_tagged_feature(static_cast<std::uint64_t>(r.fid()), std::move(*geom), tags);
     });
 }
 

@@ -16,6 +16,7 @@
 namespace vector_tile {
 class Tile;
 class Tile_Layer;
+class Tile_Value;
 } // namespace vector_tile
 
 namespace onemap::core::mvt {
@@ -44,6 +45,8 @@ public:
     double to_tile_y(double lat) const noexcept;
 
 private:
+    void make_fast_mercator();
+
     box m_bounds; // in the matrix set's CRS
     box m_query_lonlat;
     bool m_mercator;
@@ -54,6 +57,13 @@ private:
     double m_buffer_units;
     double m_scale_x; // tile units per CRS unit
     double m_scale_y;
+    // Mercator's y near the tile by a series (make_fast_mercator); m_fast false: exact.
+    bool m_fast = false;
+    double m_fast_lat0 = 0;
+    double m_fast_min = 0;
+    double m_fast_max = 0;
+    double m_fast_y0 = 0;
+    double m_fast_c[5] = {};
 };
 
 struct encoded_geometry {
@@ -90,16 +100,30 @@ public:
 
     void add_feature(std::uint64_t id, encoded_geometry&& geometry,
                      const std::vector<std::pair<std::string, value>>& properties);
+    /// A feature whose tags (key index, value index, …) are already this layer's.
+    void add_tagged_feature(std::uint64_t id, encoded_geometry&& geometry, const std::vector<std::uint32_t>& tags);
     std::size_t feature_count() const noexcept;
 
-private:
+    /// The index of a key, or of a value, in this layer's tables (added on first use).
     std::uint32_t key_index(const std::string& key);
     std::uint32_t value_index(const value& v);
+    /// value_index of a string value, without making one.
+    std::uint32_t string_value_index(std::string_view s);
+    /// Appends a value without looking for an equal one (for values that do not repeat, such
+    /// as ids: MVT allows equal values; none is looked up again).
+    std::uint32_t new_value(const value& v);
+    std::uint32_t new_string_value(std::string_view s);
+    std::size_t value_count() const noexcept { return m_value_count; }
+
+private:
+    static void write_value(vector_tile::Tile_Value& out, const value& v);
 
     vector_tile::Tile_Layer* m_layer;
     std::unordered_map<std::string, std::uint32_t> m_keys;
     std::unordered_map<std::string, std::uint32_t> m_values; // keyed by type tag + bytes
     std::string m_scratch;                                    // value_index's key, reused
+    std::vector<std::uint32_t> m_tags;                        // add_feature's, reused
+    std::uint32_t m_value_count = 0;                          // values in the layer
 };
 
 /// A tile under construction; serialize() gives the protobuf bytes.
