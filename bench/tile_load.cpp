@@ -38,7 +38,77 @@ struct tile_id {
 struct sample {
     double ms;
     std::size_t bytes;
+    std::size_t features;
 };
+
+// Features in an MVT (uncompressed): Tile.layers (field 3) → Layer.features (field 2), read
+// with a bare protobuf walk so both sides are counted the same way. -1 on a malformed tile.
+bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_t& v)
+{
+    v = 0;
+    for (int shift = 0; p < end && shift < 64; shift += 7) {
+        const unsigned char b = *p++;
+        v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+long count_fields(const unsigned char* p, const unsigned char* end, std::uint64_t field,
+                  long (*inner)(const unsigned char*, const unsigned char*))
+{
+    long n = 0;
+    while (p < end) {
+        std::uint64_t key = 0;
+        if (!read_varint(p, end, key)) {
+            return -1;
+        }
+        std::uint64_t len = 0;
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(p, end, len)) {
+                return -1;
+            }
+            break;
+        case 1:
+            p += 8;
+            break;
+        case 5:
+            p += 4;
+            break;
+        case 2:
+            if (!read_varint(p, end, len) || len > static_cast<std::uint64_t>(end - p)) {
+                return -1;
+            }
+            if ((key >> 3) == field) {
+                const long k = inner != nullptr ? inner(p, p + len) : 1;
+                if (k < 0) {
+                    return -1;
+                }
+                n += k;
+            }
+            p += len;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return p == end ? n : -1;
+}
+
+long features_in_layer(const unsigned char* p, const unsigned char* end)
+{
+    return count_fields(p, end, 2, nullptr);
+}
+
+std::size_t features_in(const std::string& mvt)
+{
+    const auto* p = reinterpret_cast<const unsigned char*>(mvt.data());
+    const long n = count_fields(p, p + mvt.size(), 3, features_in_layer);
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
 
 const char* band_of(int z)
 {
@@ -130,6 +200,7 @@ int main(int argc, char** argv)
                     const auto& t = list[i];
                     const auto t0 = std::chrono::steady_clock::now();
                     std::size_t bytes = 0;
+                    std::size_t features = 0;
                     if (onemap) {
                         auto res = http->Get(path_prefix + "/" + std::to_string(t.z) + "/" + std::to_string(t.x) + "/" +
                                              std::to_string(t.y) + ".mvt");
@@ -137,6 +208,7 @@ int main(int argc, char** argv)
                             ++errors;
                         } else {
                             bytes = res->body.size();
+                            features = features_in(res->body);
                         }
                     } else {
                         const std::string z = std::to_string(t.z), x = std::to_string(t.x), y = std::to_string(t.y);
@@ -147,13 +219,14 @@ int main(int argc, char** argv)
                             std::cerr << PQresultErrorMessage(r);
                         } else {
                             bytes = static_cast<std::size_t>(PQgetlength(r, 0, 0));
+                            features = features_in(std::string(PQgetvalue(r, 0, 0), bytes));
                         }
                         PQclear(r);
                     }
                     const double ms =
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
                     std::lock_guard<std::mutex> lock(m);
-                    samples.push_back({ms, bytes});
+                    samples.push_back({ms, bytes, features});
                 }
                 if (pg != nullptr) {
                     PQfinish(pg);
@@ -167,17 +240,19 @@ int main(int argc, char** argv)
         std::vector<double> ms;
         std::size_t max_bytes = 0;
         double total_bytes = 0;
+        double total_features = 0;
         for (const auto& s : samples) {
             ms.push_back(s.ms);
             max_bytes = std::max(max_bytes, s.bytes);
             total_bytes += static_cast<double>(s.bytes);
+            total_features += static_cast<double>(s.features);
         }
         std::sort(ms.begin(), ms.end());
         auto pct = [&ms](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ms.size())))]; };
-        std::printf("%-8s %-6s tiles %4zu  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %8.1f KB  max %8.1f KB  errors %d\n",
+        std::printf("%-8s %-6s tiles %4zu  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %8.1f KB  max %8.1f KB  features/tile %7.1f  errors %d\n",
                     rest[0].c_str(), band, ms.size(), static_cast<double>(ms.size()) / secs, pct(0.5),
                     pct(0.95), ms.back(), total_bytes / static_cast<double>(ms.size()) / 1024,
-                    static_cast<double>(max_bytes) / 1024, errors.load());
+                    static_cast<double>(max_bytes) / 1024, total_features / static_cast<double>(ms.size()), errors.load());
         std::fflush(stdout);
     }
     return 0;

@@ -305,6 +305,7 @@ tile_store::stats tile_store::current() const
     s.loads = m_loads;
     s.refused = m_refused.size();
     s.failed = m_failures;
+    s.queued = m_queue.size();
     s.loading = m_loading;
     return s;
 }

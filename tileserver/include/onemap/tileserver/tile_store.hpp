@@ -132,6 +132,7 @@ public:
         std::size_t loads = 0;      ///< finished since start
         std::size_t refused = 0;    ///< versions larger than the budget
         std::size_t failed = 0;     ///< loads that failed (retried after a minute)
+        std::size_t queued = 0;     ///< loads waiting
         bool loading = false;
     };
     stats current() const;
