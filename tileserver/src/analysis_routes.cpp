@@ -131,7 +131,7 @@ std::vector<polygon> polygons_of(const GEOSGeometry* g)
 class analysis_routes {
 public:
     /// A red line longer than this (bytes of GeoJSON: ~1,000 vertices) is reviewed on a worker.
-    static constexpr std::size_t IO_THREAD_BODY_BYTES = 32 * 1024;
+    static constexpr std::size_t IO_THREAD_BODY_BYTES = std::size_t{32} << 10;
 
     explicit analysis_routes(server_state& state)
         : m_state(state),

@@ -148,6 +148,7 @@ tile_store::~tile_store()
         const std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = true;
     }
+    m_stopping = true; // a load in progress gives up at its next batch
     m_wake.notify_all();
     if (m_loader.joinable()) {
         m_loader.join();
@@ -278,6 +279,9 @@ held_layer_ptr tile_store::load(const core::layer_version& v, const std::string&
             const core::box box{row[geom_col + 1].as<double>(), row[geom_col + 2].as<double>(),
                                 row[geom_col + 3].as<double>(), row[geom_col + 4].as<double>()};
             data->add(row[0].as<std::int64_t>(), box, values, std::string_view(wkb.get(), wkb.size()));
+        }
+        if (m_stopping) {
+            return nullptr; // shutting down
         }
         if (data->bytes() > m_max_bytes) {
             log().info("tile store: {} is larger than --tile-memory-mb ({} MB); its tiles come from PostGIS", table,

@@ -18,6 +18,7 @@
 #include "onemap/core/db.hpp"
 #include "onemap/core/lru_cache.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -159,6 +160,7 @@ private:
     std::size_t m_failures = 0;
     bool m_loading = false;
     bool m_stop = false;
+    std::atomic<bool> m_stopping{false};
     std::thread m_loader;
 };
 
