@@ -114,8 +114,8 @@ std::uint32_t held_value_index(core::mvt::layer_builder& layer, const core::attr
         std::from_chars(text.data(), text.data() + text.size(), v);
         return unique ? layer.new_value(v) : layer.value_index(v);
     }
-    case core::attribute_type::boolean:
-        return layer.value_index(text == "t");
+    case core::attribute_type::boolean: // boolean::text is "true"/"false" (the text output "t"/"f")
+        return layer.value_index(text == "true" || text == "t");
     default:
         return unique ? layer.new_string_value(text) : layer.string_value_index(text);
     }
