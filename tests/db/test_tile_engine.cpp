@@ -10,8 +10,12 @@
 #include "tempdb.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -343,4 +347,51 @@ TEST_F(tile_engine, tiles_from_memory_equal_tiles_from_queries)
     }
     EXPECT_GT(tiles, 12 * 5 * 2 * 9 - 1);
     EXPECT_GT(features, 1000U);
+}
+
+// A boolean field (GeoJSON true/false, read by GDAL as a boolean) imported: from memory its
+// values are PostgreSQL's boolean text ("true"/"false"), and the tile says the same as a query's.
+TEST_F(tile_engine, boolean_attributes_read_alike_from_memory_and_from_queries)
+{
+    const auto dir = std::filesystem::temp_directory_path() / ("onemap_flags_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "flags.geojson").string();
+    {
+        std::ofstream f(path);
+        f << R"({"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4490"}},"features":[)";
+        for (int i = 0; i < 4; ++i) {
+            const double x = 114.0 + i * 0.002;
+            f << (i > 0 ? "," : "") << R"({"type":"Feature","properties":{"ID":)" << i + 1
+              << R"(,"FLAG":)" << (i % 2 == 1 ? "true" : "false") << R"(},"geometry":{"type":"Polygon","coordinates":[[[)"
+              << x << ",33],[" << x + 0.001 << ",33],[" << x + 0.001 << ",33.001],[" << x << ",33.001],[" << x
+              << ",33]]]}}";
+        }
+        f << "]}";
+    }
+    std::string out;
+    ASSERT_EQ(test::run_import("-q --layer flags --id-field ID --valid-from 2023-01-01 " + path, &out), 0) << out;
+    std::filesystem::remove_all(dir);
+    auto conn = test::db().connect();
+    const auto catalog = core::load_catalog(*conn);
+    const core::layer* flags = core::find_public_layer(catalog, "flags");
+    ASSERT_NE(flags, nullptr);
+    const auto& attrs = flags->versions.back().attributes;
+    const auto flag = std::find_if(attrs.begin(), attrs.end(), [](const core::attribute& a) { return a.name == "flag"; });
+    ASSERT_NE(flag, attrs.end());
+    EXPECT_EQ(flag->type, core::attribute_type::boolean);
+    const int z = 14;
+    std::map<std::uint64_t, std::string> seen[2];
+    for (const bool memory : {false, true}) {
+        s_from_memory = memory;
+        const std::string bytes = render(*flags, core::web_mercator_quad(), z, tile_x(114.003, z), tile_y(33.0005, z));
+        ASSERT_FALSE(bytes.empty());
+        const auto layers = test::decode_tile(bytes);
+        for (const auto& f : layers.at(0).features) {
+            seen[memory ? 1 : 0][f.id] = f.properties.at("flag");
+        }
+    }
+    EXPECT_EQ(seen[1], seen[0]);
+    ASSERT_EQ(seen[0].size(), 4U);
+    EXPECT_EQ(seen[0][1], "false");
+    EXPECT_EQ(seen[0][2], "true");
 }
