@@ -219,4 +219,17 @@ void connection_pool::give_back(std::unique_ptr<pqxx::connection> conn)
     m_available.notify_one();
 }
 
+void for_each_batch(pqxx::dbtransaction& txn, const std::string& cursor, const std::string& select, std::size_t rows,
+                    const std::function<bool(const pqxx::result&)>& batch)
+{
+    txn.exec("DECLARE " + quote_ident(cursor) + " NO SCROLL CURSOR FOR " + select);
+    const std::string fetch = "FETCH FORWARD " + std::to_string(rows) + " FROM " + quote_ident(cursor);
+    for (;;) {
+        const pqxx::result r = txn.exec(fetch);
+        if (r.empty() || !batch(r)) {
+            return;
+        }
+    }
+}
+
 } // namespace onemap::core

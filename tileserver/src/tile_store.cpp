@@ -200,13 +200,18 @@ held_layer_ptr tile_store::hold(const core::layer_version& v, const std::string&
     }
     held_layer_ptr got = load(v, table);
     const std::lock_guard<std::mutex> lock(m_mutex);
+    keep(key, got);
+    return got;
+}
+
+void tile_store::keep(const std::string& key, const held_layer_ptr& got)
+{
     if (!got) {
         m_refused.insert(key);
-        return nullptr;
+        return;
     }
     ++m_loads;
     m_held.put(key, got, got->bytes());
-    return got;
 }
 
 void tile_store::run_loader()
@@ -237,11 +242,8 @@ void tile_store::run_loader()
         if (!ok) {
             ++m_failures;
             m_failed.emplace_back(key, std::chrono::steady_clock::now());
-        } else if (!got) {
-            m_refused.insert(key);
         } else {
-            ++m_loads;
-            m_held.put(key, got, got->bytes());
+            keep(key, got);
         }
     }
 }
@@ -253,7 +255,7 @@ held_layer_ptr tile_store::load(const core::layer_version& v, const std::string&
     auto conn = m_pool.acquire();
     pqxx::work txn(*conn);
     // Identifiers come from the catalog, quoted.
-    std::string sql = "DECLARE onemap_tile_store NO SCROLL CURSOR FOR SELECT fid";
+    std::string sql = "SELECT fid";
     for (const auto& a : v.attributes) {
         sql += ", " + core::quote_ident(a.name) + "::text";
     }
@@ -261,14 +263,10 @@ held_layer_ptr tile_store::load(const core::layer_version& v, const std::string&
     // query path tests, so both find the same candidates.
     sql += ", ST_AsBinary(geom), ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM " +
            core::qualified(core::DATA_SCHEMA, table) + " WHERE geom IS NOT NULL";
-    txn.exec(sql);
     const auto geom_col = static_cast<pqxx::row::size_type>(v.attributes.size() + 1);
     std::vector<std::optional<std::string_view>> values(v.attributes.size());
-    for (;;) {
-        const pqxx::result r = txn.exec("FETCH FORWARD " + std::to_string(FETCH_ROWS) + " FROM onemap_tile_store");
-        if (r.empty()) {
-            break;
-        }
+    bool whole = true;
+    core::for_each_batch(txn, "onemap_tile_store", sql, FETCH_ROWS, [&](const pqxx::result& r) {
         for (const auto& row : r) {
             for (std::size_t c = 0; c < values.size(); ++c) {
                 const auto& f = row[static_cast<pqxx::row::size_type>(c + 1)];
@@ -280,14 +278,16 @@ held_layer_ptr tile_store::load(const core::layer_version& v, const std::string&
                                 row[geom_col + 3].as<double>(), row[geom_col + 4].as<double>()};
             data->add(row[0].as<std::int64_t>(), box, values, std::string_view(wkb.get(), wkb.size()));
         }
-        if (m_stopping) {
-            return nullptr; // shutting down
-        }
-        if (data->bytes() > m_max_bytes) {
+        // Shutting down, or over the budget: stop reading.
+        whole = !m_stopping && data->bytes() <= m_max_bytes;
+        return whole;
+    });
+    if (!whole) {
+        if (!m_stopping) {
             log().info("tile store: {} is larger than --tile-memory-mb ({} MB); its tiles come from PostGIS", table,
                        m_max_bytes >> 20);
-            return nullptr;
         }
+        return nullptr;
     }
     txn.commit();
     data->build();

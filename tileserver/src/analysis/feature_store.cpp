@@ -200,18 +200,13 @@ layer_data_ptr feature_store::get(const core::layer& layer, const core::layer_ve
         auto conn = m_pool.acquire();
         pqxx::work txn(*conn);
         // Identifiers come from the catalog (the caller checked each column against it), quoted.
-        std::string sql = "DECLARE onemap_analysis NO SCROLL CURSOR FOR SELECT fid";
+        std::string sql = "SELECT fid";
         for (const auto& c : columns) {
             sql += ", " + core::quote_ident(c) + "::text";
         }
         sql += ", ST_AsBinary(geom) FROM " + core::qualified(core::DATA_SCHEMA, v.table) +
                " WHERE geom IS NOT NULL ORDER BY fid";
-        txn.exec(sql);
-        for (;;) {
-            const pqxx::result r = txn.exec("FETCH FORWARD 20000 FROM onemap_analysis");
-            if (r.empty()) {
-                break;
-            }
+        core::for_each_batch(txn, "onemap_analysis", sql, 20000, [&](const pqxx::result& r) {
             for (const auto& row : r) {
                 std::vector<std::string> values;
                 values.reserve(columns.size());
@@ -221,7 +216,8 @@ layer_data_ptr feature_store::get(const core::layer& layer, const core::layer_ve
                 const pqxx::binarystring wkb(row[static_cast<int>(columns.size() + 1)]);
                 data->add(row[0].as<std::int64_t>(), std::move(values), wkb.str());
             }
-        }
+            return true;
+        });
         txn.commit();
         data->build();
         log().info("analysis: {} version {} ({} features, {} MB) loaded in {} ms", layer.name, v.version, data->size(),

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -25,6 +26,12 @@ std::string quote_ident(std::string_view name);
 
 /// `schema.table`, both parts quoted.
 std::string qualified(std::string_view schema, std::string_view table);
+
+/// Reads `select` (its identifiers quoted by the caller, no parameters) through a cursor named
+/// `cursor`, handing each batch of at most `rows` rows to `batch` until the rows end or it
+/// returns false: a whole layer without holding it all in a result at once.
+void for_each_batch(pqxx::dbtransaction& txn, const std::string& cursor, const std::string& select, std::size_t rows,
+                    const std::function<bool(const pqxx::result&)>& batch);
 
 /// The libpq handle under a pqxx transaction. pqxx 6.4 offers only tuple-by-tuple text
 /// streaming (stream_to); the importer writes whole COPY buffers through libpq directly.

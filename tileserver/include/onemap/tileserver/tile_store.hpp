@@ -145,6 +145,8 @@ private:
     };
     static std::string key_of(const core::layer_version& v, const std::string& table);
     held_layer_ptr load(const core::layer_version& v, const std::string& table);
+    /// Records a finished load (nullptr: refused, too large). Under m_mutex.
+    void keep(const std::string& key, const held_layer_ptr& got);
     void run_loader();
 
     core::connection_pool& m_pool;
