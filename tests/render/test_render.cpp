@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <pango/pangocairo.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -141,15 +142,21 @@ int count_pixels(const image& img, Pred pred, int x0 = 0, int y0 = 0, int x1 = -
     return n;
 }
 
-int differing_pixels(const image& a, const image& b)
+// Pixels of `b` that differ from those of `a` at offset x0, y0.
+int differing_pixels_in(const image& a, int x0, int y0, const image& b)
 {
     int n = 0;
-    for (int y = 0; y < a.height(); ++y) {
-        for (int x = 0; x < a.width(); ++x) {
-            n += a.rgba(x, y) != b.rgba(x, y) ? 1 : 0;
+    for (int y = 0; y < b.height(); ++y) {
+        for (int x = 0; x < b.width(); ++x) {
+            n += a.rgba(x0 + x, y0 + y) != b.rgba(x, y) ? 1 : 0;
         }
     }
     return n;
+}
+
+int differing_pixels(const image& a, const image& b)
+{
+    return differing_pixels_in(a, 0, 0, b);
 }
 
 bool reddish(std::uint32_t c)
@@ -826,6 +833,74 @@ TEST(render_basemap, metatile_draws_parcels_labels_and_rivers)
     const int river = count_pixels(img, [](std::uint32_t c) { return near(c, 0x3C8CE6FF, 12); });
     EXPECT_GT(river, 3 * 900 * 3);
     EXPECT_LT(ms, 2000); // "tens of milliseconds" on a workstation; generous for sanitizer builds
+}
+
+// A viewer's tile is drawn alone in its metatile's canvas (frame::window): labels are placed
+// over the whole metatile, so each tile has the pixels the whole drawing has there — the
+// village label centred on x = 256 is drawn in both tiles it straddles — even when the parcels
+// that cannot reach the tile are left out, as the server leaves them.
+TEST(render_basemap, a_tile_drawn_alone_has_the_pixels_of_its_whole_metatile)
+{
+    const auto s = style::load(ONEMAP_BASEMAP_STYLE);
+    const auto data = basemap_metatile();
+    const auto whole = draw(*s, metatile_frame(), data);
+    std::array<std::unique_ptr<image>, 16> tiles;
+    for (int row = 0; row < 4; ++row) {
+        for (int col = 0; col < 4; ++col) {
+            frame f = metatile_frame();
+            f.window_x = col * 256;
+            f.window_y = row * 256;
+            f.window_width = 256;
+            f.window_height = 256;
+            auto near_tile = data;
+            auto& parcels = near_tile[0].features;
+            parcels.erase(std::remove_if(parcels.begin(), parcels.end(),
+                                         [&](const feature& p) {
+                                             const point& a = p.parts.at(0).at(0); // top-left corner
+                                             return a.x + 32 < f.window_x - 16 || a.x > f.window_x + 256 + 16 ||
+                                                    a.y + 32 < f.window_y - 16 || a.y > f.window_y + 256 + 16;
+                                         }),
+                          parcels.end());
+            ASSERT_LT(parcels.size(), 200U);
+            auto alone = draw(*s, f, near_tile);
+            ASSERT_EQ(alone.width(), 256);
+            ASSERT_EQ(alone.height(), 256);
+            // Cairo clips strokes at the surface's edge, so antialiasing along a river may move
+            // by a few levels; nothing else differs.
+            int differ = 0;
+            int most = 0;
+            for (int y = 0; y < 256; ++y) {
+                for (int x = 0; x < 256; ++x) {
+                    const std::uint32_t w = whole.rgba(col * 256 + x, row * 256 + y);
+                    const std::uint32_t t = alone.rgba(x, y);
+                    differ += w != t ? 1 : 0;
+                    for (int shift = 0; shift < 32; shift += 8) {
+                        most = std::max(most, std::abs(channel(w, shift) - channel(t, shift)));
+                    }
+                }
+            }
+            EXPECT_LE(most, 16) << "tile " << col << "," << row;
+            EXPECT_LT(differ, 256 * 256 / 100) << "tile " << col << "," << row;
+            tiles[static_cast<std::size_t>(row * 4 + col)] = std::make_unique<image>(std::move(alone));
+        }
+    }
+    // The village label centred on the edge of tiles (0, 0) and (1, 0) is drawn in both halves.
+    auto label_ink = [](const image& img, int x0, int x1) {
+        int n = 0;
+        for (int y = 0; y < 256; ++y) {
+            for (int x = x0; x < x1; ++x) {
+                n += near(img.rgba(x, y), 0x4A3C68FF, 40) ? 1 : 0;
+            }
+        }
+        return n;
+    };
+    EXPECT_GT(label_ink(*tiles[0], 236, 256), 10);
+    EXPECT_GT(label_ink(*tiles[1], 0, 20), 10);
+    frame outside = metatile_frame();
+    outside.window_x = 900;
+    outside.window_width = 256;
+    outside.window_height = 256;
+    EXPECT_THROW(draw(*s, outside, data), std::invalid_argument);
 }
 
 TEST(render_basemap, eight_threads_render_identical_images)

@@ -150,7 +150,10 @@ void register_admin_routes(router& routes, server_state& state, const admin_cont
         nlohmann::json doc = {{"cache", {{"hits", c.hits}, {"misses", c.misses}, {"evictions", c.evictions},
                                          {"invalidated", c.invalidated}, {"bytes", c.bytes},
                                          {"entries", c.entries}, {"max_bytes", s->cache.max_bytes()}}},
-                              {"raster", {{"metatiles_drawn", metatiles}}},
+                              {"raster", {{"metatiles_drawn", metatiles},
+                                          {"tiles_drawn", s->raster.tiles_drawn()},
+                                          {"layers_from_memory", s->raster.layers_from_memory()},
+                                          {"layers_from_queries", s->raster.layers_from_queries()}}},
                               {"catalog_reloads", s->reloads.load()}};
         const auto held = s->held.current();
         doc["tile_memory"] = {{"bytes", held.bytes},       {"max_bytes", held.max_bytes}, {"versions", held.versions},

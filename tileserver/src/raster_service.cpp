@@ -3,6 +3,7 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/core/mvt.hpp"
+#include "onemap/tileserver/analysis/geometry.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +83,31 @@ render::point to_canvas(const core::mvt::fpoint& p)
     return render::point{p.x, p.y};
 }
 
+// Where a polygon's label goes, in lon/lat, as the query computes it: its centroid when that
+// lies on it, else a point on its surface; nothing when GEOS cannot tell (the renderer picks).
+std::optional<std::pair<double, double>> label_point(std::string_view wkb)
+{
+    try {
+        GEOSContextHandle_t h = analysis::geos();
+        const analysis::geom_ptr g = analysis::from_wkb(wkb);
+        analysis::geom_ptr p = analysis::own(GEOSGetCentroid_r(h, g.get()), "centroid");
+        if (GEOSisEmpty_r(h, p.get()) != 0) {
+            return std::nullopt;
+        }
+        if (GEOSIntersects_r(h, g.get(), p.get()) != 1) {
+            p = analysis::own(GEOSPointOnSurface_r(h, g.get()), "point on surface");
+        }
+        double x = 0;
+        double y = 0;
+        if (GEOSGeomGetX_r(h, p.get(), &x) != 1 || GEOSGeomGetY_r(h, p.get(), &y) != 1) {
+            return std::nullopt;
+        }
+        return std::make_pair(x, y);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 } // namespace
 
 bool drawable_style::labels_at(const std::string& source_layer, double zoom) const
@@ -94,8 +120,9 @@ bool drawable_style::labels_at(const std::string& source_layer, double zoom) con
     return false;
 }
 
-raster_service::raster_service(core::connection_pool& pool, std::string styles_dir, unsigned render_threads)
-    : m_pool(pool), m_styles_dir(std::move(styles_dir))
+raster_service::raster_service(core::connection_pool& pool, std::string styles_dir, unsigned render_threads,
+                               tile_store* store)
+    : m_pool(pool), m_store(store), m_styles_dir(std::move(styles_dir))
 {
     const unsigned n = render_threads != 0 ? render_threads : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) {
@@ -306,10 +333,122 @@ core::mvt::tile_projection raster_service::metatile_projection(const core::tile_
                                       tile_h * static_cast<int>(mt.rows), FETCH_BUFFER_PX * pixel_ratio);
 }
 
-std::vector<std::string> raster_service::render_metatile(const drawable_style& style,
-                                                         const std::vector<layer_pick>& picks,
-                                                         const core::tile_matrix_set& tms, const metatile& mt,
-                                                         double pixel_ratio)
+render::source_layer raster_service::read_layer(std::optional<pqxx::read_transaction>& txn,
+                                                std::optional<core::connection_pool::lease>& conn,
+                                                const layer_pick& pick, const std::string& table,
+                                                const core::box& box, const core::mvt::tile_projection& proj,
+                                                bool anchors)
+{
+    const core::layer_version& version = *pick.version;
+    const auto attrs = kept_attributes(pick);
+    render::source_layer layer;
+    layer.name = pick.layer->name;
+    auto add = [&](std::uint64_t fid, std::string_view wkb, const auto& properties_of,
+                   std::optional<render::point> anchor) {
+        auto geom = core::mvt::clip_wkb(wkb, proj);
+        if (!geom) {
+            return;
+        }
+        render::feature f;
+        f.type = geom->type;
+        f.id = fid;
+        f.parts.reserve(geom->parts.size());
+        for (const auto& part : geom->parts) {
+            std::vector<render::point> pts;
+            pts.reserve(part.size());
+            for (const auto& p : part) {
+                pts.push_back(to_canvas(p));
+            }
+            f.parts.push_back(std::move(pts));
+        }
+        properties_of(f.properties);
+        f.label_anchor = anchor;
+        layer.features.push_back(std::move(f));
+    };
+
+    if (held_layer_ptr held = m_store != nullptr ? m_store->find(version, table) : nullptr) {
+        ++m_from_memory;
+        // The held columns (every attribute, in order) this pick keeps.
+        std::vector<const core::attribute*> kept(version.attributes.size(), nullptr);
+        for (const auto* a : attrs) {
+            kept[static_cast<std::size_t>(a - version.attributes.data())] = a;
+        }
+        std::vector<held_layer::record> hits;
+        held->query(box, [&](const held_layer::record& r) { hits.push_back(r); });
+        // Labels are placed in data order: the order of a query (by fid) on both paths.
+        std::sort(hits.begin(), hits.end(),
+                  [](const held_layer::record& a, const held_layer::record& b) { return a.fid() < b.fid(); });
+        layer.features.reserve(hits.size());
+        for (const auto& r : hits) {
+            std::optional<render::point> anchor;
+            if (anchors) {
+                if (const auto lp = label_point(r.wkb())) {
+                    anchor = render::point{proj.to_tile_x(lp->first), proj.to_tile_y(lp->second)};
+                }
+            }
+            add(static_cast<std::uint64_t>(r.fid()), r.wkb(),
+                [&](auto& properties) {
+                    r.each_value(held->columns(), [&](std::size_t c, std::optional<std::string_view> text) {
+                        if (kept[c] != nullptr && text) {
+                            properties.emplace_back(kept[c]->name, attribute_value(*kept[c], *text));
+                        }
+                    });
+                },
+                anchor);
+        }
+        return layer;
+    }
+
+    ++m_from_queries;
+    if (!txn) {
+        conn.emplace(m_pool.acquire());
+        txn.emplace(**conn);
+    }
+    // Identifiers come from the catalog; the box is bound. A polygon's label anchor is computed
+    // on its whole geometry (its centroid when inside, else a point on its surface), so every
+    // metatile agrees where the label goes; label_point() computes the same from held memory.
+    std::string sql = "SELECT fid";
+    for (const auto* a : attrs) {
+        sql += ", " + core::quote_ident(a->name);
+    }
+    sql += ", ST_AsBinary(geom)";
+    if (anchors) {
+        sql += ", ST_X(lp), ST_Y(lp)";
+    }
+    sql += " FROM " + core::qualified(core::DATA_SCHEMA, table) + " t";
+    if (anchors) {
+        sql += ", LATERAL (SELECT CASE WHEN ST_Intersects(t.geom, c) THEN c ELSE ST_PointOnSurface(t.geom) "
+               "END AS lp FROM ST_Centroid(t.geom) AS cc(c)) a";
+    }
+    sql += " WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4490) ORDER BY fid";
+    const pqxx::result rows = txn->exec_params(sql, box.min_x, box.min_y, box.max_x, box.max_y);
+    layer.features.reserve(rows.size());
+    const auto geom_col = static_cast<pqxx::row::size_type>(attrs.size() + 1);
+    for (const auto& r : rows) {
+        const pqxx::binarystring wkb(r[geom_col]);
+        std::optional<render::point> anchor;
+        if (anchors && !r[geom_col + 1].is_null()) {
+            anchor = render::point{proj.to_tile_x(r[geom_col + 1].as<double>()),
+                                   proj.to_tile_y(r[geom_col + 2].as<double>())};
+        }
+        add(r[0].as<std::uint64_t>(), std::string_view(wkb.get(), wkb.size()),
+            [&](auto& properties) {
+                for (std::size_t i = 0; i < attrs.size(); ++i) {
+                    const auto& field = r[static_cast<pqxx::row::size_type>(i + 1)];
+                    if (!field.is_null()) {
+                        properties.emplace_back(attrs[i]->name, attribute_value(*attrs[i], field));
+                    }
+                }
+            },
+            anchor);
+    }
+    return layer;
+}
+
+std::vector<std::string> raster_service::render_window(const drawable_style& style,
+                                                       const std::vector<layer_pick>& picks,
+                                                       const core::tile_matrix_set& tms, const metatile& mt,
+                                                       const metatile& window, double pixel_ratio)
 {
     const auto* matrix = tms.matrix(mt.level);
     const int tile_w = static_cast<int>(std::lround(matrix->tile_width * pixel_ratio));
@@ -317,10 +456,18 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
     render::frame frame;
     frame.width = tile_w * static_cast<int>(mt.cols);
     frame.height = tile_h * static_cast<int>(mt.rows);
+    frame.window_x = tile_w * static_cast<int>(window.col0 - mt.col0);
+    frame.window_y = tile_h * static_cast<int>(window.row0 - mt.row0);
+    frame.window_width = tile_w * static_cast<int>(window.cols);
+    frame.window_height = tile_h * static_cast<int>(window.rows);
     frame.zoom = style_zoom(tms, mt.level);
     frame.pixel_ratio = pixel_ratio;
+    // Every feature is projected into the metatile's canvas; a layer read only for its shapes
+    // is read where it reaches the window, one with labels over the whole metatile (where
+    // its labels are placed).
     const core::mvt::tile_projection proj = metatile_projection(tms, mt, pixel_ratio);
-    const core::box lonlat = proj.query_bounds_lonlat();
+    const core::box metatile_reach = proj.query_bounds_lonlat();
+    const core::box window_reach = metatile_projection(tms, window, pixel_ratio).query_bounds_lonlat();
     const double degrees_per_pixel =
         tms.tile_bounds_lonlat(mt.level, mt.col0, mt.row0).width() / matrix->tile_width;
 
@@ -329,74 +476,22 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
     std::vector<render::source_layer> data;
     std::size_t features = 0;
     {
-        auto conn = m_pool.acquire();
-        pqxx::read_transaction txn(*conn);
+        std::optional<core::connection_pool::lease> conn; // taken only for a version not held
+        std::optional<pqxx::read_transaction> txn;
         for (const auto& pick : picks) {
             if (!style.style->uses(pick.layer->name, frame.zoom)) {
                 continue;
             }
             const core::layer_version& version = *pick.version;
-            if (version.bbox && !version.bbox->intersects(lonlat)) {
+            const bool labelled = style.labels_at(pick.layer->name, frame.zoom);
+            const core::box& reach = labelled ? metatile_reach : window_reach;
+            if (version.bbox && !version.bbox->intersects(reach)) {
                 continue;
             }
-            const auto attrs = kept_attributes(pick);
-            const bool anchors = style.labels_at(pick.layer->name, frame.zoom) &&
-                                 pick.layer->geometry_type.find("POLYGON") != std::string::npos;
-            // Identifiers come from the catalog; the box is bound. A polygon's label anchor is
-            // computed on its whole geometry (its centroid when inside, else a point on its
-            // surface), so every metatile agrees where the label goes.
-            std::string sql = "SELECT fid";
-            for (const auto* a : attrs) {
-                sql += ", " + core::quote_ident(a->name);
-            }
-            sql += ", ST_AsBinary(geom)";
-            if (anchors) {
-                sql += ", ST_X(lp), ST_Y(lp)";
-            }
-            sql += " FROM " + core::qualified(core::DATA_SCHEMA, version.table_for_resolution(degrees_per_pixel)) + " t";
-            if (anchors) {
-                sql += ", LATERAL (SELECT CASE WHEN ST_Intersects(t.geom, c) THEN c ELSE ST_PointOnSurface(t.geom) "
-                       "END AS lp FROM ST_Centroid(t.geom) AS cc(c)) a";
-            }
-            sql += " WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4490) ORDER BY fid";
-            const pqxx::result rows = txn.exec_params(sql, lonlat.min_x, lonlat.min_y, lonlat.max_x, lonlat.max_y);
-
-            render::source_layer layer;
-            layer.name = pick.layer->name;
-            layer.features.reserve(rows.size());
-            const auto geom_col = static_cast<pqxx::row::size_type>(attrs.size() + 1);
-            for (const auto& r : rows) {
-                const pqxx::binarystring wkb(r[geom_col]);
-                auto geom = core::mvt::clip_wkb(std::string_view(wkb.get(), wkb.size()), proj);
-                if (!geom) {
-                    continue;
-                }
-                render::feature f;
-                f.type = geom->type;
-                f.id = r[0].as<std::uint64_t>();
-                f.parts.reserve(geom->parts.size());
-                for (const auto& part : geom->parts) {
-                    std::vector<render::point> pts;
-                    pts.reserve(part.size());
-                    for (const auto& p : part) {
-                        pts.push_back(to_canvas(p));
-                    }
-                    f.parts.push_back(std::move(pts));
-                }
-                for (std::size_t i = 0; i < attrs.size(); ++i) {
-                    const auto& field = r[static_cast<pqxx::row::size_type>(i + 1)];
-                    if (!field.is_null()) {
-                        f.properties.emplace_back(attrs[i]->name, attribute_value(*attrs[i], field));
-                    }
-                }
-                if (anchors && !r[geom_col + 1].is_null()) {
-                    f.label_anchor = render::point{proj.to_tile_x(r[geom_col + 1].as<double>()),
-                                                   proj.to_tile_y(r[geom_col + 2].as<double>())};
-                }
-                layer.features.push_back(std::move(f));
-            }
-            features += layer.features.size();
-            data.push_back(std::move(layer));
+            const bool anchors = labelled && pick.layer->geometry_type.find("POLYGON") != std::string::npos;
+            data.push_back(read_layer(txn, conn, pick, version.table_for_resolution(degrees_per_pixel), reach, proj,
+                                      anchors));
+            features += data.back().features.size();
         }
     }
 
@@ -404,34 +499,46 @@ std::vector<std::string> raster_service::render_metatile(const drawable_style& s
     const render::image img = render::draw(*style.style, frame, data);
     const auto drawn = clock::now();
     std::vector<std::string> pngs;
-    pngs.reserve(mt.cols * mt.rows);
-    for (std::uint64_t r = 0; r < mt.rows; ++r) {
-        for (std::uint64_t c = 0; c < mt.cols; ++c) {
+    pngs.reserve(window.cols * window.rows);
+    for (std::uint64_t r = 0; r < window.rows; ++r) {
+        for (std::uint64_t c = 0; c < window.cols; ++c) {
             pngs.push_back(img.png(static_cast<int>(c) * tile_w, static_cast<int>(r) * tile_h, tile_w, tile_h));
         }
     }
     auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-    log().debug("metatile {} {}/{}/{} {}x{}: {} features, fetch {:.1f} ms, draw {:.1f} ms, png {:.1f} ms", style.id,
-                mt.level, mt.col0, mt.row0, mt.cols, mt.rows, features, ms(fetched - started), ms(drawn - fetched),
-                ms(clock::now() - drawn));
+    log().debug("drew {} {}/{}/{} {}x{} of metatile {}/{}: {} features, fetch {:.1f} ms, draw {:.1f} ms, "
+                "png {:.1f} ms",
+                style.id, window.level, window.col0, window.row0, window.cols, window.rows, mt.col0, mt.row0, features,
+                ms(fetched - started), ms(drawn - fetched), ms(clock::now() - drawn));
     return pngs;
 }
 
 std::string raster_service::tile_png(const std::string& flight_key, const drawable_style& style,
                                      const std::vector<layer_pick>& picks, const core::tile_matrix_set& tms, int level,
-                                     std::uint64_t col, std::uint64_t row, double pixel_ratio,
+                                     std::uint64_t col, std::uint64_t row, double pixel_ratio, draw_extent extent,
                                      const std::function<void(std::uint64_t, std::uint64_t, std::string&&)>& store,
                                      const std::function<std::optional<std::string>()>& stored)
 {
     const metatile mt = metatile_of(tms, level, col, row);
+    const bool whole = extent == draw_extent::metatile;
+    metatile window = mt;
+    if (!whole) {
+        window.col0 = col;
+        window.row0 = row;
+        window.cols = 1;
+        window.rows = 1;
+    }
+    // A whole metatile and a tile alone are different flights: a request waits only for a
+    // drawing that makes its tile.
     const std::string key = flight_key + '/' + tms.id() + '/' + std::to_string(level) + '/' +
-                            std::to_string(mt.col0) + '/' + std::to_string(mt.row0);
-    const std::size_t index = (row - mt.row0) * mt.cols + (col - mt.col0);
+                            (whole ? "m" + std::to_string(mt.col0) + '/' + std::to_string(mt.row0)
+                                   : std::to_string(col) + '/' + std::to_string(row));
+    const std::size_t index = (row - window.row0) * window.cols + (col - window.col0);
 
     for (;;) {
-        // A flight that ended between our caller's cache miss and now has stored every tile of
-        // the metatile before it ended: the leader looks there before drawing again, and a
-        // flight that found them stored ends without PNGs (nullptr).
+        // A flight that ended between our caller's cache miss and now has stored its tiles
+        // before it ended: the leader looks there before drawing again, and a flight that found
+        // them stored ends without PNGs (nullptr).
         std::optional<std::string> already;
         bool led = false;
         const auto pngs = m_flights.run(
@@ -444,13 +551,13 @@ std::string raster_service::tile_png(const std::string& flight_key, const drawab
                 std::shared_ptr<const std::vector<std::string>> drawn;
                 run_on_render_thread([&] {
                     drawn = std::make_shared<const std::vector<std::string>>(
-                        render_metatile(style, picks, tms, mt, pixel_ratio));
+                        render_window(style, picks, tms, mt, window, pixel_ratio));
                 });
-                ++m_metatiles_drawn;
-                for (std::uint64_t r = 0; r < mt.rows; ++r) {
-                    for (std::uint64_t c = 0; c < mt.cols; ++c) {
-                        std::string copy = (*drawn)[r * mt.cols + c];
-                        store(mt.col0 + c, mt.row0 + r, std::move(copy));
+                ++(whole ? m_metatiles_drawn : m_tiles_drawn);
+                for (std::uint64_t r = 0; r < window.rows; ++r) {
+                    for (std::uint64_t c = 0; c < window.cols; ++c) {
+                        std::string copy = (*drawn)[r * window.cols + c];
+                        store(window.col0 + c, window.row0 + r, std::move(copy));
                     }
                 }
                 return drawn;

@@ -239,7 +239,7 @@ struct server::impl {
           jobs([s = &state](const seed_request& r, int level, std::uint64_t col, std::uint64_t row) -> std::size_t {
                    const auto format = r.format == "png" ? tile_format::png : tile_format::mvt;
                    const auto t = s->tile_named(*s->catalog_for(r.department), r.tileset, format, *r.tms, level, col,
-                                                row, r.date);
+                                                row, r.date, draw_extent::metatile);
                    return t ? t->body.size() : 0;
                },
                [this](std::function<void()> task) { frontend->post(std::move(task)); },

@@ -15,7 +15,7 @@ server_state::server_state(server_config c)
       pool(config.db, config.db_connections,
            core::pool_limits{std::chrono::milliseconds(config.db_wait_timeout_ms), config.query_timeout_ms,
                              config.connect_timeout_s}),
-      tiles(pool, &held), raster(pool, config.styles_dir)
+      tiles(pool, &held), raster(pool, config.styles_dir, 0, &held)
 {
     raster.set_wait_limit(std::chrono::milliseconds(config.tile_wait_timeout_ms));
     if (!config.config_path.empty()) {
@@ -166,7 +166,8 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
                                                                  const core::layer* layer,
                                                                  const core::tile_matrix_set& tms, int level,
                                                                  std::uint64_t col, std::uint64_t row,
-                                                                 const std::string& date, double pixel_ratio)
+                                                                 const std::string& date, double pixel_ratio,
+                                                                 draw_extent extent)
 {
     std::shared_ptr<const drawable_style> style;
     if (composite != nullptr) {
@@ -198,10 +199,10 @@ std::shared_ptr<const cached_tile> server_state::raster_tile_for(const std::vect
     const auto mt = raster_service::metatile_of(tms, level, col, row);
     const core::box reach = raster_service::reach_lonlat(tms, mt, pixel_ratio);
     return cache.get(key, reach, [&] {
-        // One drawing per metatile: the flight is named by everything but the tile's column and row.
+        // The flight is named by everything but the tile's column and row (tile_png adds them).
         const auto start = std::chrono::steady_clock::now();
         std::string drawn = raster.tile_png(
-            tile_key{prefix, plan.drawn}.str(), *style, plan.picks, tms, level, col, row, pixel_ratio,
+            tile_key{prefix, plan.drawn}.str(), *style, plan.picks, tms, level, col, row, pixel_ratio, extent,
             [&](std::uint64_t c, std::uint64_t r, std::string&& png) { cache.put(key_of(c, r), reach, std::move(png)); },
             [&]() -> std::optional<std::string> {
                 if (auto t = cache.peek(key_text)) {
@@ -261,7 +262,7 @@ std::shared_ptr<const cached_tile> server_state::tile_named(const std::vector<co
                                                             const std::string& name, tile_format format,
                                                             const core::tile_matrix_set& tms, int level,
                                                             std::uint64_t col, std::uint64_t row,
-                                                            const std::string& date)
+                                                            const std::string& date, draw_extent extent)
 {
     const auto composite = find_tileset(name);
     const core::layer* layer = composite == nullptr ? core::find_public_layer(layers, name) : nullptr;
@@ -269,7 +270,7 @@ std::shared_ptr<const cached_tile> server_state::tile_named(const std::vector<co
         throw not_found("no layer '" + name + "'");
     }
     return format == tile_format::png
-               ? raster_tile_for(layers, composite.get(), layer, tms, level, col, row, date, 1)
+               ? raster_tile_for(layers, composite.get(), layer, tms, level, col, row, date, 1, extent)
                : tile_for(layers, composite.get(), layer, tms, level, col, row, date);
 }
 

@@ -71,16 +71,20 @@ struct server_state {
     std::shared_ptr<const cached_tile> tile_for(const std::vector<core::layer>& layers, const tileset_config* composite,
                                                 const core::layer* layer, const core::tile_matrix_set& tms, int level,
                                                 std::uint64_t col, std::uint64_t row, const std::string& date);
-    /// The PNG tile from the cache, rendered with the rest of its metatile on a miss.
+    /// The PNG tile from the cache, drawn on a miss alone or with the rest of its metatile
+    /// (`extent`: raster_service::tile_png).
     std::shared_ptr<const cached_tile> raster_tile_for(const std::vector<core::layer>& layers,
                                                        const tileset_config* composite, const core::layer* layer,
                                                        const core::tile_matrix_set& tms, int level, std::uint64_t col,
-                                                       std::uint64_t row, const std::string& date, double pixel_ratio);
-    /// A tile (layer or composite by name) in either format, for WMTS and seeding.
+                                                       std::uint64_t row, const std::string& date, double pixel_ratio,
+                                                       draw_extent extent = draw_extent::tile);
+    /// A tile (layer or composite by name) in either format, for WMTS and seeding (which draws
+    /// PNGs by whole metatiles).
     std::shared_ptr<const cached_tile> tile_named(const std::vector<core::layer>& layers, const std::string& name,
                                                   tile_format format,
                                                   const core::tile_matrix_set& tms, int level, std::uint64_t col,
-                                                  std::uint64_t row, const std::string& date);
+                                                  std::uint64_t row, const std::string& date,
+                                                  draw_extent extent = draw_extent::tile);
     /// Writes a tile with its ETag (If-None-Match → 304), gzip when accepted, 204 when empty;
     /// the body is the cache's own buffer.
     static void send_tile(const http_request& req, http_response& res, const std::shared_ptr<const cached_tile>& tile,

@@ -45,6 +45,27 @@ core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f)
     }
 }
 
+core::mvt::value attribute_value(const core::attribute& a, std::string_view text)
+{
+    switch (a.type) {
+    case core::attribute_type::integer:
+    case core::attribute_type::bigint: {
+        std::int64_t v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        return v;
+    }
+    case core::attribute_type::real: {
+        double v = 0;
+        std::from_chars(text.data(), text.data() + text.size(), v);
+        return v;
+    }
+    case core::attribute_type::boolean: // boolean::text is "true"/"false" (the text output "t"/"f")
+        return text == "true" || text == "t";
+    default:
+        return std::string(text);
+    }
+}
+
 std::vector<const core::attribute*> kept_attributes(const layer_pick& pick)
 {
     std::vector<const core::attribute*> attrs;
@@ -105,17 +126,15 @@ std::uint32_t held_value_index(core::mvt::layer_builder& layer, const core::attr
     switch (a.type) {
     case core::attribute_type::integer:
     case core::attribute_type::bigint: {
-        std::int64_t v = 0;
-        std::from_chars(text.data(), text.data() + text.size(), v);
+        const auto v = std::get<std::int64_t>(attribute_value(a, text));
         return unique ? layer.new_value(v) : layer.value_index(v);
     }
     case core::attribute_type::real: {
-        double v = 0;
-        std::from_chars(text.data(), text.data() + text.size(), v);
+        const auto v = std::get<double>(attribute_value(a, text));
         return unique ? layer.new_value(v) : layer.value_index(v);
     }
-    case core::attribute_type::boolean: // boolean::text is "true"/"false" (the text output "t"/"f")
-        return layer.value_index(text == "true" || text == "t");
+    case core::attribute_type::boolean:
+        return layer.value_index(std::get<bool>(attribute_value(a, text)));
     default:
         return unique ? layer.new_string_value(text) : layer.string_value_index(text);
     }

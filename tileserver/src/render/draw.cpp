@@ -237,7 +237,18 @@ image draw(const style& s, const frame& f, const std::vector<source_layer>& data
     if (!(f.pixel_ratio > 0) || f.label_margin < 0) {
         throw std::invalid_argument("render::draw: pixel_ratio must be positive and label_margin not negative");
     }
-    image out(f.width, f.height);
+    frame whole = f;
+    if (whole.window_width == 0) {
+        whole.window_x = 0;
+        whole.window_y = 0;
+        whole.window_width = f.width;
+        whole.window_height = f.height;
+    }
+    if (whole.window_x < 0 || whole.window_y < 0 || whole.window_width <= 0 || whole.window_height <= 0 ||
+        whole.window_x + whole.window_width > f.width || whole.window_y + whole.window_height > f.height) {
+        throw std::invalid_argument("render::draw: the window is not inside the canvas");
+    }
+    image out(whole.window_width, whole.window_height);
     auto* surface = static_cast<cairo_surface_t*>(out.surface());
     const std::unique_ptr<cairo_t, context_deleter> owner(cairo_create(surface));
     cairo_t* cr = owner.get();
@@ -248,7 +259,9 @@ image draw(const style& s, const frame& f, const std::vector<source_layer>& data
     for (const auto& sl : data) {
         index[sl.name].push_back(&sl);
     }
-    label_engine labels(cr, f);
+    // Integer device pixels: every pixel of the window is drawn as the whole canvas draws it.
+    cairo_translate(cr, -whole.window_x, -whole.window_y);
+    label_engine labels(cr, whole);
     for (const layer& l : parsed->layers()) {
         if (!l.visible_at(f.zoom)) {
             continue;

@@ -128,6 +128,7 @@ struct label_engine::placed_label {
     color text{};
     color halo{};
     double halo_width = 0; // device pixels
+    box painted{};         // union of its boxes: drawn only where it meets the window
 };
 
 // What one feature's label needs, evaluated once per feature.
@@ -200,8 +201,14 @@ void label_engine::place_and_draw()
     std::stable_sort(m_placed.begin(), m_placed.end(), [](const placed_label& a, const placed_label& b) {
         return a.order != b.order ? a.order < b.order : a.sequence < b.sequence;
     });
+    // Placed over the whole canvas, drawn where they meet the window (frame::window).
+    const box window{static_cast<double>(m_frame.window_x), static_cast<double>(m_frame.window_y),
+                     static_cast<double>(m_frame.window_x + m_frame.window_width),
+                     static_cast<double>(m_frame.window_y + m_frame.window_height)};
     for (const auto& p : m_placed) {
-        draw(p);
+        if (p.painted.intersects(window)) {
+            draw(p);
+        }
     }
 }
 
@@ -314,6 +321,7 @@ void label_engine::place_point(const label_request& r, const std::vector<point>&
         placed_label p;
         p.layout = layout;
         p.origin = origin;
+        p.painted = painted;
         keep(std::move(p), r);
     }
 }
@@ -428,6 +436,11 @@ void label_engine::place_along(const label_request& r, const feature& f)
             p.along_line = true;
             p.clusters = std::move(placed);
             p.baseline = baseline;
+            p.painted = boxes.front();
+            for (const box& g : boxes) {
+                p.painted = {std::min(p.painted.x0, g.x0), std::min(p.painted.y0, g.y0), std::max(p.painted.x1, g.x1),
+                             std::max(p.painted.y1, g.y1)};
+            }
             keep(std::move(p), r);
         }
     }

@@ -78,6 +78,14 @@ struct frame {
     /// Labels are placed only where their box lies entirely inside this margin-shrunk canvas,
     /// so a label never crosses the canvas edge (and so never a metatile edge).
     int label_margin = 0;
+    /// The part of the canvas drawn (device pixels; width 0 = all of it): draw() returns an
+    /// image of this size. Labels are still placed over the whole canvas, so a window of a
+    /// metatile shows exactly the pixels the whole metatile would have there; features that
+    /// cannot reach the window may be left out of the data, except those of symbol layers.
+    int window_x = 0;
+    int window_y = 0;
+    int window_width = 0;
+    int window_height = 0;
 };
 
 /// An RGBA image (premultiplied ARGB32 as Cairo keeps it).

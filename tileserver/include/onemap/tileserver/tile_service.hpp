@@ -39,6 +39,8 @@ std::vector<const core::attribute*> kept_attributes(const layer_pick& pick);
 
 /// An attribute column's value typed as MVT (and the renderer) carry it. \pre !f.is_null()
 core::mvt::value attribute_value(const core::attribute& a, const pqxx::field& f);
+/// The same from the value's PostgreSQL text, as a held version keeps it (tile_store.hpp).
+core::mvt::value attribute_value(const core::attribute& a, std::string_view text);
 
 /// What a tile drawn at style `zoom` on `date` shows: the layer alone, or the composite's members
 /// shown at that zoom. `drawn` names each with the version valid on the date (0: none, or not
