@@ -21,6 +21,9 @@ pkg_check_modules(XLSXWRITER REQUIRED IMPORTED_TARGET xlsxwriter)
 find_package(prometheus-cpp CONFIG REQUIRED)
 # Raster rendering (tileserver/src/render) and glyph PBFs for MapLibre (tileserver/src/glyphs).
 pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo)
+# Palette PNG tiles (libimagequant, pngquant's library; GPL-3.0+).
+pkg_check_modules(IMAGEQUANT REQUIRED IMPORTED_TARGET imagequant)
+find_package(OpenMP REQUIRED) # only to keep libimagequant's OpenMP teams to one thread
 find_package(Freetype REQUIRED)
 find_package(PNG REQUIRED)
 

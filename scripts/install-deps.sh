@@ -13,7 +13,7 @@ PACKAGES=(
   zlib1g-dev libssl-dev libsodium-dev prometheus-cpp-dev python3-prometheus-client
   libxlsxwriter-dev python3-openpyxl
   clang-14 libfuzzer-14-dev clang-tidy-14
-  libcairo2-dev libpango1.0-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
+  libcairo2-dev libpango1.0-dev libpng-dev libimagequant-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
   libxml2-utils python3-mapproxy python3-owslib python3-qgis
   postgresql postgresql-contrib postgresql-15-postgis-3 postgis
   zip curl iproute2 python3 python3-gdal python3-shapely python3-pyproj python3-numpy python3-yaml

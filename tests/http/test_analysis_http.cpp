@@ -4,6 +4,7 @@
 // PostGIS with their sums, the 60 parcels the generator changed between the survey years,
 // CSV and XLSX read back by Python, and every refusal naming its parameter.
 #include "onemap/tileserver/analysis/report_map.hpp"
+#include "png_rgba.hpp"
 #include "sample_server_test.hpp"
 
 #include <gdal_priv.h>
@@ -286,9 +287,9 @@ TEST_F(analysis_http, the_html_report_draws_the_red_line_on_its_map)
     std::vector<GByte> bytes(b64.begin(), b64.end());
     bytes.push_back(0);
     const int n = CPLBase64DecodeInPlace(bytes.data());
-    VSIFCloseL(VSIFileFromMemBuffer("/vsimem/report_map.png", bytes.data(), n, FALSE));
-    auto* ds = static_cast<GDALDataset*>(GDALOpen("/vsimem/report_map.png", GA_ReadOnly));
-    ASSERT_NE(ds, nullptr);
+    const GDALDatasetUniquePtr ds =
+        test::open_png_rgba(std::string(reinterpret_cast<const char*>(bytes.data()), static_cast<std::size_t>(n)));
+    ASSERT_TRUE(ds);
     const int w = ds->GetRasterXSize();
     const int h = ds->GetRasterYSize();
     EXPECT_EQ(w, 800);
@@ -297,8 +298,6 @@ TEST_F(analysis_http, the_html_report_draws_the_red_line_on_its_map)
     ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, w, h, r.data(), w, h, GDT_Byte, 0, 0), CE_None);
     ASSERT_EQ(ds->GetRasterBand(2)->RasterIO(GF_Read, 0, 0, w, h, g.data(), w, h, GDT_Byte, 0, 0), CE_None);
     ASSERT_EQ(ds->GetRasterBand(3)->RasterIO(GF_Read, 0, 0, w, h, b.data(), w, h, GDT_Byte, 0, 0), CE_None);
-    GDALClose(ds);
-    VSIUnlink("/vsimem/report_map.png");
     // Where the red line lands in the image (the report's own framing), and the stroke colour
     // (230, 0, 0) along it: every edge midpoint has a red pixel within 2 px.
     analysis::polygon poly;

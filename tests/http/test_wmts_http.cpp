@@ -3,6 +3,7 @@
 // the basemap from the Web Mercator and the CGCS2000 grids and find a reservoir blue and a
 // red line red at the same places, every exception path is a valid ExceptionReport, and
 // the TIME dimension selects versions.
+#include "png_rgba.hpp"
 #include "sample_points.hpp"
 #include "server_process.hpp"
 #include "tempdb.hpp"
@@ -452,23 +453,16 @@ namespace {
 // Pixel (i, j) of a PNG as RGBA, decoded by GDAL's PNG driver (libpng), not by onemap.
 std::array<int, 4> png_pixel(const std::string& png, int i, int j)
 {
-    const std::string path = "/vsimem/onemap_test_" + std::to_string(::getpid()) + ".png";
-    VSILFILE* f = VSIFileFromMemBuffer(path.c_str(), reinterpret_cast<GByte*>(const_cast<char*>(png.data())),
-                                       png.size(), FALSE);
-    VSIFCloseL(f);
     std::array<int, 4> out{0, 0, 0, 255};
-    {
-        GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER));
-        EXPECT_TRUE(ds);
-        if (ds) {
-            for (int band = 1; band <= std::min(4, ds->GetRasterCount()); ++band) {
-                GByte v = 0;
-                EXPECT_EQ(ds->GetRasterBand(band)->RasterIO(GF_Read, i, j, 1, 1, &v, 1, 1, GDT_Byte, 0, 0), CE_None);
-                out[static_cast<std::size_t>(band - 1)] = v;
-            }
+    const GDALDatasetUniquePtr ds = test::open_png_rgba(png);
+    EXPECT_TRUE(ds);
+    if (ds) {
+        for (int band = 1; band <= std::min(4, ds->GetRasterCount()); ++band) {
+            GByte v = 0;
+            EXPECT_EQ(ds->GetRasterBand(band)->RasterIO(GF_Read, i, j, 1, 1, &v, 1, 1, GDT_Byte, 0, 0), CE_None);
+            out[static_cast<std::size_t>(band - 1)] = v;
         }
     }
-    VSIUnlink(path.c_str());
     return out;
 }
 

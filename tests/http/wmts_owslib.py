@@ -51,7 +51,11 @@ def rgb_at(png, i, j):
     path = "/vsimem/tile.png"
     gdal.FileFromMemBuffer(path, png)
     ds = gdal.Open(path)
-    pixel = [ds.GetRasterBand(b).ReadRaster(i, j, 1, 1)[0] for b in (1, 2, 3)]
+    table = ds.GetRasterBand(1).GetColorTable() if ds.RasterCount == 1 else None
+    if table is not None:  # a palette PNG: the entry of the pixel's index
+        pixel = list(table.GetColorEntry(ds.GetRasterBand(1).ReadRaster(i, j, 1, 1)[0])[:3])
+    else:
+        pixel = [ds.GetRasterBand(b).ReadRaster(i, j, 1, 1)[0] for b in (1, 2, 3)]
     ds = None
     gdal.Unlink(path)
     return pixel

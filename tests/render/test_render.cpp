@@ -766,6 +766,46 @@ TEST(render_png, sub_rectangle_reads_back_identically)
 
 namespace {
 
+// A PNG decoded by libpng through Cairo: its colour type (IHDR) and straight RGBA pixels.
+struct decoded_png {
+    int colour_type = -1;
+    int width = 0;
+    std::vector<std::uint32_t> rgba;
+    std::uint32_t at(int x, int y) const { return rgba[static_cast<std::size_t>(y * width + x)]; }
+};
+
+decoded_png decode(const std::string& png)
+{
+    decoded_png out;
+    out.colour_type = static_cast<unsigned char>(png.at(25));
+    png_reader reader{png};
+    cairo_surface_t* back = cairo_image_surface_create_from_png_stream(read_png, &reader);
+    EXPECT_EQ(cairo_surface_status(back), CAIRO_STATUS_SUCCESS);
+    out.width = cairo_image_surface_get_width(back);
+    const int h = cairo_image_surface_get_height(back);
+    const bool alpha = cairo_image_surface_get_format(back) == CAIRO_FORMAT_ARGB32;
+    const unsigned char* data = cairo_image_surface_get_data(back);
+    const int stride = cairo_image_surface_get_stride(back);
+    for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < out.width; ++x) {
+            std::uint32_t argb = 0;
+            std::memcpy(&argb, data + static_cast<std::ptrdiff_t>(y) * stride + static_cast<std::ptrdiff_t>(x) * 4, 4);
+            const std::uint32_t a = alpha ? argb >> 24U : 255U;
+            auto straight = [a](std::uint32_t c) { return a == 0 ? 0U : (c * 255 + a / 2) / a; };
+            out.rgba.push_back(a == 0 ? 0U
+                                      : (straight((argb >> 16U) & 0xFFU) << 24U) |
+                                            (straight((argb >> 8U) & 0xFFU) << 16U) |
+                                            (straight(argb & 0xFFU) << 8U) | a);
+        }
+    }
+    cairo_surface_destroy(back);
+    return out;
+}
+
+} // namespace
+
+namespace {
+
 // A 1024 × 1024 metatile of the basemap at zoom 12.5: 1,024 parcels, 100 village labels, rivers.
 std::vector<source_layer> basemap_metatile()
 {
@@ -808,6 +848,64 @@ frame metatile_frame()
 }
 
 } // namespace
+
+// Map tiles are written as palette PNGs (colour type 3): exactly when the tile has at most 256
+// colours, else with 256 chosen by libimagequant and no dithering, so flat fills keep their
+// exact colour and antialiased edges move a little; an image a palette cannot hold (here a
+// 65,536-colour ramp) is written as it is, in RGB (colour type 2).
+TEST(render_png, map_tiles_are_palette_pngs_that_keep_their_colours)
+{
+    const auto s = style::load(ONEMAP_BASEMAP_STYLE);
+    const auto data = basemap_metatile();
+    const auto img = draw(*s, metatile_frame(), data);
+    const auto tile = decode(img.png(0, 0, 256, 256));
+    EXPECT_EQ(tile.colour_type, 3);
+    int most = 0;
+    for (int y = 0; y < 256; ++y) {
+        for (int x = 0; x < 256; ++x) {
+            for (int shift = 0; shift < 32; shift += 8) {
+                most = std::max(most, std::abs(channel(tile.at(x, y), shift) - channel(img.rgba(x, y), shift)));
+            }
+        }
+    }
+    EXPECT_LE(most, 40) << "an antialiased pixel moved too far";
+    EXPECT_EQ(tile.at(80, 16), 0x50A0F0FFU); // the flat fills of three parcel classes, exact
+    EXPECT_EQ(tile.at(112, 16), 0xC8A0A0FFU);
+    EXPECT_EQ(tile.at(144, 16), 0xEEEEEEFFU);
+
+    // Two fills and a translucent one, no antialiasing: a few colours, written exactly.
+    json translucent = fill_layer("rgba(255,0,0,0.5)");
+    translucent["id"] = "f2";
+    const auto few = render({fill_layer({"match", {"get", "k"}, "a", "#123456", "#abcdef"}), translucent},
+                            {{"a", {square(0, 0, 50, 100, {{"k", std::string("a")}}), square(50, 0, 100, 100)}}});
+    const auto exact = decode(few.png(0, 0, 100, 100));
+    EXPECT_EQ(exact.colour_type, 3);
+    int differ = 0;
+    for (int y = 0; y < 100; ++y) {
+        for (int x = 0; x < 100; ++x) {
+            differ += exact.at(x, y) != few.rgba(x, y) ? 1 : 0;
+        }
+    }
+    EXPECT_EQ(differ, 0);
+
+    // A ramp through 65,536 colours.
+    image ramp(256, 256);
+    {
+        cairo_t* cr = cairo_create(static_cast<cairo_surface_t*>(ramp.surface()));
+        for (int y = 0; y < 256; ++y) {
+            for (int x = 0; x < 256; ++x) {
+                cairo_set_source_rgb(cr, x / 255.0, y / 255.0, ((x + y) % 256) / 255.0);
+                cairo_rectangle(cr, x, y, 1, 1);
+                cairo_fill(cr);
+            }
+        }
+        cairo_destroy(cr);
+        cairo_surface_flush(static_cast<cairo_surface_t*>(ramp.surface()));
+    }
+    const auto rgb = decode(ramp.png(0, 0, 256, 256));
+    EXPECT_EQ(rgb.colour_type, 2);
+    EXPECT_EQ(rgb.at(200, 100), ramp.rgba(200, 100));
+}
 
 TEST(render_basemap, metatile_draws_parcels_labels_and_rivers)
 {
