@@ -1,46 +1,85 @@
 #!/usr/bin/python3
-"""Uncached PNG tile load for bench/render_bench.sh: one tile list, N concurrent workers, against
-onemap-server over HTTP or MapServer, the way MapServer is run. Prints per-zoom tiles/s, latency
-percentiles and sizes in the format of bench/tile_load.
+"""PNG tile load for bench/render_bench.sh: one request plan, N concurrent clients, against
+onemap-server over HTTP or MapServer, the way MapServer is run. Every request is timed on its
+own (start and end on the monotonic clock, in the driver); prints per-zoom tiles/s, latency
+percentiles, mean PNG size and, for screens, the time to complete a screen.
 
-    render_load.py --tiles FILE --clients N [--record TSV --name NAME] onemap URL
-        GET URL/{z}/{x}/{y}.png, one keep-alive connection per worker (URL e.g.
-        http://127.0.0.1:18080/tiles/basemap)
-    render_load.py ... mapserv MAPFILE
+    render_load.py --plan FILE --clients N [--pattern P] [--record JSONL --name NAME --round R] SIDE TARGET
+
+Sides:
+    onemap URL
+        GET URL/{z}/{x}/{y}.png over one keep-alive HTTP/1.1 connection per client, opened once
+        and kept for the whole run (URL e.g. http://127.0.0.1:18080/tiles/basemap)
+    mapserv MAPFILE
         CGI: a fresh `mapserv` process per tile (mode=tile&tilemode=gmap), headers stripped;
         MAPSERVER_CONFIG_FILE comes from the environment
-    render_load.py ... mapscript MAPFILE
+    mapscript MAPFILE
         N warm Python processes holding the parsed mapfile (python3-mapscript) and their
-        PostGIS connections, each drawing the tile's extent exactly as mapserv's tile mode sets it
-    render_load.py ... mapscript-metatile MAPFILE
-        the same warm processes drawing each 4x4 metatile of the list once (plus a 16-px buffer,
-        as MapCache's metabuffer) and cutting the tiles asked for out of it, PNG-encoded by PIL
-        (zlib level 6, libpng's default) the way MapCache re-encodes; latency is per metatile
+        PostGIS connections, each drawing one 256-px map per tile with the extent mapserv's tile
+        mode sets ("MapServer warm")
+    mapscript-metatile MAPFILE
+        the same warm processes in front of a MapCache-like tile cache ("MapServer meta"). With
+        --pattern blocks (the old mode): each 4x4 metatile of the list is drawn once (+16-px
+        buffer, MapCache's metabuffer) and the list's tiles are cut from it; one timed task per
+        metatile. Any other pattern: every tile is its own request; a request finds its tile in
+        the cache (a folder in /dev/shm shared by the N processes, new and empty for every run of
+        this driver, so cold), or takes the metatile's lock (flock, as MapCache locks a
+        metatile), draws the metatile (+16-px buffer), cuts and PNG-encodes all its tiles with PIL
+        (zlib level 6, libpng's default, as MapCache re-encodes), stores them and answers its
+        own; a request for another tile of a metatile being drawn waits on the lock and then
+        reads the cache.
 
-FILE holds one "z x y" per line; each zoom is timed on its own, in the file's order. Before
-timing, every worker draws one tile outside the list (connections, fonts), except CGI whose
-every request starts cold by design. A response that is not a 256x256 PNG counts as an error.
-One Python driver for every side, so the load generator's share of the 2 cores is alike.
+Plan FILE, one request a line:
+    "z x y"                 a stream: each zoom's tiles in the file's order, handed to whichever
+                            client is free (N requests in flight); tiles/s = tiles / wall time of
+                            the zoom. Used by the patterns "scattered" and "blocks".
+    "z x y SCREEN TIMED"    screens: the lines of one SCREEN (consecutive) are requested
+                            together by the N clients, in the file's order (a browser's, nearest
+                            the screen's centre first), each client taking the next tile when it
+                            is free; the next screen starts when every tile of this one has
+                            arrived. A screen's completion time is its first request's start to
+                            its last response's end. TIMED 0 screens are requested but not
+                            counted (a pan sequence's first screen, which fills the client's
+                            cache); tiles/s = timed tiles / sum of timed completion times.
+                            Used by "viewports" and "pans".
+
+Before timing, every client draws one tile outside any plan (connections, fonts), except CGI
+whose every request starts cold by design. A response that is not a 256x256 PNG counts as an
+error. One Python driver for every side, so the load generator's share of the cores is alike.
+MapServer's latencies are its draw (and cache) time inside the worker: no HTTP on that side.
+
+Exit status 3: the plan was run, but some requests failed (counted as errors).
+--record appends one JSON line per zoom and one for all zooms: name, pattern, round, zoom,
+tiles, secs, errors, ms (per request), bytes (per request), screens_ms, unit, metatiles.
 """
 import argparse
+import fcntl
 import http.client
+import io
+import json
 import multiprocessing
 import os
+import queue
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
 
-WARMUP_TILE = (9, 418, 206)   # Zhumadian's centre, not in any list render_bench.sh writes
+WARMUP_TILE = (9, 418, 206)   # Zhumadian's centre, not in any plan render_bench.sh writes
 HALF = 20037508.342789244
+now = time.perf_counter       # CLOCK_MONOTONIC: one clock for every process of the machine
 
 
 def png_ok(body):
-    return (len(body) > 24 and body[:8] == b'\x89PNG\r\n\x1a\n' and
+    return (body is not None and len(body) > 24 and body[:8] == b'\x89PNG\r\n\x1a\n' and
             struct.unpack('>II', body[16:24]) == (256, 256))
 
+
+# A request's result: (start, end, bytes, ok, metatiles drawn for it).
 
 # ---- onemap over HTTP -------------------------------------------------------------------------
 class onemap_client:
@@ -74,15 +113,51 @@ class mapserv_client:
         return body if sep and b'image/png' in head else None
 
 
+class thread_runner:
+    """N client threads, each with its own client (connection), alive for the whole run."""
+
+    def __init__(self, clients, warm):
+        self.tasks, self.done = queue.Queue(), queue.Queue()
+        if warm:
+            for c in clients:
+                c.tile(*WARMUP_TILE)
+        self.threads = [threading.Thread(target=self._work, args=(c,), daemon=True) for c in clients]
+        for t in self.threads:
+            t.start()
+
+    def _work(self, client):
+        while True:
+            t = self.tasks.get()
+            if t is None:
+                return
+            t0 = now()
+            body = client.tile(*t)
+            t1 = now()
+            self.done.put((t0, t1, len(body or b''), png_ok(body), 0))
+
+    def run(self, tasks):
+        for t in tasks:
+            self.tasks.put(t)
+        return [self.done.get() for _ in tasks]
+
+    def close(self):
+        for _ in self.threads:
+            self.tasks.put(None)
+        for t in self.threads:
+            t.join()
+
+
 # ---- MapServer warm (mapscript) ---------------------------------------------------------------
 _map = None
+_cache_dir = None
 
 
-def _mapscript_init(mapfile, ready):
-    global _map
+def _mapscript_init(mapfile, ready, cache_dir=None):
+    global _map, _cache_dir
     import mapscript
     _map = mapscript.mapObj(mapfile)
     _mapscript_draw(WARMUP_TILE)
+    _cache_dir = cache_dir
     ready.put(os.getpid())
 
 
@@ -91,158 +166,233 @@ def _mapscript_draw(t):
     size = 2 * HALF / 2 ** z
     minx, maxy = -HALF + x * size, HALF - y * size
     half_px = size / 256 / 2   # mapserv's tile mode: extent from pixel centre to pixel centre
-    t0 = time.perf_counter()
+    t0 = now()
     _map.setExtent(minx + half_px, maxy - size + half_px, minx + size - half_px, maxy - half_px)
     body = _map.draw().getBytes()
-    ms = (time.perf_counter() - t0) * 1000
-    return ms, len(body), png_ok(body)
+    return t0, now(), len(body), png_ok(body), 0
 
 
 META = 4
 META_BUFFER = 16
 
 
-def _mapscript_draw_metatile(task):
-    import io
+def _metatile_pngs(z, mx, my, wanted=None):
+    """Draws metatile (mx, my) with its buffer and returns {(x, y): PNG} for the wanted tiles
+    (all its tiles when None)."""
     from PIL import Image
-    z, mx, my, wanted = task
     size = 2 * HALF / 2 ** z
     res = size / 256
     n = 2 ** z
     cols, rows = min(META, n - mx * META), min(META, n - my * META)
+    if wanted is None:
+        wanted = [(mx * META + i, my * META + j) for j in range(rows) for i in range(cols)]
     minx = -HALF + mx * META * size - META_BUFFER * res
     maxy = HALF - my * META * size + META_BUFFER * res
     w, h = cols * 256 + 2 * META_BUFFER, rows * 256 + 2 * META_BUFFER
-    t0 = time.perf_counter()
     _map.setSize(w, h)
     _map.setExtent(minx + res / 2, maxy - h * res + res / 2, minx + w * res - res / 2, maxy - res / 2)
     whole = Image.open(io.BytesIO(_map.draw().getBytes()))
     whole.load()
-    total, ok = 0, True
+    out = {}
     for x, y in wanted:
         left, top = META_BUFFER + (x - mx * META) * 256, META_BUFFER + (y - my * META) * 256
-        out = io.BytesIO()
-        whole.crop((left, top, left + 256, top + 256)).save(out, 'PNG', compress_level=6)
-        body = out.getvalue()
-        total += len(body)
-        ok = ok and png_ok(body)
-    ms = (time.perf_counter() - t0) * 1000
-    return ms, total, len(wanted), ok
+        b = io.BytesIO()
+        whole.crop((left, top, left + 256, top + 256)).save(b, 'PNG', compress_level=6)
+        out[(x, y)] = b.getvalue()
+    return out
 
 
-def _mapscript_init_metatile(mapfile, ready):
-    _mapscript_init(mapfile, ready)
+def _mapscript_draw_metatile(task):
+    """--pattern blocks: one task per metatile, the list's tiles of it cut and encoded."""
+    z, mx, my, wanted = task
+    t0 = now()
+    pngs = _metatile_pngs(z, mx, my, wanted)
+    t1 = now()
+    return t0, t1, sum(map(len, pngs.values())), all(map(png_ok, pngs.values())), 1
+
+
+def _read(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _mapscript_cached_tile(t):
+    """One tile request through the MapCache-like cache shared by the worker processes."""
+    z, x, y = t
+    path = os.path.join(_cache_dir, '%d-%d-%d.png' % t)
+    drew = 0
+    t0 = now()
+    body = _read(path)
+    if body is None:
+        mx, my = x // META, y // META
+        fd = os.open(os.path.join(_cache_dir, 'lock-%d-%d-%d' % (z, mx, my)), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            body = _read(path)   # drawn by another worker while this one waited
+            if body is None:
+                pngs = _metatile_pngs(z, mx, my)
+                for (tx, ty), png in pngs.items():
+                    final = os.path.join(_cache_dir, '%d-%d-%d.png' % (z, tx, ty))
+                    with open(final + '.tmp', 'wb') as f:
+                        f.write(png)
+                    os.rename(final + '.tmp', final)
+                body, drew = pngs[(x, y)], 1
+        finally:
+            os.close(fd)   # releases the lock
+    return t0, now(), len(body), png_ok(body), drew
+
+
+def _mapscript_init_metatile(mapfile, ready, cache_dir=None):
+    _mapscript_init(mapfile, ready, cache_dir)
     # The big image is only decoded again: store it uncompressed.
     _map.outputformat.setOption('COMPRESSION', '0')
 
 
+class pool_runner:
+    def __init__(self, pool, fn):
+        self.pool, self.fn = pool, fn
+
+    def run(self, tasks):
+        return list(self.pool.imap_unordered(self.fn, tasks, chunksize=1))
+
+    def close(self):
+        self.pool.close()
+        self.pool.join()
+
+
 # ---- driver -----------------------------------------------------------------------------------
 def pct(sorted_ms, p):
-    return sorted_ms[min(len(sorted_ms) - 1, int(p * len(sorted_ms)))]
+    return sorted_ms[min(len(sorted_ms) - 1, int(p * len(sorted_ms)))] if sorted_ms else float('nan')
 
 
-def report(name, band, samples, secs, errors, record, tiles=None):
-    ms = sorted(s[0] for s in samples)
-    tiles = tiles or len(samples)
-    kb = [s[1] / 1024 for s in samples]
-    tps = tiles / secs
-    print('%-16s %-5s tiles %5d  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %6.1f KB  errors %d'
-          % (name, band, tiles, tps, pct(ms, 0.5), pct(ms, 0.95), ms[-1], sum(kb) / tiles, errors),
-          flush=True)
-    if record:
-        with open(record, 'a') as f:
-            f.write('%s\t%s\t%d\t%.2f\t%.2f\t%.2f\t%d\n' % (name, band, tiles, tps, pct(ms, 0.5),
-                                                          pct(ms, 0.95), errors))
+def report(a, band, tiles, secs, results, screens_ms, unit, untimed_errors=0):
+    ms = sorted((r[1] - r[0]) * 1000 for r in results)
+    nbytes = [r[2] for r in results]
+    errors = sum(1 for r in results if not r[3]) + untimed_errors
+    drawn = sum(r[4] for r in results)
+    line = ('%-16s %-9s %-4s tiles %5d  %8.1f tiles/s  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  mean %6.1f KB'
+            '  errors %d' % (a.name, a.pattern, band, tiles, tiles / secs if secs else 0.0, pct(ms, 0.5),
+                             pct(ms, 0.95), ms[-1] if ms else float('nan'), sum(nbytes) / 1024 / max(tiles, 1),
+                             errors))
+    if unit != 'tile':
+        line += '  (latency per %s)' % unit
+    if screens_ms:
+        s = sorted(screens_ms)
+        line += '  screens %d: p50 %.1f ms, mean %.1f ms' % (len(s), pct(s, 0.5), sum(s) / len(s))
+    if drawn and a.side == 'mapscript-metatile':
+        line += '  metatiles drawn %d' % drawn
+    print(line, flush=True)
+    if a.record:
+        with open(a.record, 'a') as f:
+            f.write(json.dumps({'name': a.name, 'pattern': a.pattern, 'round': a.round, 'zoom': band,
+                                'tiles': tiles, 'secs': secs, 'errors': errors, 'unit': unit,
+                                'ms': [round(m, 3) for m in ms], 'bytes': nbytes,
+                                'screens_ms': [round(m, 3) for m in screens_ms], 'metatiles': drawn}) + '\n')
 
 
-def run_threads(make_client, tiles, clients, warm):
-    samples, errors, lock = [], [0], threading.Lock()
-    it = iter(tiles)
-
-    def work(client):
-        while True:
-            with lock:
-                t = next(it, None)
-            if t is None:
-                return
-            t0 = time.perf_counter()
-            body = client.tile(*t)
-            ms = (time.perf_counter() - t0) * 1000
-            with lock:
-                if body is None or not png_ok(body):
-                    errors[0] += 1
-                samples.append((ms, len(body or b'')))
-
-    pool = [make_client() for _ in range(clients)]
-    if warm:
-        for c in pool:
-            c.tile(*WARMUP_TILE)
-    start = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(c,)) for c in pool]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return samples, time.perf_counter() - start, errors[0]
+def read_plan(path):
+    """{zoom: [(z, x, y)]} for a stream, {zoom: [(screen, timed, [(z, x, y)])]} for screens."""
+    bands, screens = {}, None
+    for line in open(path):
+        f = line.split()
+        if not f:
+            continue
+        z, x, y = map(int, f[:3])
+        if screens is None:
+            screens = len(f) == 5
+        if screens != (len(f) == 5) or len(f) not in (3, 5):
+            sys.exit('%s: every line is "z x y" or every line is "z x y SCREEN TIMED"' % path)
+        if not screens:
+            bands.setdefault(z, []).append((z, x, y))
+        else:
+            band = bands.setdefault(z, [])
+            if not band or band[-1][0] != f[3]:
+                band.append((f[3], f[4] != '0', []))
+            band[-1][2].append((z, x, y))
+    return bands, bool(screens)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--tiles', required=True)
+    ap.add_argument('--plan', '--tiles', required=True, dest='plan')
     ap.add_argument('--clients', type=int, default=2)
+    ap.add_argument('--pattern', default='scattered', help='label; "blocks" keeps the per-metatile MapServer meta mode')
+    ap.add_argument('--round', type=int, default=1)
     ap.add_argument('--name', help='row label (default: the side)')
-    ap.add_argument('--record', help='append "name zoom tiles tiles/s p50 p95 errors" rows to this TSV')
+    ap.add_argument('--record', help='append one JSON line per zoom (and "all") to this file')
     ap.add_argument('side', choices=['onemap', 'mapserv', 'mapscript', 'mapscript-metatile'])
     ap.add_argument('target', help='URL prefix (onemap) or mapfile (mapserv, mapscript)')
     a = ap.parse_args()
-    name = a.name or a.side
+    a.name = a.name or a.side
+    bands, screens = read_plan(a.plan)
+    grouped = a.side == 'mapscript-metatile' and a.pattern == 'blocks'
+    if grouped and screens:
+        sys.exit('the per-metatile MapServer meta mode (--pattern blocks) takes a stream plan')
 
-    bands = {}
-    for line in open(a.tiles):
-        if line.strip():
-            z, x, y = map(int, line.split())
-            bands.setdefault(z, []).append((z, x, y))
-
-    everything, total_secs, total_errors, total_tiles = [], 0.0, 0, 0
-    pool = None
+    cache_dir = None
     if a.side.startswith('mapscript'):
         ctx = multiprocessing.get_context('fork')
         ready = ctx.Queue()
-        init = _mapscript_init if a.side == 'mapscript' else _mapscript_init_metatile
-        pool = ctx.Pool(a.clients, init, (os.path.abspath(a.target), ready))
+        if a.side == 'mapscript':
+            init, fn = _mapscript_init, _mapscript_draw
+        else:
+            init, fn = _mapscript_init_metatile, (_mapscript_draw_metatile if grouped else _mapscript_cached_tile)
+            if not grouped:
+                cache_dir = tempfile.mkdtemp(prefix='render-load-cache.',
+                                             dir='/dev/shm' if os.path.isdir('/dev/shm') else None)
+        pool = ctx.Pool(a.clients, init, (os.path.abspath(a.target), ready, cache_dir))
         for _ in range(a.clients):   # every worker has parsed the mapfile and connected
             ready.get(timeout=120)
-    for z in sorted(bands):
-        tiles = bands[z]
-        if a.side == 'mapscript':
-            start = time.perf_counter()
-            results = list(pool.imap_unordered(_mapscript_draw, tiles, chunksize=1))
-            secs = time.perf_counter() - start
-            samples = [(ms, n) for ms, n, _ in results]
-            errors = sum(1 for *_, ok in results if not ok)
-        elif a.side == 'mapscript-metatile':
-            metatiles = {}   # in the order of the list's first tile of each
-            for _, x, y in tiles:
-                metatiles.setdefault((x // META, y // META), []).append((x, y))
-            tasks = [(z, mx, my, wanted) for (mx, my), wanted in metatiles.items()]
-            start = time.perf_counter()
-            results = list(pool.imap_unordered(_mapscript_draw_metatile, tasks, chunksize=1))
-            secs = time.perf_counter() - start
-            samples = [(ms, n) for ms, n, _, _ in results]
-            errors = sum(1 for *_, ok in results if not ok)
-        else:
-            make = (lambda: onemap_client(a.target)) if a.side == 'onemap' else (lambda: mapserv_client(a.target))
-            samples, secs, errors = run_threads(make, tiles, a.clients, a.side == 'onemap')
-        report(name, 'z%d' % z, samples, secs, errors, a.record, len(tiles))
-        everything += samples
-        total_secs += secs
-        total_errors += errors
-        total_tiles += len(tiles)
-    report(name, 'all', everything, total_secs, total_errors, a.record, total_tiles)
-    if pool:
-        pool.close()
-        pool.join()
-    return 1 if total_errors else 0
+        runner = pool_runner(pool, fn)
+    elif a.side == 'onemap':
+        runner = thread_runner([onemap_client(a.target) for _ in range(a.clients)], warm=True)
+    else:
+        runner = thread_runner([mapserv_client(a.target) for _ in range(a.clients)], warm=False)
+
+    try:
+        unit = 'metatile' if grouped else 'tile'
+        everything, all_screens, total_secs, total_tiles, total_untimed_errors = [], [], 0.0, 0, 0
+        for z in sorted(bands):
+            screens_ms, untimed_errors = [], 0
+            if not screens:
+                tiles = bands[z]
+                tasks = tiles
+                if grouped:
+                    metatiles = {}   # in the order of the list's first tile of each
+                    for _, x, y in tiles:
+                        metatiles.setdefault((x // META, y // META), []).append((x, y))
+                    tasks = [(z, mx, my, wanted) for (mx, my), wanted in metatiles.items()]
+                start = now()
+                results = runner.run(tasks)
+                secs = now() - start
+                n = len(tiles)
+            else:
+                results, secs, n = [], 0.0, 0
+                for _, timed, tiles in bands[z]:
+                    got = runner.run(tiles)
+                    if timed:
+                        took = max(r[1] for r in got) - min(r[0] for r in got)
+                        screens_ms.append(took * 1000)
+                        secs += took
+                        n += len(tiles)
+                        results += got
+                    else:
+                        untimed_errors += sum(1 for r in got if not r[3])   # errors count even untimed
+            report(a, 'z%d' % z, n, secs, results, screens_ms, unit, untimed_errors)
+            everything += results
+            all_screens += screens_ms
+            total_secs += secs
+            total_tiles += n
+            total_untimed_errors += untimed_errors
+        report(a, 'all', total_tiles, total_secs, everything, all_screens, unit, total_untimed_errors)
+    finally:
+        runner.close()
+        if cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    return 3 if total_untimed_errors or any(not r[3] for r in everything) else 0
 
 
 if __name__ == '__main__':

@@ -557,7 +557,8 @@ TEST_F(wmts_http, many_concurrent_png_requests_draw_each_tile_once)
 // queries, byte for byte: the same features in the same order, the same attributes, and label
 // anchors computed alike (centroid when on the polygon, else a point on its surface) — checked
 // over labelled villages, towns and reservoirs at z12–15 with no tile cache on either server.
-TEST_F(wmts_http, png_tiles_from_memory_equal_png_tiles_from_queries)
+// GetFeatureInfo answers alike too: the features within 3 px, nearest first, their attributes.
+TEST_F(wmts_http, png_tiles_and_feature_info_from_memory_equal_those_from_queries)
 {
     const std::vector<std::string> args{"--config", test::source_dir() + "/tileserver/onemap.yaml", "--styles",
                                         test::source_dir() + "/styles", "--cache-mb", "0"};
@@ -568,18 +569,27 @@ TEST_F(wmts_http, png_tiles_from_memory_equal_png_tiles_from_queries)
     const test::server_process held(test::db().conninfo(), with({}));
     const test::server_process queried(test::db().conninfo(), with({"--tile-memory-mb", "0"}));
     std::vector<std::string> paths;
+    std::vector<std::string> infos;
     for (const int z : {12, 13, 15}) {
-        for (const auto& at : {s_reservoir, s_redline}) {
+        for (const auto& at : {s_reservoir, s_redline, s_dry}) {
             const auto t = locate(core::web_mercator_quad(), z, at);
             for (std::uint64_t d = 0; d < 3; ++d) {
                 paths.push_back("/tiles/basemap/" + std::to_string(z) + "/" + std::to_string(t.col + d) + "/" +
                                 std::to_string(t.row + d % 2) + ".png");
+            }
+            for (const std::string layer : {"basemap", "dltb", "admin_village"}) {
+                infos.push_back("/wmts/1.0.0/" + layer + "/default/WebMercatorQuad/" + std::to_string(z) + "/" +
+                                std::to_string(t.row) + "/" + std::to_string(t.col) + "/" + std::to_string(t.j) +
+                                "/" + std::to_string(t.i) + ".json");
             }
         }
     }
     auto hc = held.client();
     auto stats = [&] { return nlohmann::json::parse(hc.Get("/stats")->body); };
     for (const auto& p : paths) { // asks for the versions' loads
+        ASSERT_EQ(hc.Get(p)->status, 200) << p;
+    }
+    for (const auto& p : infos) {
         ASSERT_EQ(hc.Get(p)->status, 200) << p;
     }
     nlohmann::json m = stats()["tile_memory"];
@@ -598,6 +608,21 @@ TEST_F(wmts_http, png_tiles_from_memory_equal_png_tiles_from_queries)
         ASSERT_EQ(b->status, 200);
         EXPECT_TRUE(a->body == b->body) << p;
     }
+    int answered = 0;
+    const auto memory_before = stats()["tile_memory"];
+    for (const auto& p : infos) {
+        const auto a = hc.Get(p);
+        const auto b = qc.Get(p);
+        ASSERT_TRUE(a && b);
+        ASSERT_EQ(a->status, 200) << a->body;
+        ASSERT_EQ(b->status, 200) << b->body;
+        EXPECT_EQ(nlohmann::json::parse(a->body), nlohmann::json::parse(b->body)) << p;
+        answered += nlohmann::json::parse(b->body)["features"].empty() ? 0 : 1;
+    }
+    EXPECT_GT(answered, static_cast<int>(infos.size()) / 2) << "too few clicks met a feature to compare";
+    const auto memory_after = stats()["tile_memory"];
+    EXPECT_EQ(memory_after["misses"], memory_before["misses"]) << "feature info queried a held version";
+    EXPECT_GE(memory_after["hits"].get<long>() - memory_before["hits"].get<long>(), static_cast<long>(infos.size()));
     const auto after = stats()["raster"];
     EXPECT_EQ(after["layers_from_queries"], before["layers_from_queries"]) << "a held layer was queried";
     EXPECT_GT(after["layers_from_memory"].get<long>() - before["layers_from_memory"].get<long>(),

@@ -159,6 +159,7 @@ void register_admin_routes(router& routes, server_state& state, const admin_cont
         doc["tile_memory"] = {{"bytes", held.bytes},       {"max_bytes", held.max_bytes}, {"versions", held.versions},
                               {"loads", held.loads},       {"refused", held.refused},     {"failed", held.failed},
                               {"loading", held.loading},   {"queued", held.queued},
+                              {"hits", held.hits},         {"misses", held.misses},
                               {"layers_from_memory", s->tiles.layers_from_memory()},
                               {"layers_from_queries", s->tiles.layers_from_queries()}};
         if (counters) {

@@ -276,6 +276,7 @@ struct server::impl {
 
         wmts_context wmts;
         wmts.pool = &state.pool;
+        wmts.store = &state.held;
         wmts.catalog = [s](const http_request& req) { return s->catalog_for(req); };
         wmts.base_url = [s](const http_request& req) { return s->base_url(req); };
         wmts.key_query = [](const http_request& req) { return server_state::key_query(req); };

@@ -168,8 +168,10 @@ held_layer_ptr tile_store::find(const core::layer_version& v, const std::string&
     std::string key = key_of(v, table);
     const std::lock_guard<std::mutex> lock(m_mutex);
     if (const auto* hit = m_held.get(key)) {
+        ++m_hits;
         return *hit;
     }
+    ++m_misses;
     if (m_refused.count(key) != 0 || m_queued.count(key) != 0) {
         return nullptr;
     }
@@ -311,6 +313,8 @@ tile_store::stats tile_store::current() const
     s.failed = m_failures;
     s.queued = m_queue.size();
     s.loading = m_loading;
+    s.hits = m_hits;
+    s.misses = m_misses;
     return s;
 }
 

@@ -6,7 +6,9 @@
 #include "onemap/core/error.hpp"
 #include "onemap/core/log.hpp"
 #include "onemap/tileserver/http_encoding.hpp"
+#include "onemap/tileserver/analysis/geometry.hpp"
 #include "onemap/tileserver/raster_service.hpp"
+#include "onemap/tileserver/tile_store.hpp"
 #include "onemap/tileserver/http_errors.hpp"
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <variant>
 #include <set>
 
 namespace onemap::tileserver {
@@ -34,6 +38,37 @@ const char* const DEFAULT_STYLE = "default";
 /// Features within this many pixels of the clicked point answer GetFeatureInfo.
 constexpr double INFO_TOLERANCE_PX = 3;
 constexpr int INFO_MAX_FEATURES = 10;
+
+nlohmann::json json_of(const core::mvt::value& v)
+{
+    return std::visit([](const auto& x) { return nlohmann::json(x); }, v);
+}
+
+// The held features within `tolerance` (degrees) of the point, nearest first, then by fid, at
+// most `limit`: what the query's ST_DWithin … ORDER BY ST_Distance, fid LIMIT answers (GEOS's
+// planar distance, as PostGIS's).
+std::vector<std::pair<double, held_layer::record>> nearest_held(const held_layer& held, double x, double y,
+                                                                double tolerance, int limit)
+{
+    GEOSContextHandle_t h = analysis::geos();
+    const analysis::geom_ptr point = analysis::own(GEOSGeom_createPointFromXY_r(h, x, y), "point");
+    std::vector<std::pair<double, held_layer::record>> near;
+    held.query(core::box{x - tolerance, y - tolerance, x + tolerance, y + tolerance},
+               [&](const held_layer::record& r) {
+                   const analysis::geom_ptr g = analysis::from_wkb(r.wkb());
+                   double d = 0;
+                   if (GEOSDistance_r(h, g.get(), point.get(), &d) == 1 && d <= tolerance) {
+                       near.emplace_back(d, r);
+                   }
+               });
+    std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second.fid() < b.second.fid();
+    });
+    if (near.size() > static_cast<std::size_t>(limit)) {
+        near.erase(near.begin() + limit, near.end());
+    }
+    return near;
+}
 
 
 std::string number(double v)
@@ -459,12 +494,36 @@ public:
 
         nlohmann::json features = nlohmann::json::array();
         {
-            auto conn = m_ctx.pool->acquire();
-            pqxx::read_transaction txn(*conn);
+            std::optional<core::connection_pool::lease> conn; // only for versions not held
+            std::optional<pqxx::read_transaction> txn;
             // Top of the drawing first: the layer the user sees is the last one drawn.
             for (auto it = queried.rbegin(); it != queried.rend(); ++it) {
                 const core::layer* layer = it->layer;
                 const core::layer_version* version = it->version;
+                auto add = [&](std::int64_t fid, nlohmann::json props) {
+                    features.push_back({{"type", "Feature"},
+                                        {"id", fid},
+                                        {"layer", layer->name},
+                                        {"version", version->version},
+                                        {"properties", std::move(props)},
+                                        {"geometry", nullptr}});
+                };
+                if (const held_layer_ptr held = m_ctx.store != nullptr ? m_ctx.store->find(*version, version->table)
+                                                                       : nullptr) {
+                    for (const auto& [distance, r] : nearest_held(*held, x, y, tolerance, INFO_MAX_FEATURES)) {
+                        nlohmann::json props = nlohmann::json::object();
+                        r.each_value(held->columns(), [&](std::size_t k, std::optional<std::string_view> text) {
+                            const auto& attr = version->attributes[k];
+                            props[attr.name] = text ? json_of(attribute_value(attr, *text)) : nlohmann::json();
+                        });
+                        add(r.fid(), std::move(props));
+                    }
+                    continue;
+                }
+                if (!txn) {
+                    conn.emplace(m_ctx.pool->acquire());
+                    txn.emplace(**conn);
+                }
                 std::string sql = "SELECT fid";
                 for (const auto& attr : version->attributes) {
                     sql += ", " + core::quote_ident(attr.name);
@@ -474,37 +533,15 @@ public:
                        " WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint($1, $2), 4490), $3)"
                        " AND ST_DWithin(geom, ST_SetSRID(ST_MakePoint($1, $2), 4490), $3)"
                        " ORDER BY ST_Distance(geom, ST_SetSRID(ST_MakePoint($1, $2), 4490)), fid LIMIT $4";
-                const auto rows = txn.exec_params(sql, x, y, tolerance, INFO_MAX_FEATURES);
+                const auto rows = txn->exec_params(sql, x, y, tolerance, INFO_MAX_FEATURES);
                 for (const auto& r : rows) {
                     nlohmann::json props = nlohmann::json::object();
                     for (std::size_t k = 0; k < version->attributes.size(); ++k) {
                         const auto& f = r[static_cast<pqxx::row::size_type>(k + 1)];
                         const auto& attr = version->attributes[k];
-                        if (f.is_null()) {
-                            props[attr.name] = nullptr;
-                            continue;
-                        }
-                        switch (attr.type) {
-                        case core::attribute_type::integer:
-                        case core::attribute_type::bigint:
-                            props[attr.name] = f.as<long long>();
-                            break;
-                        case core::attribute_type::real:
-                            props[attr.name] = f.as<double>();
-                            break;
-                        case core::attribute_type::boolean:
-                            props[attr.name] = f.as<bool>();
-                            break;
-                        default:
-                            props[attr.name] = f.as<std::string>();
-                        }
+                        props[attr.name] = f.is_null() ? nlohmann::json() : json_of(attribute_value(attr, f));
                     }
-                    features.push_back({{"type", "Feature"},
-                                        {"id", r[0].as<long long>()},
-                                        {"layer", layer->name},
-                                        {"version", version->version},
-                                        {"properties", props},
-                                        {"geometry", nullptr}});
+                    add(r[0].as<std::int64_t>(), std::move(props));
                 }
             }
         }

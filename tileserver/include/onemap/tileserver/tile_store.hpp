@@ -135,6 +135,8 @@ public:
         std::size_t failed = 0;     ///< loads that failed (retried after a minute)
         std::size_t queued = 0;     ///< loads waiting
         bool loading = false;
+        std::size_t hits = 0;       ///< find()s answered from memory (tiles, PNGs, feature info)
+        std::size_t misses = 0;     ///< find()s of a version not held (then read by a query)
     };
     stats current() const;
 
@@ -160,6 +162,8 @@ private:
     std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> m_failed;
     std::size_t m_loads = 0;
     std::size_t m_failures = 0;
+    std::size_t m_hits = 0;
+    std::size_t m_misses = 0;
     bool m_loading = false;
     bool m_stop = false;
     std::atomic<bool> m_stopping{false};

@@ -20,8 +20,12 @@ namespace onemap::tileserver {
 
 enum class tile_format { png, mvt };
 
+class tile_store;
+
 struct wmts_context {
     core::connection_pool* pool = nullptr;
+    /// Versions held in memory: GetFeatureInfo reads them without a query (nullptr: never).
+    tile_store* store = nullptr;
     /// The catalog as the request's caller sees it (what it may not see is not public).
     std::function<std::shared_ptr<const std::vector<core::layer>>(const http_request&)> catalog;
     std::function<std::string(const http_request&)> base_url;
