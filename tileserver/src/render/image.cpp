@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <png.h>
 
+#include <algorithm>
 #include <array>
 #include <csetjmp>
 #include <vector>
@@ -195,19 +196,52 @@ bool palette_of(const std::vector<unsigned char>& rgba, std::vector<unsigned cha
         for (unsigned i = 0; i < pal->count; ++i) {
             palette.push_back({pal->entries[i].r, pal->entries[i].g, pal->entries[i].b, pal->entries[i].a});
         }
+        // Each colour's nearest entry (squared RGBA distance): entries sorted by green, searched
+        // outwards from the colour's green until the green difference alone is farther.
+        std::vector<std::pair<int, int>> by_green; // green, entry
+        for (std::size_t k = 0; k < palette.size(); ++k) {
+            by_green.emplace_back(palette[k][1], static_cast<int>(k));
+        }
+        std::sort(by_green.begin(), by_green.end());
+        auto distance = [&](const std::array<unsigned char, 4>& c, int k, int bound) {
+            int d = 0;
+            for (std::size_t ch = 0; ch < 4 && d < bound; ++ch) {
+                const int diff = static_cast<int>(c[ch]) - static_cast<int>(palette[static_cast<std::size_t>(k)][ch]);
+                d += diff * diff;
+            }
+            return d;
+        };
         for (std::size_t i = 0; i < t.colours.size(); ++i) {
             const auto c = bytes_of(t.colours[i]);
-            int best = 0;
+            const int green = c[1];
+            const auto start = std::lower_bound(by_green.begin(), by_green.end(), std::make_pair(green, -1)) -
+                               by_green.begin();
+            int best = by_green.front().second;
             int best_distance = 1 << 30;
-            for (std::size_t k = 0; k < palette.size() && best_distance > 0; ++k) {
-                int d = 0;
-                for (std::size_t ch = 0; ch < 4 && d < best_distance; ++ch) {
-                    const int diff = static_cast<int>(c[ch]) - static_cast<int>(palette[k][ch]);
-                    d += diff * diff;
+            auto visit = [&](std::ptrdiff_t at) {
+                const int dg = by_green[static_cast<std::size_t>(at)].first - green;
+                if (dg * dg >= best_distance) {
+                    return false; // every entry farther along this direction is farther still
                 }
+                const int k = by_green[static_cast<std::size_t>(at)].second;
+                const int d = distance(c, k, best_distance);
                 if (d < best_distance) {
                     best_distance = d;
-                    best = static_cast<int>(k);
+                    best = k;
+                }
+                return true;
+            };
+            const auto n = static_cast<std::ptrdiff_t>(by_green.size());
+            for (std::ptrdiff_t up = start, down = start - 1; best_distance > 0 && (up < n || down >= 0);) {
+                if (up < n && !visit(up)) {
+                    up = n;
+                } else {
+                    ++up;
+                }
+                if (best_distance > 0 && down >= 0 && !visit(down)) {
+                    down = -1;
+                } else {
+                    --down;
                 }
             }
             index_of[i] = static_cast<unsigned char>(best);
