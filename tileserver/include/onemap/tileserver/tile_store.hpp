@@ -32,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace onemap::tileserver {
@@ -89,6 +91,24 @@ public:
         for_each_in(b, [&](std::size_t i) { f(record(m_records[i])); });
     }
 
+    /// A polygon's label point (lon/lat) by fid, computed by `compute` the first time it is
+    /// asked for and kept: PNG tiles of a labelled layer ask for the same anchors in every tile
+    /// of a metatile. Thread-safe.
+    template <typename F>
+    std::optional<std::pair<double, double>> label_point(std::int64_t fid, F&& compute) const
+    {
+        {
+            const std::lock_guard<std::mutex> lock(m_anchors_mutex);
+            if (const auto it = m_anchors.find(fid); it != m_anchors.end()) {
+                return it->second;
+            }
+        }
+        const std::optional<std::pair<double, double>> p = compute();
+        const std::lock_guard<std::mutex> lock(m_anchors_mutex);
+        m_anchors.emplace(fid, p);
+        return p;
+    }
+
     std::size_t size() const noexcept { return m_records.size(); }
     std::size_t columns() const noexcept { return m_columns; }
     /// Bytes held: records, boxes, index.
@@ -107,6 +127,8 @@ private:
     std::vector<const char*> m_records;
     std::vector<core::box> m_boxes;
     std::unique_ptr<index> m_index;
+    mutable std::mutex m_anchors_mutex;
+    mutable std::unordered_map<std::int64_t, std::optional<std::pair<double, double>>> m_anchors;
 };
 
 using held_layer_ptr = std::shared_ptr<const held_layer>;
