@@ -102,8 +102,19 @@ bool count_colours(const std::vector<unsigned char>& rgba, std::size_t most, col
 {
     constexpr std::size_t SLOTS = 1U << 14U; // open addressing, kept under a quarter full
     static_assert(SLOTS >= 4 * 4096, "the table holds `most` colours at most a quarter full");
-    std::vector<std::uint32_t> keys(SLOTS);
-    std::vector<std::uint16_t> values(SLOTS); // index + 1; 0 = empty
+    // Each thread's table, emptied again slot by slot on the way out (not cleared whole).
+    thread_local std::vector<std::uint32_t> keys(SLOTS);
+    thread_local std::vector<std::uint16_t> values(SLOTS); // index + 1; 0 = empty
+    std::vector<std::size_t> used;
+    struct emptier {
+        std::vector<std::size_t>& slots;
+        ~emptier()
+        {
+            for (const std::size_t s : slots) {
+                values[s] = 0;
+            }
+        }
+    } empty_after{used};
     const std::size_t n = rgba.size() / 4;
     t.pixel_colour.resize(n);
     std::uint32_t last = 0;
@@ -123,6 +134,7 @@ bool count_colours(const std::vector<unsigned char>& rgba, std::size_t most, col
                 }
                 t.colours.push_back(c);
                 t.counts.push_back(0);
+                used.push_back(slot);
                 keys[slot] = c;
                 values[slot] = static_cast<std::uint16_t>(t.colours.size());
             }
@@ -174,7 +186,7 @@ bool palette_of(const std::vector<unsigned char>& rgba, std::vector<unsigned cha
         // a server drawing one tile per core they would only take cores from the other tiles.
         omp_set_num_threads(1);
         const std::unique_ptr<liq_attr, attr_deleter> attr(liq_attr_create());
-        if (!attr || liq_set_speed(attr.get(), 10) != LIQ_OK || liq_set_quality(attr.get(), 85, 100) != LIQ_OK) {
+        if (!attr || liq_set_speed(attr.get(), 10) != LIQ_OK || liq_set_max_colors(attr.get(), 128) != LIQ_OK || liq_set_quality(attr.get(), 85, 100) != LIQ_OK) {
             return false;
         }
         const std::unique_ptr<liq_histogram, histogram_deleter> hist(liq_histogram_create(attr.get()));
