@@ -96,7 +96,7 @@ TEST_F(timeouts_http, every_database_wait_ends_in_503_naming_its_limit)
     // Another tile, features, a PNG: wait for the one connection, not for ever.
     expect_unavailable(get("/tiles/tgrid/10/836/413.mvt"), "--db-wait-timeout-ms");
     expect_unavailable(get("/ogc/collections/tgrid/items?limit=5"), "--db-wait-timeout-ms");
-    expect_unavailable(get("/tiles/tgrid/10/840/412.png"), "--db-wait-timeout-ms");
+    expect_unavailable(get("/tiles/tgrid/10/836/412.png"), "--db-wait-timeout-ms");
 
     // The statement itself is cancelled by PostgreSQL at its limit.
     expect_unavailable(leader.get(), "--query-timeout-ms");

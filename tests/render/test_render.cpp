@@ -608,6 +608,23 @@ TEST(render_text, chinese_label_with_halo_near_its_anchor)
     EXPECT_NEAR((left + right) / 2.0, 128, 3);
 }
 
+// A feature read only for its label (its shapes cannot reach the window drawn) gets its label
+// and nothing else: the fill layer over the same source layer skips it.
+TEST(render_text, a_label_only_feature_is_labelled_but_not_filled)
+{
+    json fill = fill_layer("#0000ff");
+    fill["source-layer"] = "place";
+    feature f = square(64, 64, 192, 192, {{"name", std::string("驻马店市")}});
+    f.label_anchor = point{128, 128};
+    f.label_only = true;
+    const auto img = render({fill, text_layer("place")}, {{"place", {f}}}, 10, 256);
+    EXPECT_EQ(count_pixels(img, [](std::uint32_t c) { return near(c, 0x0000FFFF, 8); }), 0);
+    EXPECT_GT(count_pixels(img, reddish, 78, 108, 178, 148), 150);
+    f.label_only = false; // the same feature drawn whole is filled
+    const auto whole = render({fill, text_layer("place")}, {{"place", {f}}}, 10, 256);
+    EXPECT_GT(count_pixels(whole, [](std::uint32_t c) { return near(c, 0x0000FFFF, 8); }), 100 * 100);
+}
+
 namespace {
 
 // The bounding box of the text-coloured pixels: {x0, y0, x1, y1}.

@@ -110,6 +110,16 @@ std::optional<std::pair<double, double>> label_point(std::string_view wkb)
 
 } // namespace
 
+bool drawable_style::labels_at_points(const std::string& source_layer, double zoom) const
+{
+    for (const auto& l : labels) {
+        if (l.source_layer == source_layer && zoom >= l.minzoom && zoom < l.maxzoom && !l.at_points) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool drawable_style::labels_at(const std::string& source_layer, double zoom) const
 {
     for (const auto& l : labels) {
@@ -192,8 +202,12 @@ std::shared_ptr<const drawable_style> raster_service::make_style(std::string id,
     s->style = render::style::parse(doc);
     for (const auto& l : doc.value("layers", nlohmann::json::array())) {
         if (l.value("type", "") == "symbol" && l.contains("source-layer")) {
+            // Anything but a literal "point" (an expression too) may place along lines.
+            const auto layout = l.find("layout");
+            const bool at_points = layout == l.end() || !layout->is_object() || !layout->contains("symbol-placement") ||
+                                   (*layout)["symbol-placement"] == "point";
             s->labels.push_back({l["source-layer"].get<std::string>(), number_or(l, "minzoom", 0),
-                                 number_or(l, "maxzoom", 24)});
+                                 number_or(l, "maxzoom", 24), at_points});
         }
     }
     return s;
@@ -337,7 +351,7 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
                                                 std::optional<core::connection_pool::lease>& conn,
                                                 const layer_pick& pick, const std::string& table,
                                                 const core::box& box, const core::mvt::tile_projection& proj,
-                                                bool anchors)
+                                                bool anchors, const core::box* shape_reach)
 {
     const core::layer_version& version = *pick.version;
     const auto attrs = kept_attributes(pick);
@@ -373,18 +387,40 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
         for (const auto* a : attrs) {
             kept[static_cast<std::size_t>(a - version.attributes.data())] = a;
         }
-        std::vector<held_layer::record> hits;
-        held->query(box, [&](const held_layer::record& r) { hits.push_back(r); });
+        std::vector<std::pair<held_layer::record, bool>> hits; // and whether its shapes reach the window
+        held->query_boxed(box, [&](const held_layer::record& r, const core::box& b) {
+            hits.emplace_back(r, shape_reach == nullptr || b.intersects(*shape_reach));
+        });
         // Labels are placed in data order: the order of a query (by fid) on both paths.
-        std::sort(hits.begin(), hits.end(),
-                  [](const held_layer::record& a, const held_layer::record& b) { return a.fid() < b.fid(); });
+        std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.first.fid() < b.first.fid(); });
         layer.features.reserve(hits.size());
-        for (const auto& r : hits) {
+        for (const auto& [r, shapes] : hits) {
             std::optional<render::point> anchor;
             if (anchors) {
                 if (const auto lp = held->label_point(r.fid(), [&] { return label_point(r.wkb()); })) {
                     anchor = render::point{proj.to_tile_x(lp->first), proj.to_tile_y(lp->second)};
                 }
+            }
+            // A polygon whose shapes cannot reach the window is read as its anchor alone when
+            // the anchor (a point on its surface) lies clearly inside the clipped canvas: its
+            // clipped geometry would have been kept with the same anchor, so every tile of the
+            // metatile places the same labels.
+            const double margin = proj.buffer_units() - 1;
+            if (!shapes && anchor && anchor->x > -margin && anchor->x < proj.width() + margin &&
+                anchor->y > -margin && anchor->y < proj.height() + margin) {
+                render::feature f;
+                f.type = core::mvt::geom_type::polygon;
+                f.id = static_cast<std::uint64_t>(r.fid());
+                f.parts.push_back({*anchor});
+                r.each_value(held->columns(), [&](std::size_t c, std::optional<std::string_view> text) {
+                    if (kept[c] != nullptr && text) {
+                        f.properties.emplace_back(kept[c]->name, attribute_value(*kept[c], *text));
+                    }
+                });
+                f.label_anchor = anchor;
+                f.label_only = true;
+                layer.features.push_back(std::move(f));
+                continue;
             }
             add(static_cast<std::uint64_t>(r.fid()), r.wkb(),
                 [&](auto& properties) {
@@ -489,8 +525,9 @@ std::vector<std::string> raster_service::render_window(const drawable_style& sty
                 continue;
             }
             const bool anchors = labelled && pick.layer->geometry_type.find("POLYGON") != std::string::npos;
+            const bool anchors_alone = anchors && style.labels_at_points(pick.layer->name, frame.zoom);
             data.push_back(read_layer(txn, conn, pick, version.table_for_resolution(degrees_per_pixel), reach, proj,
-                                      anchors));
+                                      anchors, anchors_alone ? &window_reach : nullptr));
             features += data.back().features.size();
         }
     }

@@ -117,14 +117,17 @@ void held_layer::build()
     m_records.shrink_to_fit();
 }
 
-void held_layer::for_each_in(const core::box& b, const std::function<void(std::size_t)>& f) const
+void held_layer::for_each_in(const core::box& b, const std::function<void(std::size_t, const core::box&)>& f) const
 {
     if (!m_index) {
         return;
     }
     // query() with an output iterator: the query iterators (qbegin) allocate.
-    m_index->tree.query(bgi::intersects(to_bbox(b)),
-                        boost::make_function_output_iterator([&](const rtree_value& v) { f(v.second); }));
+    m_index->tree.query(bgi::intersects(to_bbox(b)), boost::make_function_output_iterator([&](const rtree_value& v) {
+                            const auto& lo = v.first.min_corner();
+                            const auto& hi = v.first.max_corner();
+                            f(v.second, core::box{lo.get<0>(), lo.get<1>(), hi.get<0>(), hi.get<1>()});
+                        }));
 }
 
 std::size_t held_layer::bytes() const noexcept

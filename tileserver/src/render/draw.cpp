@@ -56,6 +56,9 @@ void for_each_feature(const layer& l, const layer_index& index, double zoom, Fn 
     }
     for (const source_layer* sl : it->second) {
         for (const feature& f : sl->features) {
+            if (f.label_only && l.kind != layer_kind::symbol) {
+                continue;
+            }
             const eval_context ctx{zoom, &f};
             if (passes(l.filter.get(), ctx)) {
                 fn(f, ctx);

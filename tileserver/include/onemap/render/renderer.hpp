@@ -39,6 +39,9 @@ struct feature {
     /// neighbouring metatiles agree; nullopt = the renderer picks (first point / mid-line /
     /// centroid of the largest ring).
     std::optional<point> label_anchor;
+    /// Read only for its label (its shapes cannot reach the drawn window): fill, line and
+    /// circle layers skip it; `parts` may hold no more than its anchor.
+    bool label_only = false;
 };
 
 struct source_layer {

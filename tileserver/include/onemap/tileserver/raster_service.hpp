@@ -36,10 +36,14 @@ struct drawable_style {
         std::string source_layer;
         double minzoom = 0;
         double maxzoom = 24;
+        bool at_points = true; ///< symbol-placement "point" (not along lines)
     };
     std::vector<label_use> labels; ///< symbol layers: their features get a label anchor
 
     bool labels_at(const std::string& source_layer, double zoom) const;
+    /// Every label of the source layer at that zoom is placed at a point: a polygon away from
+    /// the drawn window needs only its anchor.
+    bool labels_at_points(const std::string& source_layer, double zoom) const;
 };
 
 /// A block of tiles of one level drawn together.
@@ -133,10 +137,12 @@ public:
 private:
     /// One pick's features over `box` (lon/lat) projected by `proj`, in fid order; polygons get
     /// their label anchor when `anchors`. From held memory when the version is held.
+    /// `shape_reach` (anchors only): a held polygon outside it is read as its anchor alone.
     render::source_layer read_layer(std::optional<pqxx::read_transaction>& txn,
                                     std::optional<core::connection_pool::lease>& conn, const layer_pick& pick,
                                     const std::string& table, const core::box& box,
-                                    const core::mvt::tile_projection& proj, bool anchors);
+                                    const core::mvt::tile_projection& proj, bool anchors,
+                                    const core::box* shape_reach);
 
     static core::mvt::tile_projection metatile_projection(const core::tile_matrix_set& tms, const metatile& m,
                                                           double pixel_ratio);

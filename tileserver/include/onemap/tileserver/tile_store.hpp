@@ -88,7 +88,13 @@ public:
     template <typename F>
     void query(const core::box& b, F&& f) const
     {
-        for_each_in(b, [&](std::size_t i) { f(record(m_records[i])); });
+        for_each_in(b, [&](std::size_t i, const core::box&) { f(record(m_records[i])); });
+    }
+    /// The same, with each feature's lon/lat box: f(record, box).
+    template <typename F>
+    void query_boxed(const core::box& b, F&& f) const
+    {
+        for_each_in(b, [&](std::size_t i, const core::box& box) { f(record(m_records[i]), box); });
     }
 
     /// A polygon's label point (lon/lat) by fid, computed by `compute` the first time it is
@@ -115,7 +121,8 @@ public:
     std::size_t bytes() const noexcept;
 
 private:
-    void for_each_in(const core::box& b, const std::function<void(std::size_t)>& f) const;
+    /// f(index, box) for every feature whose box meets `b` (boxes live in the index once built).
+    void for_each_in(const core::box& b, const std::function<void(std::size_t, const core::box&)>& f) const;
     char* reserve(std::size_t n);
 
     struct index;
