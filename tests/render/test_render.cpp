@@ -788,7 +788,10 @@ struct decoded_png {
     int colour_type = -1;
     int width = 0;
     std::vector<std::uint32_t> rgba;
-    std::uint32_t at(int x, int y) const { return rgba[static_cast<std::size_t>(y * width + x)]; }
+    std::uint32_t at(int x, int y) const
+    {
+        return rgba[static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)];
+    }
 };
 
 decoded_png decode(const std::string& png)
@@ -997,7 +1000,7 @@ TEST(render_basemap, a_tile_drawn_alone_has_the_pixels_of_its_whole_metatile)
             }
             EXPECT_LE(most, 40) << "tile " << col << "," << row;
             EXPECT_LT(differ, 256 * 256 / 100) << "tile " << col << "," << row;
-            tiles[static_cast<std::size_t>(row * 4 + col)] = std::make_unique<image>(std::move(alone));
+            tiles[static_cast<std::size_t>(row) * 4 + static_cast<std::size_t>(col)] = std::make_unique<image>(std::move(alone));
         }
     }
     // The village label centred on the edge of tiles (0, 0) and (1, 0) is drawn in both halves.

@@ -394,7 +394,9 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
         // Labels are placed in data order: the order of a query (by fid) on both paths.
         std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.first.fid() < b.first.fid(); });
         layer.features.reserve(hits.size());
-        for (const auto& [r, shapes] : hits) {
+        for (const auto& hit : hits) {
+            const held_layer::record& r = hit.first; // (a lambda cannot capture a structured binding)
+            const bool shapes = hit.second;
             std::optional<render::point> anchor;
             if (anchors) {
                 if (const auto lp = held->label_point(r.fid(), [&] { return label_point(r.wkb()); })) {

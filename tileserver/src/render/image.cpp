@@ -101,20 +101,25 @@ struct colour_table {
 bool count_colours(const std::vector<unsigned char>& rgba, std::size_t most, colour_table& t)
 {
     constexpr std::size_t SLOTS = 1U << 14U; // open addressing, kept under a quarter full
-    static_assert(SLOTS >= 4 * 4096, "the table holds `most` colours at most a quarter full");
+    static_assert(SLOTS >= std::size_t{4} * 4096, "the table holds `most` colours at most a quarter full");
     // Each thread's table, emptied again slot by slot on the way out (not cleared whole).
     thread_local std::vector<std::uint32_t> keys(SLOTS);
     thread_local std::vector<std::uint16_t> values(SLOTS); // index + 1; 0 = empty
     std::vector<std::size_t> used;
     struct emptier {
         std::vector<std::size_t>& slots;
+        explicit emptier(std::vector<std::size_t>& s) : slots(s) {}
+        emptier(const emptier&) = delete;
+        emptier& operator=(const emptier&) = delete;
+        emptier(emptier&&) = delete;
+        emptier& operator=(emptier&&) = delete;
         ~emptier()
         {
             for (const std::size_t s : slots) {
                 values[s] = 0;
             }
         }
-    } empty_after{used};
+    } empty_after(used);
     const std::size_t n = rgba.size() / 4;
     t.pixel_colour.resize(n);
     std::uint32_t last = 0;
