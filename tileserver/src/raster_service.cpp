@@ -394,6 +394,14 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
         // Labels are placed in data order: the order of a query (by fid) on both paths.
         std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.first.fid() < b.first.fid(); });
         layer.features.reserve(hits.size());
+        auto held_properties = [&](const held_layer::record& r, auto& properties) {
+            r.each_value(held->columns(), [&](std::size_t c, std::optional<std::string_view> text) {
+                if (kept[c] != nullptr && text) {
+                    properties.emplace_back(kept[c]->name, attribute_value(*kept[c], *text));
+                }
+            });
+        };
+        const double margin = proj.buffer_units() - 1;
         for (const auto& hit : hits) {
             const held_layer::record& r = hit.first; // (a lambda cannot capture a structured binding)
             const bool shapes = hit.second;
@@ -407,31 +415,19 @@ render::source_layer raster_service::read_layer(std::optional<pqxx::read_transac
             // the anchor (a point on its surface) lies clearly inside the clipped canvas: its
             // clipped geometry would have been kept with the same anchor, so every tile of the
             // metatile places the same labels.
-            const double margin = proj.buffer_units() - 1;
             if (!shapes && anchor && anchor->x > -margin && anchor->x < proj.width() + margin &&
                 anchor->y > -margin && anchor->y < proj.height() + margin) {
                 render::feature f;
                 f.type = core::mvt::geom_type::polygon;
                 f.id = static_cast<std::uint64_t>(r.fid());
                 f.parts.push_back({*anchor});
-                r.each_value(held->columns(), [&](std::size_t c, std::optional<std::string_view> text) {
-                    if (kept[c] != nullptr && text) {
-                        f.properties.emplace_back(kept[c]->name, attribute_value(*kept[c], *text));
-                    }
-                });
+                held_properties(r, f.properties);
                 f.label_anchor = anchor;
                 f.label_only = true;
                 layer.features.push_back(std::move(f));
                 continue;
             }
-            add(static_cast<std::uint64_t>(r.fid()), r.wkb(),
-                [&](auto& properties) {
-                    r.each_value(held->columns(), [&](std::size_t c, std::optional<std::string_view> text) {
-                        if (kept[c] != nullptr && text) {
-                            properties.emplace_back(kept[c]->name, attribute_value(*kept[c], *text));
-                        }
-                    });
-                },
+            add(static_cast<std::uint64_t>(r.fid()), r.wkb(), [&](auto& properties) { held_properties(r, properties); },
                 anchor);
         }
         return layer;

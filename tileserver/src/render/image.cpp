@@ -102,24 +102,8 @@ bool count_colours(const std::vector<unsigned char>& rgba, std::size_t most, col
 {
     constexpr std::size_t SLOTS = 1U << 14U; // open addressing, kept under a quarter full
     static_assert(SLOTS >= std::size_t{4} * 4096, "the table holds `most` colours at most a quarter full");
-    // Each thread's table, emptied again slot by slot on the way out (not cleared whole).
-    thread_local std::vector<std::uint32_t> keys(SLOTS);
-    thread_local std::vector<std::uint16_t> values(SLOTS); // index + 1; 0 = empty
-    std::vector<std::size_t> used;
-    struct emptier {
-        std::vector<std::size_t>& slots;
-        explicit emptier(std::vector<std::size_t>& s) : slots(s) {}
-        emptier(const emptier&) = delete;
-        emptier& operator=(const emptier&) = delete;
-        emptier(emptier&&) = delete;
-        emptier& operator=(emptier&&) = delete;
-        ~emptier()
-        {
-            for (const std::size_t s : slots) {
-                values[s] = 0;
-            }
-        }
-    } empty_after(used);
+    std::vector<std::uint32_t> keys(SLOTS);
+    std::vector<std::uint16_t> values(SLOTS); // index + 1; 0 = empty
     const std::size_t n = rgba.size() / 4;
     t.pixel_colour.resize(n);
     std::uint32_t last = 0;
@@ -139,7 +123,6 @@ bool count_colours(const std::vector<unsigned char>& rgba, std::size_t most, col
                 }
                 t.colours.push_back(c);
                 t.counts.push_back(0);
-                used.push_back(slot);
                 keys[slot] = c;
                 values[slot] = static_cast<std::uint16_t>(t.colours.size());
             }
