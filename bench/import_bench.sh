@@ -31,7 +31,7 @@ createdb b_onemap; createdb b_plain; createdb b_ogr; createdb b_shp
 for d in b_onemap b_plain b_ogr b_shp; do psql -qd $d -c "CREATE EXTENSION postgis"; done
 count=$(ogrinfo -ro -so -al "$ONEMAP_BENCH_SHP" | sed -n "s/^Feature Count: //p")
 {
-run onemap "$ONEMAP_IMPORT" -q --db dbname=b_onemap --layer dltb --encoding GBK --id-field BSM --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP"
+run onemap "$ONEMAP_IMPORT" -q --db dbname=b_onemap --layer dltb --class-field DLBM --encoding GBK --id-field BSM --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP"
 run onemap_no_overviews "$ONEMAP_IMPORT" -q --no-overviews --db dbname=b_plain --layer dltb --encoding GBK --id-field BSM --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP"
 run ogr2ogr ogr2ogr -f PostgreSQL PG:dbname=b_ogr "$ONEMAP_BENCH_SHP" -oo ENCODING=GBK -nln dltb -t_srs EPSG:4490 \
     -nlt PROMOTE_TO_MULTI -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST --config PG_USE_COPY YES

@@ -217,7 +217,7 @@ def manifest_entries():
     for year, valid in (('2022', '2022-12-31'), ('2023', '2023-12-31')):
         entries.append(dict(file='natural-resources/dltb_%s.shp' % year, layer='dltb', title='地类图斑（三调）',
                             department='自然资源和规划局', theme='natural-resource', encoding='GBK',
-                            valid_from=valid, id_field='BSM'))
+                            valid_from=valid, id_field='BSM', class_field='DLBM'))
     water = [('river.shp', 'river', '河流', None), ('reservoir.shp', 'reservoir', '水库及坑塘', None),
              ('function_zone.shp', 'water_function_zone', '水功能区', None)]
     for f, layer, title, idf in water:
@@ -235,9 +235,10 @@ def write_manifest(out):
     lines = [MANIFEST_HEAD]
     for e in manifest_entries():
         lines.append('  - file: %s\n' % e['file'])
-        for key in ('layer', 'title', 'department', 'theme', 'encoding', 'valid_from', 'id_field'):
+        for key in ('layer', 'title', 'department', 'theme', 'encoding', 'valid_from', 'id_field', 'class_field'):
             if e.get(key):
-                note = '          # this file has no .cpg' if key == 'encoding' else ''
+                note = {'encoding': '          # this file has no .cpg',
+                        'class_field': '      # low zooms: parcels too small to see merged by land class'}.get(key, '')
                 lines.append('    %s: %s%s\n' % (key, e[key], note))
     with open(os.path.join(out, 'manifest.yaml'), 'w', encoding='utf-8', newline='\n') as fh:
         fh.write(''.join(lines))

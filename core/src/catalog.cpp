@@ -70,6 +70,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS layer_version_active
 
 -- Generalised copies "<table>__z<z>" for z = 0..overview_max_zoom (-1: none).
 ALTER TABLE onemap.layer_version ADD COLUMN IF NOT EXISTS overview_max_zoom integer NOT NULL DEFAULT -1;
+-- Copies dissolved by class (issue 18): the class column and the level kept per zoom.
+ALTER TABLE onemap.layer_version ADD COLUMN IF NOT EXISTS class_field text;
+ALTER TABLE onemap.layer_version ADD COLUMN IF NOT EXISTS class_levels text;
 
 -- The versions of a layer valid on a date: "as of" for every layer, in SQL.
 CREATE OR REPLACE FUNCTION onemap.version_as_of(p_layer text, p_date date)
@@ -111,7 +114,7 @@ constexpr const char* LAYER_COLUMNS =
 constexpr const char* VERSION_QUERY = R"SQL(
 SELECT layer, version, table_name, valid_from::text, valid_to::text, feature_count,
        ST_XMin(bbox), ST_YMin(bbox), ST_XMax(bbox), ST_YMax(bbox), attributes::text,
-       source_hash, imported_at::text, overview_max_zoom
+       source_hash, imported_at::text, overview_max_zoom, class_field, class_levels
   FROM onemap.layer_version
  WHERE superseded_by IS NULL AND ($1::text IS NULL OR layer = $1)
  ORDER BY layer COLLATE "C", valid_from
@@ -147,6 +150,10 @@ layer_version version_from_row(const pqxx::row& r)
     v.source_hash = r[11].as<std::string>();
     v.imported_at = r[12].as<std::string>();
     v.overview_max_zoom = r[13].as<int>();
+    if (!r[14].is_null()) {
+        v.class_field = r[14].as<std::string>();
+        v.class_levels = r[15].is_null() ? std::string() : r[15].as<std::string>();
+    }
     return v;
 }
 

@@ -524,6 +524,9 @@ prepared_geometry geometry_preparer::prepare(const OGRGeometry* source)
     g->getEnvelope(&out.envelope);
     out.outside_area_of_use = !m_area_of_use.Intersects(out.envelope);
     out.ewkb_hex = to_ewkb_hex(*g);
+    if (m_keep_geometry) {
+        out.geometry = std::move(g);
+    }
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "onemap/core/log.hpp"
 #include "onemap/importers/crs_resolution.hpp"
 #include "onemap/importers/datum_shift.hpp"
+#include "onemap/importers/dissolve.hpp"
 #include "onemap/importers/shapefile_census.hpp"
 #include "onemap/importers/geometry_preparation.hpp"
 #include "onemap/importers/text_decoder.hpp"
@@ -207,6 +208,51 @@ int build_overviews(pqxx::work& txn, const std::string& table, const std::vector
         source = target;
     }
     return core::OVERVIEW_MAX_ZOOM;
+}
+
+// The dissolved copies (issue 18), COPYed zoom by zoom as the builder hands them over.
+int copy_dissolved(pqxx::work& txn, overview_builder& builder, const std::string& table,
+                   const std::vector<field_plan>& fields, import_result& result)
+{
+    std::string ddl_columns = "fid bigint NOT NULL";
+    std::string columns = "fid";
+    for (const auto& f : fields) {
+        ddl_columns += ", " + core::quote_ident(f.attr.name) + " " + core::sql_type(f.attr.type);
+        columns += ", " + core::quote_ident(f.attr.name);
+    }
+    ddl_columns += ", geom geometry(MultiPolygon, 4490) NOT NULL, extent_deg double precision";
+    columns += ", geom, extent_deg";
+    long long merged = 0;
+    while (auto z = builder.next()) {
+        const std::string target = core::qualified(core::DATA_SCHEMA, table + "__z" + std::to_string(z->zoom));
+        txn.exec("CREATE TABLE " + target + " (" + ddl_columns + ")");
+        {
+            copy_stream copy(txn, "COPY " + target + " (" + columns + ") FROM STDIN");
+            copy.send(z->copy_text);
+            copy.finish();
+        }
+        // A large feature cut by the builder's job squares is one feature again: its pieces share
+        // the cut exactly, so their union has no seam (MVT wants ids unique in a layer).
+        std::string attrs;
+        for (const auto& f : fields) {
+            attrs += ", d." + core::quote_ident(f.attr.name);
+        }
+        txn.exec("WITH dup AS (DELETE FROM " + target + " WHERE fid IN (SELECT fid FROM " + target +
+                 " GROUP BY fid HAVING count(*) > 1) RETURNING *), "
+                 "g AS (SELECT fid, ST_Multi(ST_CollectionExtract(ST_Union(ST_MakeValid(geom)), 3)) AS geom FROM dup GROUP BY fid) "
+                 "INSERT INTO " + target + " (" + columns + ") SELECT DISTINCT ON (d.fid) d.fid" + attrs +
+                 ", g.geom, GREATEST(ST_XMax(g.geom) - ST_XMin(g.geom), ST_YMax(g.geom) - ST_YMin(g.geom)) "
+                 "FROM dup d JOIN g USING (fid) ORDER BY d.fid");
+        txn.exec("CREATE INDEX ON " + target + " USING gist (geom)");
+        merged += z->merged_rows;
+        log().debug("{}: z{} dissolved by class: {} rows ({} merged areas, {} features kept)", table, z->zoom,
+                    z->rows, z->merged_rows, z->kept_features);
+    }
+    if (builder.max_zoom() >= 0) {
+        result.notes.push_back("low-zoom copies z0-" + std::to_string(builder.max_zoom()) +
+                               " dissolved by class: " + std::to_string(merged) + " merged areas");
+    }
+    return builder.max_zoom();
 }
 
 // Who holds the layer's import lock: another onemap-import, by its application_name.
@@ -466,6 +512,30 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
             id_index = i;
         }
     }
+    int class_field = -1;
+    if (req.class_field) {
+        for (std::size_t k = 0; k < fields.size(); ++k) {
+            if (EQUAL(fields[k].attr.source_name.c_str(), req.class_field->c_str()) ||
+                fields[k].attr.name == *req.class_field) {
+                class_field = static_cast<int>(k);
+            }
+        }
+        if (class_field < 0) {
+            std::string names;
+            for (const auto& f : fields) {
+                names += (names.empty() ? "" : ", ") + f.attr.source_name;
+            }
+            throw input_error("class_field", label + ": class field '" + *req.class_field +
+                                                 "' is not in the file (fields: " + names + ")");
+        }
+        if (family != geometry_family::polygon) {
+            throw input_error("class_field", label + ": a class field dissolves polygons, but the file holds " +
+                                                 family_name(family));
+        }
+    }
+    const class_levels levels =
+        req.class_levels ? class_levels::parse(*req.class_levels) : class_levels::land_use_default();
+    const bool dissolve = class_field >= 0 && req.overviews;
     if (req.id_field && id_index < 0) {
         std::string names;
         for (const auto& f : fields) {
@@ -477,7 +547,10 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
 
     const std::string options_key = src.layer + "|" + result.source_encoding + "|" +
                                     std::to_string(crs.epsg) + "|" + req.id_field.value_or("") +
-                                    "|" + result.valid_from;
+                                    "|" + result.valid_from +
+                                    (dissolve ? "|" + fields[static_cast<std::size_t>(class_field)].attr.name + "|" +
+                                                    levels.to_string()
+                                              : std::string());
     const std::string hash = hash_files(src.files, options_key);
 
     // ---- one transaction: lock, version, table, COPY, index, catalog, NOTIFY ----------------
@@ -530,6 +603,9 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     if (decoder) {
         ctx.encoding = decoder->encoding();
     }
+    ctx.collect_polygons = dissolve;
+    ctx.class_field = class_field;
+    polygon_set polygons;
 
     bar.start(result.layer, total);
     detail::row_totals rows;
@@ -538,7 +614,7 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         rows = detail::run_row_pipeline(*layer, ctx, worker_threads(req), [&](std::string& buf, long long read) {
             copy.send(buf);
             bar.update(read); // after each COPY buffer, on the writing thread
-        });
+        }, dissolve ? &polygons : nullptr);
         if (ctx.encoding && *ctx.encoding != "UTF-8" && rows.non_ascii > 0 && rows.all_non_ascii_is_utf8) {
             throw input_error("encoding", label + ": declared " + *ctx.encoding +
                                               " but all its non-ASCII text is valid UTF-8; the file is "
@@ -595,10 +671,23 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
         result.notes.push_back("Z/M dropped from " + std::to_string(dims_dropped) + " features");
     }
 
+    // The dissolved copies are computed on worker threads while PostgreSQL indexes the table.
+    std::optional<overview_builder> dissolved;
+    if (dissolve) {
+        dissolved.emplace(polygons, levels, copy_layout{fields.size(), static_cast<std::size_t>(class_field)},
+                          worker_threads(req));
+    }
     txn.exec("ALTER TABLE " + qtable + " ADD PRIMARY KEY (fid)");
     txn.exec("CREATE INDEX ON " + qtable + " USING gist (geom)");
     txn.exec("ANALYZE " + qtable);
-    const int overview_max_zoom = req.overviews ? build_overviews(txn, table, fields, family) : -1;
+    int overview_max_zoom = -1;
+    if (dissolved) {
+        overview_max_zoom = copy_dissolved(txn, *dissolved, table, fields, result);
+        dissolved.reset();
+        polygons = polygon_set();
+    } else if (req.overviews) {
+        overview_max_zoom = build_overviews(txn, table, fields, family);
+    }
 
     nlohmann::json attrs = nlohmann::json::array();
     for (const auto& f : fields) {
@@ -646,9 +735,10 @@ ON CONFLICT (name) DO UPDATE SET title = EXCLUDED.title, department = EXCLUDED.d
     std::vector<std::string> files = src.files;
     txn.exec_params(R"SQL(
 INSERT INTO onemap.layer_version (layer, version, table_name, valid_from, feature_count, bbox, attributes,
-    source_files, source_hash, source_srid, source_encoding, repaired, rejected, report, overview_max_zoom)
+    source_files, source_hash, source_srid, source_encoding, repaired, rejected, report, overview_max_zoom,
+    class_field, class_levels)
 VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::jsonb,
-    string_to_array($11, E'\x1f'), $12, $13, $14, $15, $16, $17::jsonb, $18))SQL",
+    string_to_array($11, E'\x1f'), $12, $13, $14, $15, $16, $17::jsonb, $18, $19, $20))SQL",
                     result.layer, version, table, result.valid_from, result.features, bbox.MinX, bbox.MinY,
                     bbox.MaxX, bbox.MaxY, attrs.dump(), [&files] {
                         std::string s;
@@ -658,7 +748,10 @@ VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::js
                         return s;
                     }(),
                     hash, crs.epsg, result.source_encoding, result.repaired, result.rejected, report.dump(),
-                    overview_max_zoom);
+                    overview_max_zoom,
+                    dissolve ? std::optional<std::string>(fields[static_cast<std::size_t>(class_field)].attr.name)
+                             : std::nullopt,
+                    dissolve ? std::optional<std::string>(levels.to_string()) : std::nullopt);
     txn.exec_params(R"SQL(
 UPDATE onemap.layer_version v SET valid_to = n.next_from
   FROM (SELECT version, lead(valid_from) OVER (ORDER BY valid_from) AS next_from

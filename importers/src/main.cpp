@@ -64,6 +64,14 @@ try {
         ->check(CLI::PositiveNumber);
     bool no_overviews = false;
     app.add_flag("--no-overviews", no_overviews, "skip the generalised copies for zoom 0..11 (tiles then read the full table)");
+    std::string class_field;
+    app.add_option("--class-field", class_field,
+                   "polygons that tile the land (e.g. DLBM): dissolve features too small to see by this field's "
+                   "classes in the copies for zoom 0..12");
+    std::string class_levels;
+    app.add_option("--class-levels", class_levels,
+                   "characters of the class kept per zoom with --class-field (default \"0-9:2,10-12:all\": "
+                   "一级类 up to z9, the whole code from z10)");
     app.add_option("--summary", summary_path, "also write the JSON summary to this file");
     app.add_option("--log-level", log_level, "debug, info, warn, error");
     app.add_flag("-q,--quiet", quiet, "no progress display");
@@ -119,6 +127,12 @@ try {
             }
             if (!id_field.empty()) {
                 base.id_field = id_field;
+            }
+            if (!class_field.empty()) {
+                base.class_field = class_field;
+            }
+            if (!class_levels.empty()) {
+                base.class_levels = class_levels;
             }
             if (!srs.empty()) {
                 base.srs = onemap::importers::parse_epsg(srs);

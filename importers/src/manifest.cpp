@@ -3,6 +3,7 @@
 #include "onemap/core/calendar.hpp"
 #include "onemap/core/error.hpp"
 #include "onemap/importers/datum_shift.hpp"
+#include "onemap/importers/dissolve.hpp"
 #include "onemap/importers/text_decoder.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,12 @@ void validate_request(const import_request& r)
                        std::isalpha(static_cast<unsigned char>(l[0])) == 0)) {
         throw config_error("layer name '" + l + "' must be lower-case ASCII letters, digits and _ (max 48), "
                            "starting with a letter");
+    }
+    if (r.class_levels) {
+        if (!r.class_field) {
+            throw config_error("class_levels needs class_field (the field whose classes are dissolved)");
+        }
+        (void)class_levels::parse(*r.class_levels);
     }
     static const std::set<std::string> THEMES{"grid", "natural-resource", "water", "planning", "other"};
     if (THEMES.count(r.theme) == 0) {
@@ -75,7 +82,7 @@ std::vector<import_request> read_manifest(const std::string& path)
     static const std::set<std::string> KEYS{"file", "source_layer", "layer", "title", "department", "theme",
                                             "encoding", "srs", "valid_from", "id_field", "public", "force",
                                             "accept_loss", "towgs84", "accept_ballpark",
-                                            "allow_outside_area"};
+                                            "allow_outside_area", "class_field", "class_levels"};
     const auto base = std::filesystem::path(path).parent_path();
     std::vector<import_request> out;
     std::size_t index = 0;
@@ -140,6 +147,8 @@ std::vector<import_request> read_manifest(const std::string& path)
         r.accept_ballpark = flag("accept_ballpark", false);
         r.allow_outside_area = flag("allow_outside_area", false);
         r.towgs84 = text("towgs84");
+        r.class_field = text("class_field");
+        r.class_levels = text("class_levels");
         try {
             validate_request(r);
         } catch (const config_error& e) {

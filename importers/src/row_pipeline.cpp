@@ -33,11 +33,13 @@ struct prepared_row {
     long long source_fid;
     std::size_t begin;
     std::size_t end;
+    std::size_t polygon; // index in prepared_batch::polygons (with ctx.collect_polygons)
 };
 
 struct prepared_batch {
     std::string text;
     std::vector<prepared_row> rows;
+    polygon_set polygons;
     row_totals totals; // read, repaired, rejected, notes, bbox, encoding counters of this batch
     std::optional<std::string> fatal;
 };
@@ -106,6 +108,7 @@ void append_datetime(std::string& buf, OGRFeature& feat, int index, bool date_on
 struct worker_tools {
     explicit worker_tools(const row_context& ctx) : preparer(ctx.family, ctx.transform_pipeline, ctx.shapefile)
     {
+        preparer.keep_geometry(ctx.collect_polygons);
         if (ctx.encoding) {
             decoder.emplace(*ctx.encoding);
         }
@@ -152,11 +155,17 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
     std::string& buf = out.text;
     const std::size_t begin = buf.size();
     buf += std::to_string(id);
-    for (const auto& f : ctx.fields) {
+    std::size_t class_begin = 0;
+    std::size_t class_end = 0;
+    for (std::size_t fi = 0; fi < ctx.fields.size(); ++fi) {
+        const auto& f = ctx.fields[fi];
         buf.push_back('\t');
         if (!feat.IsFieldSetAndNotNull(f.index)) {
             buf += "\\N";
             continue;
+        }
+        if (static_cast<int>(fi) == ctx.class_field) {
+            class_begin = buf.size(); // the value's COPY text, appended below
         }
         switch (f.attr.type) {
         case attribute_type::integer:
@@ -207,10 +216,21 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
             break;
         }
         }
+        if (static_cast<int>(fi) == ctx.class_field) {
+            class_end = buf.size();
+        }
     }
+    const std::size_t prefix_end = buf.size();
     buf.push_back('\t');
     buf += *geom.ewkb_hex;
     buf.push_back('\n');
+    std::size_t polygon = 0;
+    if (ctx.collect_polygons && geom.geometry) {
+        polygon = out.polygons.size();
+        const std::string_view text(buf);
+        out.polygons.add(id, text.substr(class_begin, class_end - class_begin), class_end == class_begin,
+                         text.substr(begin, prefix_end - begin), *geom.geometry);
+    }
 
     t.dimensions_dropped += geom.dimensions_dropped ? 1 : 0;
     t.outside_area_of_use += geom.outside_area_of_use ? 1 : 0;
@@ -226,7 +246,7 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
         t.bbox = geom.envelope;
         t.any_geometry = true;
     }
-    out.rows.push_back(prepared_row{id, source_fid, begin, buf.size()});
+    out.rows.push_back(prepared_row{id, source_fid, begin, buf.size(), polygon});
     return true;
 }
 
@@ -415,7 +435,7 @@ void merge_notes(std::vector<feature_note>& into, std::vector<feature_note>& fro
 } // namespace
 
 row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned workers,
-                            const std::function<void(std::string&, long long)>& sink)
+                            const std::function<void(std::string&, long long)>& sink, polygon_set* polygons)
 {
     row_totals total;
     std::unordered_set<long long> ids;
@@ -436,6 +456,9 @@ row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned wo
                 continue;
             }
             buf.append(batch->text, row.begin, row.end - row.begin);
+            if (polygons != nullptr && ctx.collect_polygons) {
+                polygons->append(batch->polygons, row.polygon);
+            }
             ++total.features;
         }
         total.read += t.read;

@@ -3,6 +3,7 @@
 // thread-safe), N workers preparing features (decode, validate, repair, reproject, encode
 // COPY text), and the calling thread taking batches in source order for COPY.
 #include "onemap/core/catalog.hpp"
+#include "onemap/importers/dissolve.hpp"
 #include "onemap/importers/geometry_preparation.hpp"
 #include "onemap/importers/import_request.hpp"
 
@@ -34,6 +35,10 @@ struct row_context {
     /// --allow-outside-area: features outside EPSG:4490's area of use (China) are stored and
     /// counted in a note; without it they are rejected (a wrong CRS is the usual cause).
     bool allow_outside_area = false;
+    /// Gather each stored polygon for the low-zoom copies dissolved by class (issue 18), with
+    /// its value of fields[class_field] (-1: none).
+    bool collect_polygons = false;
+    int class_field = -1;
 };
 
 struct row_totals {
@@ -57,7 +62,9 @@ struct row_totals {
 /// in source order, to `sink(buffer, features_read)` on the calling thread (which may clear
 /// the buffer). \throws input_error for input that stops the import (undecodable text, an
 /// unreadable feature); anything `sink` throws is passed on after the threads have stopped.
+/// With ctx.collect_polygons, every stored feature is also added to `*polygons`.
 row_totals run_row_pipeline(OGRLayer& layer, const row_context& ctx, unsigned workers,
-                            const std::function<void(std::string&, long long)>& sink);
+                            const std::function<void(std::string&, long long)>& sink,
+                            polygon_set* polygons = nullptr);
 
 } // namespace onemap::importers::detail

@@ -188,22 +188,21 @@ TEST(render_style, basemap_parses_and_answers_uses_by_zoom)
 {
     const auto s = style::load(ONEMAP_BASEMAP_STYLE);
     EXPECT_EQ(s->name(), "onemap basemap");
-    EXPECT_FALSE(s->uses("dltb", 10));
-    EXPECT_FALSE(s->uses("dltb", 11.99));
+    EXPECT_TRUE(s->uses("dltb", 3));  // dissolved by class at low zooms (issue 18)
+    EXPECT_TRUE(s->uses("dltb", 10));
     EXPECT_TRUE(s->uses("dltb", 12));
-    EXPECT_TRUE(s->uses("landuse_zone", 11));
-    EXPECT_FALSE(s->uses("landuse_zone", 12));
+    EXPECT_FALSE(s->uses("landuse_zone", 11)); // planned zones are their own layer, not the basemap
     EXPECT_FALSE(s->uses("grid", 12));
     EXPECT_TRUE(s->uses("grid", 14));
     EXPECT_TRUE(s->uses("admin_county", 3));
     EXPECT_TRUE(s->uses("admin_county", 18));
     EXPECT_FALSE(s->uses("no_such_layer", 12));
     const auto all = s->source_layers();
-    for (const char* name : {"landuse_zone", "dltb", "basic_farmland", "urban_boundary", "ecological_redline",
-                             "reservoir", "river", "grid", "admin_village", "admin_town", "admin_county"}) {
+    for (const char* name : {"dltb", "basic_farmland", "urban_boundary", "ecological_redline", "reservoir", "river",
+                             "grid", "admin_village", "admin_town", "admin_county"}) {
         EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
     }
-    EXPECT_EQ(all.size(), 11U);
+    EXPECT_EQ(all.size(), 10U);
 }
 
 TEST(render_style, visibility_none_and_zoom_range_hide_a_layer)

@@ -48,6 +48,10 @@ struct layer_version {
     /// Tables "<table>__z<z>" exist for z = 0..overview_max_zoom (-1: none), see
     /// overview_table().
     int overview_max_zoom = -1;
+    /// When the copies are dissolved by class (issue 18): the class column, and the class
+    /// level kept per zoom ("0-9:2,10-12:all").
+    std::optional<std::string> class_field;
+    std::string class_levels;
 
     /// The table to read for a tile whose pixels span `degrees_per_pixel` of longitude: the
     /// generalised copy for that zoom when there is one, else the full table.

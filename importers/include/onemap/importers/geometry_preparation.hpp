@@ -27,6 +27,7 @@ struct prepared_geometry {
     std::string reject_detail;
     bool dimensions_dropped = false;
     bool outside_area_of_use = false; ///< stored, but outside EPSG:4490's area of use (China)
+    std::unique_ptr<OGRGeometry> geometry; ///< the stored geometry, when keep_geometry(true)
 };
 
 class geometry_preparer {
@@ -43,6 +44,11 @@ public:
     geometry_preparer& operator=(const geometry_preparer&) = delete;
 
     prepared_geometry prepare(const OGRGeometry* source);
+    /// Whether prepare() hands back the geometry it stores (for the low-zoom copies).
+    void keep_geometry(bool keep) noexcept
+    {
+        m_keep_geometry = keep;
+    }
 
 private:
     struct ct_deleter {
@@ -54,6 +60,7 @@ private:
 
     geometry_family m_family;
     bool m_shapefile_rings;
+    bool m_keep_geometry = false;
     std::unique_ptr<OGRCoordinateTransformation, ct_deleter> m_transform;
     OGREnvelope m_area_of_use; ///< EPSG:4490's, lon/lat
     void* m_geos; // GEOSContextHandle_t, kept out of this header

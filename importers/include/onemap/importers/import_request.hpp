@@ -20,6 +20,10 @@ struct import_request {
     bool is_public = true;
     bool force = false;                 ///< import even when the same file is already published
     bool overviews = true;              ///< build the generalised low-zoom copies
+    /// Polygon layers that tile the land: the field whose classes the low-zoom copies dissolve
+    /// by (issue 18), and the class level per zoom ("0-9:2,10-12:all", see class_levels).
+    std::optional<std::string> class_field;
+    std::optional<std::string> class_levels;
     /// Publish even when the source's parts disagree (.shp/.shx/.dbf counts, unread fields);
     /// the summary then says exactly what was lost.
     bool accept_loss = false;
