@@ -986,7 +986,7 @@ void overview_builder::run(const job& j, std::size_t index, std::string& out, lo
         for (std::uint32_t r = r0; r < r1; ++r) {
             const std::uint32_t v0 = r == 0 ? 0 : m_features.ring_end(r - 1);
             const std::uint32_t v1 = m_features.ring_end(r);
-            for (std::uint32_t v = v0; v + 1 < v1; ++v) {
+            for (std::size_t v = v0; v + 1 < v1; ++v) {
                 const double ax = xy[2 * v];
                 const double ay = xy[2 * v + 1];
                 const double bx = xy[2 * v + 2];
