@@ -16,7 +16,9 @@
 #   bench/tile_bench.sh [N_PARCELS] [CLIENTS]     (defaults 1000000, 2)
 #
 # BASELINE_SERVER=/path/to/an/older/onemap-server adds that build beside the current one;
-# Z12_ONLY=1 keeps the z12-z16 band alone.
+# Z12_ONLY=1 keeps the z12-z16 band alone; LOW_ONLY=1 the z0-z11 bands (issue 18: DLTB dissolved by
+# class), with the peers on z9-z11 only (their z0-z8 tiles hold up to every parcel of the city).
+# The layer is imported as the manifest does, with --class-field DLBM.
 # TILE_MEMORY_MB (default 2048) is the server's --tile-memory-mb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,12 @@ for z in range(0, 17):
 PY
 # Z12_ONLY=1: the z12-16 band alone (the peers spend minutes on the low zooms' huge tiles).
 [ "${Z12_ONLY:-0}" = 1 ] && { awk '$1 >= 12' /tmp/onemap-tiles.txt > /tmp/onemap-tiles-z12.txt; mv /tmp/onemap-tiles-z12.txt /tmp/onemap-tiles.txt; }
+cp /tmp/onemap-tiles.txt /tmp/onemap-tiles-peer.txt
+if [ "${LOW_ONLY:-0}" = 1 ]; then
+  awk '$1 <= 11' /tmp/onemap-tiles.txt > /tmp/onemap-tiles-low.txt; mv /tmp/onemap-tiles-low.txt /tmp/onemap-tiles.txt
+  awk '$1 >= 9' /tmp/onemap-tiles.txt > /tmp/onemap-tiles-peer.txt
+fi
+export LOW_ONLY=${LOW_ONLY:-0}
 export ONEMAP_BENCH_SHP=$DATA/natural-resources/dltb_2023.shp ONEMAP_ROOT=$PWD CLIENTS
 export BASELINE_SERVER=${BASELINE_SERVER:-} ROUNDS=${ROUNDS:-2} TILE_MEMORY_MB=${TILE_MEMORY_MB:-2048}
 pg_virtualenv -t -i '--encoding=UTF8 --locale=C.UTF-8' -o 'shared_buffers=512MB' -o 'max_wal_size=4GB' \
@@ -50,7 +58,7 @@ pg_virtualenv -t -i '--encoding=UTF8 --locale=C.UTF-8' -o 'shared_buffers=512MB'
 set -euo pipefail
 createdb tb
 started=$(date +%s)
-"$ONEMAP_ROOT/build/importers/onemap-import" -q --db dbname=tb --layer dltb --encoding GBK --id-field BSM \
+"$ONEMAP_ROOT/build/importers/onemap-import" -q --db dbname=tb --layer dltb --class-field DLBM --encoding GBK --id-field BSM \
   --valid-from 2023-12-31 "$ONEMAP_BENCH_SHP" > /dev/null
 echo "import: $(( $(date +%s) - started )) s"
 COLS=$(psql -Atq tb -c "SELECT string_agg(quote_ident(column_name), '"'"', '"'"' ORDER BY ordinal_position)
@@ -76,6 +84,7 @@ trap cleanup EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
 [ -z "$baseline" ] || for i in $(seq 50); do curl -sf http://127.0.0.1:18090/health >/dev/null && break; sleep 0.1; done
 load() { "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles.txt --clients "$CLIENTS" --columns "$COLS" "$@"; }
+load_peer() { "$ONEMAP_ROOT/build/bench/tile_load" --tiles /tmp/onemap-tiles-peer.txt --clients "$CLIENTS" --columns "$COLS" "$@"; }
 echo "== warm-up (discarded): onemap asks for the versions it draws from, each peer reads its table once"
 started=$(date +%s)
 load onemap http://127.0.0.1:18080/tiles/dltb > /dev/null
@@ -89,8 +98,8 @@ echo "held after $(( $(date +%s) - started )) s: $(curl -s http://127.0.0.1:1808
 grep "tile store" /tmp/onemap-tile-bench-server.log || true
 load onemap http://127.0.0.1:18080/tiles/dltb > /dev/null
 [ -z "$baseline" ] || load onemap http://127.0.0.1:18090/tiles/dltb > /dev/null
-load postgis3857 dbname=tb peer.dltb3857 > /dev/null
-load postgis dbname=tb onemap_data.dltb__v1 > /dev/null
+load_peer postgis3857 dbname=tb peer.dltb3857 > /dev/null
+load_peer postgis dbname=tb onemap_data.dltb__v1 > /dev/null
 for round in $(seq "$ROUNDS"); do
   echo "== round $round: onemap (this build)"
   load onemap http://127.0.0.1:18080/tiles/dltb
@@ -99,13 +108,14 @@ for round in $(seq "$ROUNDS"); do
     load onemap http://127.0.0.1:18090/tiles/dltb
   fi
   echo "== round $round: PostGIS ST_AsMVT over the precomputed EPSG:3857 copy with its GiST index"
-  load postgis3857 dbname=tb peer.dltb3857
+  load_peer postgis3857 dbname=tb peer.dltb3857
   echo "== round $round: PostGIS ST_AsMVT transforming in the query"
-  load postgis dbname=tb onemap_data.dltb__v1
+  load_peer postgis dbname=tb onemap_data.dltb__v1
 done
 echo "server memory: $(grep -E "VmHWM|VmRSS" /proc/$server/status | tr -s " \t\n" " "); holds: $(curl -s http://127.0.0.1:18080/stats | python3 -c "import json,sys; print(json.load(sys.stdin)[\"tile_memory\"])")"
 [ -z "$baseline" ] || { echo "baseline peak RSS: $(grep VmHWM /proc/$baseline/status)"; kill $baseline; }
 kill $server; wait $server 2>/dev/null || true
+[ "$LOW_ONLY" = 1 ] && exit 0
 # Memory under a cache budget smaller than the tiles: 2,000 extra z14 tiles (~60 KB each)
 # through a 32 MB cache, twice.
 "$ONEMAP_ROOT/build/tileserver/onemap-server" --db dbname=tb --port 18080 --cache-mb 32 --tile-memory-mb 0 --log-level warn &

@@ -7,7 +7,8 @@
 # checks the server's exit status and output when it stops, run_command scans the importer's
 # output).
 # By default every test but the QGIS ones (label qgis: QGIS drives the same server routes as
-# the http tests and takes minutes under ASan) and data_samples_invariants (Python checking the
+# the http tests and takes minutes under ASan), the large ones (label large: the dissolve checks
+# on 200,000 generated parcels; the sample's run here) and data_samples_invariants (Python checking the
 # committed sample files: no onemap code runs); ctest arguments replace that choice, e.g.
 #   scripts/sanitize.sh            scripts/sanitize.sh -L unit            scripts/sanitize.sh -R wmts
 set -euo pipefail
@@ -27,6 +28,6 @@ export ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_orde
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0
 
-[ $# -gt 0 ] || set -- -LE qgis -E data_samples_invariants
+[ $# -gt 0 ] || set -- -LE 'qgis|large' -E data_samples_invariants
 pg_virtualenv -t -i '--encoding=UTF8 --locale=C.UTF-8' \
   ctest --test-dir "$build" --output-on-failure -j2 "$@"

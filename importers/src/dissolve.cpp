@@ -15,9 +15,16 @@ namespace onemap::importers {
 namespace {
 
 constexpr int GRID_PER_PIXEL = 2;    // grid cells per pixel of the zoom, each way
-constexpr std::int64_t CELL = 1024;  // a job's square, in grid cells
-constexpr double TOLERANCE = 1.0;    // arc simplification, grid cells (half a pixel)
-constexpr int MIN_ISLAND_CELLS = 4;  // islands and holes under one pixel are absorbed
+constexpr std::int64_t CELL = 512;   // a job's square, in grid cells (about a tile of the zoom)
+// Arc simplification, grid cells: a quarter pixel. Douglas-Peucker's chords cut into whatever is
+// convex, so small blobs and thin strips (ponds, hamlets, roads) shrink and their neighbours grow:
+// at half a pixel that took 20-45 % of those classes' area at z7-z8 on 200,000 parcels; at a
+// quarter pixel they stay within 1 %, and the staircases it leaves are half a pixel high.
+constexpr double TOLERANCE = 0.5;
+// Islands and holes of fewer cells are absorbed. One: none is. Absorbing those under a pixel
+// (4 cells) took 10-60 % of the area of scattered classes (ponds, hamlets) at z6-z9 on 200,000
+// parcels, and gave it to farmland; centre sampling alone keeps every class's area.
+constexpr int MIN_ISLAND_CELLS = 1;
 constexpr std::int64_t JOB_FID_STRIDE = std::int64_t{1} << 20;
 
 using ipoint = std::array<int, 2>;

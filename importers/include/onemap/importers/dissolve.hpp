@@ -8,9 +8,9 @@
 // its own label, id and attributes; smaller ones take the label of their class, cut to the
 // zoom's class level (e.g. the first two characters of DLBM below z10), so neighbours of one
 // class merge. The boundaries between labels are traced once as arcs shared by both sides and
-// simplified once, so the copy stays a partition: no gaps, no double-painted areas. Islands and
-// holes under one pixel are absorbed by their surroundings. Sampling at cell centres keeps each
-// class's area unbiased.
+// simplified once, so the copy stays a partition: no gaps, no double-painted areas. Slivers
+// thinner than the grid vanish in the sampling; sampling at cell centres keeps each class's area
+// unbiased, and the simplification (a quarter pixel) keeps it so.
 //
 // Work is cut into jobs (one zoom, one square of CELL grid cells) run on worker threads; memory
 // is the layer's polygons (8 bytes per vertex) plus one label raster per thread.
