@@ -1057,22 +1057,25 @@ void overview_builder::run(const job& j, std::size_t index, std::string& out, lo
             ++kept;
             continue;
         }
+        // One row per class and job square: its many small areas (ponds, hamlets) would each
+        // cost a tile an id and tags.
         const std::string_view cls = class_of_label[static_cast<std::size_t>(label)];
-        for (const auto& p : shapes) {
-            out += std::to_string(next_fid++);
-            for (std::size_t a = 0; a < m_layout.attribute_count; ++a) {
-                out.push_back('\t');
-                if (a == m_layout.class_attribute && !cls.empty()) { // no class: NULL
-                    out += cls;
-                } else {
-                    out += "\\N";
-                }
+        out += std::to_string(next_fid++);
+        for (std::size_t a = 0; a < m_layout.attribute_count; ++a) {
+            out.push_back('\t');
+            if (a == m_layout.class_attribute && !cls.empty()) { // no class: NULL
+                out += cls;
+            } else {
+                out += "\\N";
             }
-            polys.assign(1, &p);
-            append_geometry(out, polys, to_degrees);
-            ++rows;
-            ++merged;
         }
+        polys.clear();
+        for (const auto& p : shapes) {
+            polys.push_back(&p);
+        }
+        append_geometry(out, polys, to_degrees);
+        ++rows;
+        ++merged;
     }
 }
 
