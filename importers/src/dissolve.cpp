@@ -30,6 +30,12 @@ constexpr std::int64_t JOB_FID_STRIDE = std::int64_t{1} << 20;
 using ipoint = std::array<int, 2>;
 using dpoint = std::array<double, 2>;
 
+// One job's polygons, in grid units: [0] the outer ring (counter-clockwise), then its holes
+// (clockwise); rings closed.
+struct traced_polygon {
+    std::vector<std::vector<dpoint>> rings;
+};
+
 double grid_units(int zoom)
 {
     return core::degrees_per_pixel(zoom) / GRID_PER_PIXEL * COORD_SCALE;
@@ -537,6 +543,88 @@ void append_geometry(std::string& out, const std::vector<const traced_polygon*>&
     out += num;
 }
 
+// ---- tracing --------------------------------------------------------------------------------
+
+// A label raster (row 0 south; 0 = nothing) as polygons per label, simplified to `tolerance`
+// grid units along arcs shared by both sides; closed islands and holes enclosing fewer than
+// `min_island_cells` cells are absorbed by their surroundings.
+std::map<std::int32_t, std::vector<traced_polygon>> trace_labels(const std::vector<std::int32_t>& labels, int width,
+                                                                 int height, double tolerance, int min_island_cells)
+{
+    const raster_view r(labels, width, height);
+    std::vector<std::uint8_t> visited(r.edge_count(), 0);
+    std::vector<arc> arcs;
+    for (int j = 0; j <= height; ++j) {
+        for (int i = 0; i <= width; ++i) {
+            if (r.degree(i, j) <= 2) {
+                continue;
+            }
+            for (int d = 0; d < 4; ++d) {
+                if (r.exists(i, j, d) && visited[r.edge_index(i, j, d)] == 0) {
+                    arcs.push_back(walk(r, visited, i, j, d, true));
+                }
+            }
+        }
+    }
+    // What is left are loops through corners of degree 2 only: islands and holes.
+    for (int j = 0; j <= height; ++j) {
+        for (int i = 0; i < width; ++i) {
+            if (r.exists(i, j, 0) && visited[r.edge_index(i, j, 0)] == 0) {
+                arc a = walk(r, visited, i, j, 0, false);
+                // Under one pixel: absorbed by the surroundings (both sides' rings go). Such a
+                // loop is too small to enclose another loop, so nothing is orphaned.
+                if (loop_cells(a.pts) >= std::min(min_island_cells, 8)) {
+                    arcs.push_back(std::move(a));
+                }
+            }
+        }
+    }
+
+    std::vector<std::vector<dpoint>> shapes;
+    shapes.reserve(arcs.size());
+    std::vector<piece> pieces;
+    const auto corner = [width](const ipoint& p) {
+        return static_cast<std::int64_t>(p[1]) * (width + 1) + p[0];
+    };
+    const std::vector<std::int32_t> comp = components(labels, width, height);
+    const auto component_left = [&](const ipoint& from, int d) {
+        const auto [ci, cj] = left_cell(from[0], from[1], d);
+        return comp[static_cast<std::size_t>(cj) * static_cast<std::size_t>(width) + static_cast<std::size_t>(ci)];
+    };
+    for (std::size_t k = 0; k < arcs.size(); ++k) {
+        const arc& a = arcs[k];
+        shapes.push_back(simplify(a, tolerance));
+        const std::int64_t s = corner(a.pts.front());
+        const std::int64_t e = corner(a.pts.back());
+        if (a.left != 0) {
+            pieces.push_back(piece{a.left, k, false, s, e, a.first_dir, a.last_dir, a.closed,
+                                   component_left(a.pts.front(), a.first_dir)});
+        }
+        if (a.right != 0) {
+            const int out = (a.last_dir + 2) % 4;
+            pieces.push_back(piece{a.right, k, true, e, s, out, (a.first_dir + 2) % 4, a.closed,
+                                   component_left(a.pts.back(), out)});
+        }
+    }
+    std::sort(pieces.begin(), pieces.end(), [](const piece& a, const piece& b) {
+        return a.label != b.label ? a.label < b.label : a.start < b.start;
+    });
+
+    std::map<std::int32_t, std::vector<traced_polygon>> out;
+    for (std::size_t b = 0; b < pieces.size();) {
+        std::size_t e = b;
+        while (e < pieces.size() && pieces[e].label == pieces[b].label) {
+            ++e;
+        }
+        auto polys = assemble(pieces, b, e, shapes);
+        if (!polys.empty()) {
+            out.emplace(pieces[b].label, std::move(polys));
+        }
+        b = e;
+    }
+    return out;
+}
+
 } // namespace
 
 // ---- class levels ---------------------------------------------------------------------------
@@ -626,11 +714,8 @@ std::string_view class_prefix(std::string_view value, int chars) noexcept
 
 // ---- polygon_set ----------------------------------------------------------------------------
 
-std::uint32_t polygon_set::intern(std::string_view value, bool null)
+std::uint32_t polygon_set::intern(std::string_view value)
 {
-    if (null) {
-        return 0;
-    }
     const auto it = m_class_index.find(value);
     if (it != m_class_index.end()) {
         return it->second;
@@ -647,7 +732,7 @@ std::string_view polygon_set::row_prefix(std::size_t i) const noexcept
     return std::string_view(m_rows).substr(begin, m_row_end[i] - begin);
 }
 
-void polygon_set::add(std::int64_t fid, std::string_view class_value, bool class_null, std::string_view row_prefix,
+void polygon_set::add(std::int64_t fid, std::string_view class_value, std::string_view row_prefix,
                       const OGRGeometry& g)
 {
     const auto type = wkbFlatten(g.getGeometryType());
@@ -688,7 +773,7 @@ void polygon_set::add(std::int64_t fid, std::string_view class_value, bool class
     m_feature_ring_end.push_back(static_cast<std::uint32_t>(m_ring_end.size()));
     m_fid.push_back(fid);
     m_max_fid = std::max(m_max_fid, fid);
-    m_class.push_back(intern(class_value, class_null));
+    m_class.push_back(intern(class_value));
     m_rows.append(row_prefix);
     m_row_end.push_back(m_rows.size());
     m_box.push_back(b);
@@ -708,89 +793,10 @@ void polygon_set::append(const polygon_set& from, std::size_t i)
     m_feature_ring_end.push_back(static_cast<std::uint32_t>(m_ring_end.size()));
     m_fid.push_back(from.m_fid[i]);
     m_max_fid = std::max(m_max_fid, from.m_fid[i]);
-    m_class.push_back(intern(from.class_value(i), from.class_null(i)));
+    m_class.push_back(intern(from.class_value(i)));
     m_rows.append(from.row_prefix(i));
     m_row_end.push_back(m_rows.size());
     m_box.push_back(from.m_box[i]);
-}
-
-// ---- tracing --------------------------------------------------------------------------------
-
-std::map<std::int32_t, std::vector<traced_polygon>> trace_labels(const std::vector<std::int32_t>& labels, int width,
-                                                                 int height, double tolerance, int min_island_cells)
-{
-    const raster_view r(labels, width, height);
-    std::vector<std::uint8_t> visited(r.edge_count(), 0);
-    std::vector<arc> arcs;
-    for (int j = 0; j <= height; ++j) {
-        for (int i = 0; i <= width; ++i) {
-            if (r.degree(i, j) <= 2) {
-                continue;
-            }
-            for (int d = 0; d < 4; ++d) {
-                if (r.exists(i, j, d) && visited[r.edge_index(i, j, d)] == 0) {
-                    arcs.push_back(walk(r, visited, i, j, d, true));
-                }
-            }
-        }
-    }
-    // What is left are loops through corners of degree 2 only: islands and holes.
-    for (int j = 0; j <= height; ++j) {
-        for (int i = 0; i < width; ++i) {
-            if (r.exists(i, j, 0) && visited[r.edge_index(i, j, 0)] == 0) {
-                arc a = walk(r, visited, i, j, 0, false);
-                // Under one pixel: absorbed by the surroundings (both sides' rings go). Such a
-                // loop is too small to enclose another loop, so nothing is orphaned.
-                if (loop_cells(a.pts) >= std::min(min_island_cells, 8)) {
-                    arcs.push_back(std::move(a));
-                }
-            }
-        }
-    }
-
-    std::vector<std::vector<dpoint>> shapes;
-    shapes.reserve(arcs.size());
-    std::vector<piece> pieces;
-    const auto corner = [width](const ipoint& p) {
-        return static_cast<std::int64_t>(p[1]) * (width + 1) + p[0];
-    };
-    const std::vector<std::int32_t> comp = components(labels, width, height);
-    const auto component_left = [&](const ipoint& from, int d) {
-        const auto [ci, cj] = left_cell(from[0], from[1], d);
-        return comp[static_cast<std::size_t>(cj) * static_cast<std::size_t>(width) + static_cast<std::size_t>(ci)];
-    };
-    for (std::size_t k = 0; k < arcs.size(); ++k) {
-        const arc& a = arcs[k];
-        shapes.push_back(simplify(a, tolerance));
-        const std::int64_t s = corner(a.pts.front());
-        const std::int64_t e = corner(a.pts.back());
-        if (a.left != 0) {
-            pieces.push_back(piece{a.left, k, false, s, e, a.first_dir, a.last_dir, a.closed,
-                                   component_left(a.pts.front(), a.first_dir)});
-        }
-        if (a.right != 0) {
-            const int out = (a.last_dir + 2) % 4;
-            pieces.push_back(piece{a.right, k, true, e, s, out, (a.first_dir + 2) % 4, a.closed,
-                                   component_left(a.pts.back(), out)});
-        }
-    }
-    std::sort(pieces.begin(), pieces.end(), [](const piece& a, const piece& b) {
-        return a.label != b.label ? a.label < b.label : a.start < b.start;
-    });
-
-    std::map<std::int32_t, std::vector<traced_polygon>> out;
-    for (std::size_t b = 0; b < pieces.size();) {
-        std::size_t e = b;
-        while (e < pieces.size() && pieces[e].label == pieces[b].label) {
-            ++e;
-        }
-        auto polys = assemble(pieces, b, e, shapes);
-        if (!polys.empty()) {
-            out.emplace(pieces[b].label, std::move(polys));
-        }
-        b = e;
-    }
-    return out;
 }
 
 // ---- overview_builder -----------------------------------------------------------------------

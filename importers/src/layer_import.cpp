@@ -172,6 +172,33 @@ geometry_family layer_family(OGRLayer& layer, const std::string& label)
     return static_cast<geometry_family>(best - std::begin(counts));
 }
 
+// The layer's columns after fid: their names, and their definitions for CREATE TABLE, each
+// list starting with ", " (identifiers from the source's laundered field names, quoted).
+struct attribute_columns {
+    std::string names;
+    std::string definitions;
+};
+
+attribute_columns columns_of(const std::vector<field_plan>& fields)
+{
+    attribute_columns c;
+    for (const auto& f : fields) {
+        c.names += ", " + core::quote_ident(f.attr.name);
+        c.definitions += ", " + core::quote_ident(f.attr.name) + " " + core::sql_type(f.attr.type);
+    }
+    return c;
+}
+
+// The source's field names, for messages naming a field that is not there.
+std::string field_names(const std::vector<field_plan>& fields)
+{
+    std::string names;
+    for (const auto& f : fields) {
+        names += (names.empty() ? "" : ", ") + f.attr.source_name;
+    }
+    return names;
+}
+
 // Generalised copies for low zooms, each derived from the next finer one: "<table>__z<z>" holds
 // the features whose bounding box spans at least MIN_FEATURE_PIXELS (3) pixels at zoom z
 // (a pixel is 360°/(256·2^z) of longitude or latitude), simplified to half a pixel. Smaller
@@ -180,10 +207,7 @@ geometry_family layer_family(OGRLayer& layer, const std::string& label)
 int build_overviews(pqxx::work& txn, const std::string& table, const std::vector<field_plan>& fields,
                     geometry_family family)
 {
-    std::string columns = "fid";
-    for (const auto& f : fields) {
-        columns += ", " + core::quote_ident(f.attr.name);
-    }
+    const std::string columns = "fid" + columns_of(fields).names;
     std::string source = table;
     for (int z = core::OVERVIEW_MAX_ZOOM; z >= 0; --z) {
         char px[32];
@@ -214,14 +238,14 @@ int build_overviews(pqxx::work& txn, const std::string& table, const std::vector
 int copy_dissolved(pqxx::work& txn, overview_builder& builder, const std::string& table,
                    const std::vector<field_plan>& fields, import_result& result)
 {
-    std::string ddl_columns = "fid bigint NOT NULL";
-    std::string columns = "fid";
+    const attribute_columns attrs = columns_of(fields);
+    const std::string ddl_columns =
+        "fid bigint NOT NULL" + attrs.definitions + ", geom geometry(MultiPolygon, 4490) NOT NULL, extent_deg double precision";
+    const std::string columns = "fid" + attrs.names + ", geom, extent_deg";
+    std::string kept; // the attributes of a row of `dup` below
     for (const auto& f : fields) {
-        ddl_columns += ", " + core::quote_ident(f.attr.name) + " " + core::sql_type(f.attr.type);
-        columns += ", " + core::quote_ident(f.attr.name);
+        kept += ", d." + core::quote_ident(f.attr.name);
     }
-    ddl_columns += ", geom geometry(MultiPolygon, 4490) NOT NULL, extent_deg double precision";
-    columns += ", geom, extent_deg";
     long long merged = 0;
     while (auto z = builder.next()) {
         const std::string target = core::qualified(core::DATA_SCHEMA, table + "__z" + std::to_string(z->zoom));
@@ -233,14 +257,10 @@ int copy_dissolved(pqxx::work& txn, overview_builder& builder, const std::string
         }
         // A large feature cut by the builder's job squares is one feature again: its pieces share
         // the cut exactly, so their union has no seam (MVT wants ids unique in a layer).
-        std::string attrs;
-        for (const auto& f : fields) {
-            attrs += ", d." + core::quote_ident(f.attr.name);
-        }
         txn.exec("WITH dup AS (DELETE FROM " + target + " WHERE fid IN (SELECT fid FROM " + target +
                  " GROUP BY fid HAVING count(*) > 1) RETURNING *), "
                  "g AS (SELECT fid, ST_Multi(ST_CollectionExtract(ST_Union(ST_MakeValid(geom)), 3)) AS geom FROM dup GROUP BY fid) "
-                 "INSERT INTO " + target + " (" + columns + ") SELECT DISTINCT ON (d.fid) d.fid" + attrs +
+                 "INSERT INTO " + target + " (" + columns + ") SELECT DISTINCT ON (d.fid) d.fid" + kept +
                  ", g.geom, GREATEST(ST_XMax(g.geom) - ST_XMin(g.geom), ST_YMax(g.geom) - ST_YMin(g.geom)) "
                  "FROM dup d JOIN g USING (fid) ORDER BY d.fid");
         txn.exec("CREATE INDEX ON " + target + " USING gist (geom)");
@@ -521,12 +541,8 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
             }
         }
         if (class_field < 0) {
-            std::string names;
-            for (const auto& f : fields) {
-                names += (names.empty() ? "" : ", ") + f.attr.source_name;
-            }
             throw input_error("class_field", label + ": class field '" + *req.class_field +
-                                                 "' is not in the file (fields: " + names + ")");
+                                                 "' is not in the file (fields: " + field_names(fields) + ")");
         }
         if (family != geometry_family::polygon) {
             throw input_error("class_field", label + ": a class field dissolves polygons, but the file holds " +
@@ -536,21 +552,20 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     const class_levels levels =
         req.class_levels ? class_levels::parse(*req.class_levels) : class_levels::land_use_default();
     const bool dissolve = class_field >= 0 && req.overviews;
+    // What the catalog records of the dissolve (none without it).
+    const std::optional<std::string> class_column =
+        dissolve ? std::optional<std::string>(fields[static_cast<std::size_t>(class_field)].attr.name) : std::nullopt;
+    const std::optional<std::string> class_spec =
+        dissolve ? std::optional<std::string>(levels.to_string()) : std::nullopt;
     if (req.id_field && id_index < 0) {
-        std::string names;
-        for (const auto& f : fields) {
-            names += (names.empty() ? "" : ", ") + f.attr.source_name;
-        }
         throw input_error("id_field", label + ": id field '" + *req.id_field +
-                                          "' is not in the file (fields: " + names + ")");
+                                          "' is not in the file (fields: " + field_names(fields) + ")");
     }
 
     const std::string options_key = src.layer + "|" + result.source_encoding + "|" +
                                     std::to_string(crs.epsg) + "|" + req.id_field.value_or("") +
                                     "|" + result.valid_from +
-                                    (dissolve ? "|" + fields[static_cast<std::size_t>(class_field)].attr.name + "|" +
-                                                    levels.to_string()
-                                              : std::string());
+                                    (dissolve ? "|" + *class_column + "|" + *class_spec : std::string());
     const std::string hash = hash_files(src.files, options_key);
 
     // ---- one transaction: lock, version, table, COPY, index, catalog, NOTIFY ----------------
@@ -580,15 +595,10 @@ import_result import_layer(pqxx::connection& conn, const source_layer& src,
     const std::string table = result.layer + "__v" + std::to_string(version);
     const std::string qtable = core::qualified(core::DATA_SCHEMA, table);
 
-    std::string columns = "fid";
-    std::string ddl = "CREATE TABLE " + qtable + " (fid bigint NOT NULL";
-    for (const auto& f : fields) {
-        ddl += ", " + core::quote_ident(f.attr.name) + " " + core::sql_type(f.attr.type);
-        columns += ", " + core::quote_ident(f.attr.name);
-    }
-    ddl += std::string(", geom geometry(") + family_name(family) + ", 4490) NOT NULL)";
-    columns += ", geom";
-    txn.exec(ddl);
+    const attribute_columns attr_columns = columns_of(fields);
+    const std::string columns = "fid" + attr_columns.names + ", geom";
+    txn.exec("CREATE TABLE " + qtable + " (fid bigint NOT NULL" + attr_columns.definitions + ", geom geometry(" +
+             family_name(family) + ", 4490) NOT NULL)");
 
     detail::row_context ctx;
     ctx.label = label;
@@ -748,10 +758,7 @@ VALUES ($1, $2, $3, $4::date, $5, ST_MakeEnvelope($6, $7, $8, $9, 4490), $10::js
                         return s;
                     }(),
                     hash, crs.epsg, result.source_encoding, result.repaired, result.rejected, report.dump(),
-                    overview_max_zoom,
-                    dissolve ? std::optional<std::string>(fields[static_cast<std::size_t>(class_field)].attr.name)
-                             : std::nullopt,
-                    dissolve ? std::optional<std::string>(levels.to_string()) : std::nullopt);
+                    overview_max_zoom, class_column, class_spec);
     txn.exec_params(R"SQL(
 UPDATE onemap.layer_version v SET valid_to = n.next_from
   FROM (SELECT version, lead(valid_from) OVER (ORDER BY valid_from) AS next_from

@@ -228,8 +228,8 @@ bool prepare_row(OGRFeature& feat, long long fid_offset, const row_context& ctx,
     if (ctx.collect_polygons && geom.geometry) {
         polygon = out.polygons.size();
         const std::string_view text(buf);
-        out.polygons.add(id, text.substr(class_begin, class_end - class_begin), class_end == class_begin,
-                         text.substr(begin, prefix_end - begin), *geom.geometry);
+        out.polygons.add(id, text.substr(class_begin, class_end - class_begin), text.substr(begin, prefix_end - begin),
+                         *geom.geometry);
     }
 
     t.dimensions_dropped += geom.dimensions_dropped ? 1 : 0;

@@ -53,19 +53,15 @@ std::string_view class_prefix(std::string_view value, int chars) noexcept;
 /// attributes, and the rings (lon/lat, quantised to 1e-7°).
 class polygon_set {
 public:
+    /// `class_value`: the class field's COPY text (empty: no class, written as NULL);
     /// `row_prefix`: the feature's COPY text up to its geometry ("id\tattr\t…", no trailing tab);
     /// `g`: its (multi)polygon in EPSG:4490 (other types: added without rings).
-    void add(std::int64_t fid, std::string_view class_value, bool class_null, std::string_view row_prefix,
-             const OGRGeometry& g);
+    void add(std::int64_t fid, std::string_view class_value, std::string_view row_prefix, const OGRGeometry& g);
     /// Appends feature `index` of `from`.
     void append(const polygon_set& from, std::size_t index);
     std::size_t size() const noexcept
     {
         return m_fid.size();
-    }
-    std::size_t vertices() const noexcept
-    {
-        return m_xy.size() / 2;
     }
 
     struct ibox {
@@ -79,14 +75,10 @@ public:
     {
         return m_box[i];
     }
-    /// The interned class value; class_null(i) when the feature has none.
+    /// The interned class value (empty: none).
     std::string_view class_value(std::size_t i) const noexcept
     {
         return m_classes[m_class[i]];
-    }
-    bool class_null(std::size_t i) const noexcept
-    {
-        return m_class[i] == 0;
     }
     std::string_view row_prefix(std::size_t i) const noexcept;
     /// Rings of feature i: [first, last) into ring_end().
@@ -109,11 +101,11 @@ public:
     }
 
 private:
-    std::uint32_t intern(std::string_view value, bool null);
+    std::uint32_t intern(std::string_view value);
 
     std::vector<std::int64_t> m_fid;
     std::vector<std::uint32_t> m_class;
-    std::vector<std::string> m_classes{std::string()}; // [0]: null
+    std::vector<std::string> m_classes;
     std::map<std::string, std::uint32_t, std::less<>> m_class_index;
     std::string m_rows;
     std::vector<std::size_t> m_row_end;
@@ -140,17 +132,6 @@ struct zoom_copy {
     long long merged_rows = 0;   ///< rows of merged small features (class areas)
     long long kept_features = 0; ///< features drawn as themselves
 };
-
-/// One job's polygons, in grid units: labelled rings (outer counter-clockwise, holes clockwise).
-struct traced_polygon {
-    std::vector<std::vector<std::array<double, 2>>> rings; ///< [0] shell, then holes; closed
-};
-
-/// Traces a label raster (row 0 south; 0 = nothing) into polygons per label, simplified to
-/// `tolerance` grid units along arcs shared by both sides; closed islands and holes enclosing
-/// fewer than `min_island_cells` cells are absorbed by their surroundings. Exposed for tests.
-std::map<std::int32_t, std::vector<traced_polygon>> trace_labels(const std::vector<std::int32_t>& labels, int width,
-                                                                 int height, double tolerance, int min_island_cells);
 
 /// Computes the copies z = 0..max_zoom() on `threads` threads, started by the
 /// constructor; next() hands them over in zoom order on the caller's thread.
